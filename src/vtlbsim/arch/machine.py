@@ -1,0 +1,52 @@
+"""The machine: pCPUs grouped into sockets, one Inner Shareable domain spanning all of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .caches import BranchPredictor, ICache
+from .tlb import Tlb
+
+
+@dataclass(slots=True)
+class Hcr:
+    """The HCR_EL2 bits a policy sets for the vCPU a pCPU runs."""
+
+    fb: bool = False
+    """Force Broadcast: listed local EL1 maintenance acts as its Inner Shareable form."""
+    ttlb: bool = False
+    """Trap TLB maintenance: every EL1 TLBI traps to EL2."""
+
+
+@dataclass(slots=True)
+class Pcpu:
+    """A physical PE with its private TLB, I-cache and branch predictor."""
+
+    index: int
+    socket: int = 0
+    tlb: Tlb = field(default_factory=Tlb)
+    icache: ICache = field(default_factory=ICache)
+    bp: BranchPredictor = field(default_factory=BranchPredictor)
+    hcr: Hcr = field(default_factory=Hcr)
+    running: str | None = None
+    """The vCPU loaded here ("dom.index"), if any."""
+
+
+class Machine:
+    """``pcpus`` PEs in ``sockets`` sockets (contiguous blocks); one IS domain over all of them."""
+
+    def __init__(self, pcpus: int, sockets: int = 1) -> None:
+        if pcpus < 1:
+            raise ValueError("a machine needs at least one pCPU")
+        if sockets < 1 or sockets > pcpus:
+            raise ValueError("sockets must be between 1 and the pCPU count")
+        per = -(-pcpus // sockets)
+        self.pcpus = [Pcpu(i, i // per) for i in range(pcpus)]
+        self.sockets = sockets
+
+    def __len__(self) -> int:
+        return len(self.pcpus)
+
+    def inner_shareable(self) -> list[Pcpu]:
+        """The PEs an IS instruction reaches: all of them."""
+        return self.pcpus

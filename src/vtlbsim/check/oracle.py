@@ -1,0 +1,348 @@
+"""The legality rule of SPEC §5: the guest's bare-metal contract.
+
+A translation that vCPU *v* uses for VA *x* is legal iff *v*'s current table mapped *x* to that
+output at some instant at or after the last maintenance instruction that, **as the guest wrote
+it**, affects *v* and covers *x*: *v*'s own local instructions, and Inner Shareable ones from any
+vCPU of *v*'s VM. HCR_EL2.FB, traps and hypervisor flushes never change what the guest may
+expect. The same rule judges fetched code (the code versions the PA held) and AArch32 branch
+predictions (the mapping and code they were trained on).
+
+An illegal use is a hypervisor violation when bare metal could not have produced it: the entry
+was filled by another vCPU, or a covering instruction came after the fill (so it would have
+removed the entry on a real CPU). Otherwise the guest broke its own rules (it switched tables
+under a live ASID) and gets a ``guest-error``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..arch.caches import CodeLine
+from ..arch.ops import Match, Scope, Structure
+from ..arch.tlb import GLOBAL, TlbEntry
+from ..guest.domain import Domain, Vcpu
+from ..guest.tables import Pte
+from ..sim.engine import Observer
+from ..sim.events import Maintain
+
+PAGE = 4096
+NEVER = (0, "")
+"""No covering instruction yet: the window is the whole history (step 0 = the initial state)."""
+
+Mark = tuple[int, str]
+"""(step, instruction name) of the last covering maintenance."""
+
+CATEGORIES = ("stale-tlb", "cross-vcpu-tlb", "stale-icache", "stale-bp", "tlb-conflict")
+
+
+@dataclass(slots=True)
+class Violation:
+    """A use of something the guest's own rules say it can no longer see."""
+
+    step: int
+    category: str
+    vcpu: str
+    pcpu: int
+    va: int
+    used: str
+    legal: list[str]
+    filled_by: str
+    filled_at_step: int
+    filled_on_pcpu: int
+    covered_by: str
+    covered_at_step: int
+    line: int = 0
+
+    def explain(self) -> str:
+        """One line: what was used, where it came from, and which instruction should have removed it."""
+        what = {"stale-icache": "fetched code", "stale-bp": "a branch prediction"}.get(
+            self.category, "a translation"
+        )
+        legal = ", ".join(self.legal) if self.legal else "no translation"
+        cover = (
+            f"; the guest's {self.covered_by} at step {self.covered_at_step} covers it"
+            if self.covered_at_step
+            else ""
+        )
+        return (
+            f"step {self.step}{f' (line {self.line})' if self.line else ''}: {self.category}: "
+            f"{self.vcpu} on pCPU {self.pcpu} used {what} {self.used} for VA {self.va * PAGE:#x}, "
+            f"filled by {self.filled_by} on pCPU {self.filled_on_pcpu} at step "
+            f"{self.filled_at_step}{cover}; legal: {legal}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["va"] = f"{self.va * PAGE:#x}"
+        out["explanation"] = self.explain()
+        return out
+
+
+@dataclass(slots=True)
+class GuestError:
+    """The guest broke its own rules: reported apart, never a hypervisor violation."""
+
+    step: int
+    vcpu: str
+    kind: str
+    message: str
+    line: int = 0
+
+    def explain(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"step {self.step}{where}: guest-error {self.kind}: {self.vcpu}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["explanation"] = self.explain()
+        return out
+
+
+@dataclass(slots=True)
+class Coverage:
+    """The last maintenance of each shape, for one vCPU's local instructions or one VM's IS ones."""
+
+    tlb_all: Mark = NEVER
+    tlb_asid: dict[int, Mark] = field(default_factory=dict)
+    tlb_va_any: dict[int, Mark] = field(default_factory=dict)
+    tlb_va_asid: dict[tuple[int, int], Mark] = field(default_factory=dict)
+    tlb_va_global: dict[int, Mark] = field(default_factory=dict)
+    ic_all: Mark = NEVER
+    ic_pa: dict[int, Mark] = field(default_factory=dict)
+    bp_all: Mark = NEVER
+    bp_va: dict[int, Mark] = field(default_factory=dict)
+
+    def record(self, ev: Maintain, asid: int, pa: int | None, mark: Mark) -> None:
+        op = ev.op
+        if op.structure is Structure.TLB:
+            m = op.match
+            if m is Match.ALL:
+                self.tlb_all = mark
+            elif m is Match.ASID:
+                self.tlb_asid[asid] = mark
+            else:
+                for va in range(ev.va, ev.va + ev.pages):
+                    if m is Match.VA_ANY_ASID:
+                        self.tlb_va_any[va] = mark
+                    else:  # VAE1 removes that ASID's entry and the global one
+                        self.tlb_va_asid[(va, asid)] = mark
+                        self.tlb_va_global[va] = mark
+        elif op.structure is Structure.ICACHE:
+            if op.match is Match.ALL:
+                self.ic_all = mark
+            elif pa is not None:
+                self.ic_pa[pa] = mark
+        elif op.match is Match.ALL:
+            self.bp_all = mark
+        else:
+            self.bp_va[ev.va] = mark
+
+    def tlb(self, tag: int, va: int) -> Mark:
+        best = max(self.tlb_all, self.tlb_va_any.get(va, NEVER))
+        if tag == GLOBAL:
+            return max(best, self.tlb_va_global.get(va, NEVER))
+        return max(best, self.tlb_asid.get(tag, NEVER), self.tlb_va_asid.get((va, tag), NEVER))
+
+    def asid(self, asid: int) -> Mark:
+        return max(self.tlb_all, self.tlb_asid.get(asid, NEVER))
+
+    def icache(self, pa: int) -> Mark:
+        return max(self.ic_all, self.ic_pa.get(pa, NEVER))
+
+    def bp(self, va: int) -> Mark:
+        return max(self.bp_all, self.bp_va.get(va, NEVER))
+
+
+class Oracle(Observer):
+    """Judges every use the engine reports against SPEC §5 and collects the findings."""
+
+    def __init__(self, domains: list[Domain]) -> None:
+        self.violations: list[Violation] = []
+        self.guest_errors: list[GuestError] = []
+        self.local: dict[str, Coverage] = {v.name: Coverage() for d in domains for v in d.vcpus}
+        self.shared: dict[str, Coverage] = {d.name: Coverage() for d in domains}
+        # for diagnostics: the last TLBI of any shape/scope by any vCPU of the VM, per VA
+        self.any_tlbi_all: dict[str, int] = {d.name: 0 for d in domains}
+        self.any_tlbi_va: dict[str, dict[int, int]] = {d.name: {} for d in domains}
+        self.unmapped_at: dict[tuple[str, str, int], tuple[int, int]] = {}
+        # per vCPU: ASID -> (table it was last used with, step of that use)
+        self.bindings: dict[str, dict[int, tuple[str, int]]] = {}
+
+    # ---- what the guest wrote ------------------------------------------------------------
+    def guest_maintenance(self, step: int, vcpu: Vcpu, ev: Maintain, asid: int, pa: int | None) -> None:
+        mark = (step, ev.op.name)
+        cov = self.shared[vcpu.domain.name] if ev.op.scope is Scope.IS else self.local[vcpu.name]
+        cov.record(ev, asid, pa, mark)
+        if ev.op.structure is Structure.TLB:
+            dn = vcpu.domain.name
+            if ev.op.match in (Match.ALL, Match.ASID):
+                self.any_tlbi_all[dn] = step
+            else:
+                for va in range(ev.va, ev.va + ev.pages):
+                    self.any_tlbi_va[dn][va] = step
+        elif ev.op.structure is Structure.ICACHE and ev.op.match is Match.VA and pa is None:
+            self._guest_error(step, vcpu, "ic-unmapped", f"{ev.op.name} of unmapped VA {ev.va * PAGE:#x}")
+
+    def pte_write(self, step: int, vcpu: Vcpu, table: str, va: int, pte: Pte | None) -> None:
+        """Break-before-make (Arm ARM D8.16.1): a valid PTE changes output only via invalid + TLBI."""
+        dn = vcpu.domain.name
+        old = vcpu.domain.table(table).walk(va)
+        key = (dn, table, va)
+        if pte is None:
+            if old is not None:
+                self.unmapped_at[key] = (step, old.pa)
+            return
+        if old is not None:
+            if old != pte:
+                self._guest_error(
+                    step, vcpu, "break-before-make",
+                    f"rewrote the valid PTE for {va * PAGE:#x} in table {table!r} "
+                    f"({old.pa * PAGE:#x} -> {pte.pa * PAGE:#x}) without making it invalid first",
+                )
+            return
+        gone = self.unmapped_at.pop(key, None)
+        if gone is None or gone[1] == pte.pa:
+            return
+        since = max(self.any_tlbi_all[dn], self.any_tlbi_va[dn].get(va, 0))
+        if since < gone[0]:
+            self._guest_error(
+                step, vcpu, "break-before-make",
+                f"mapped {va * PAGE:#x} to {pte.pa * PAGE:#x} in table {table!r}: no TLB "
+                f"invalidation of it since it was unmapped at step {gone[0]}",
+            )
+
+    # ---- what was used ---------------------------------------------------------------------
+    def translation(
+        self, step: int, vcpu: Vcpu, pcpu: int, va: int, hits: list[TlbEntry], walked: Pte | None
+    ) -> None:
+        self._check_binding(step, vcpu)
+        if not hits:
+            return  # a walk reads the table now: always legal
+        table = vcpu.domain.table(vcpu.table)
+        now = table.walk(va)
+        if len(hits) == 1:
+            e = hits[0]
+            if now is not None and now.pa == e.pa:
+                return  # the table maps it so now
+            self._judge_tlb(step, vcpu, pcpu, va, e, self._tlb_mark(vcpu, e.tag, va))
+            return
+        outputs = {e.pa for e in hits}
+        bad = [e for e in hits if not self._tlb_legal(vcpu, e, va)]
+        if len(outputs) == 1:
+            for e in bad[:1]:
+                self._judge_tlb(step, vcpu, pcpu, va, e, self._tlb_mark(vcpu, e.tag, va))
+            return
+        hyp = [e for e in bad if self._hypervisor_made(vcpu, e, self._tlb_mark(vcpu, e.tag, va))]
+        if hyp:
+            self._violation(step, "tlb-conflict", vcpu, pcpu, va, hyp[0], self._tlb_mark(vcpu, hyp[0].tag, va),
+                            used=" + ".join(f"{e.pa * PAGE:#x}" for e in hits))
+        else:
+            self._guest_error(
+                step, vcpu, "tlb-conflict",
+                f"{len(hits)} TLB entries match {va * PAGE:#x} with different outputs; "
+                "the guest did not break-before-make",
+            )
+
+    def code_fetch(self, step: int, vcpu: Vcpu, pcpu: int, va: int, line: CodeLine, hit: bool) -> None:
+        if not hit:
+            return
+        code = vcpu.domain.code
+        if line.version == code.version(line.pa):
+            return
+        mark = max(self.local[vcpu.name].icache(line.pa), self.shared[vcpu.domain.name].icache(line.pa))
+        floor = code.version_at(line.pa, mark[0])
+        if line.version >= floor:
+            return
+        legal = [f"{line.pa * PAGE:#x}:v{n}" for n in range(floor, code.version(line.pa) + 1)]
+        self._record(step, "stale-icache", vcpu, pcpu, va, f"{line.pa * PAGE:#x}:v{line.version}",
+                     legal, line.vcpu, line.step, line.pcpu, mark)
+
+    def prediction(self, step: int, vcpu: Vcpu, pcpu: int, va: int, line: CodeLine) -> None:
+        d = vcpu.domain
+        table = d.table(vcpu.table)
+        now = table.walk(va)
+        if now is not None and now.pa == line.pa and d.code.version(line.pa) == line.version:
+            return
+        mark = max(self.local[vcpu.name].bp(va), self.shared[d.name].bp(va))
+        start = mark[0]
+        h = table.history.get(va)
+        instants = {start}
+        if h is not None:
+            instants.update(h.changes_after(start))
+        ch = d.code.history.get(line.pa)
+        if ch is not None:
+            instants.update(ch.changes_after(start))
+        for t in instants:
+            pte = h.at(t) if h is not None else None
+            if isinstance(pte, Pte) and pte.pa == line.pa and d.code.version_at(line.pa, t) == line.version:
+                return
+        if line.vcpu == vcpu.name and mark[0] < line.step:
+            self._guest_error(step, vcpu, "stale-bp",
+                              f"prediction for {va * PAGE:#x} trained before the guest changed tables")
+            return
+        legal = [f"{now.pa * PAGE:#x}:v{d.code.version(now.pa)}"] if now is not None else []
+        self._record(step, "stale-bp", vcpu, pcpu, va, f"{line.pa * PAGE:#x}:v{line.version}",
+                     legal, line.vcpu, line.step, line.pcpu, mark)
+
+    # ---- the rule ----------------------------------------------------------------------------
+    def _tlb_mark(self, vcpu: Vcpu, tag: int, va: int) -> Mark:
+        return max(self.local[vcpu.name].tlb(tag, va), self.shared[vcpu.domain.name].tlb(tag, va))
+
+    def _tlb_legal(self, vcpu: Vcpu, e: TlbEntry, va: int) -> bool:
+        table = vcpu.domain.table(vcpu.table)
+        return table.mapped_since(va, e.pa, self._tlb_mark(vcpu, e.tag, va)[0])
+
+    @staticmethod
+    def _hypervisor_made(vcpu: Vcpu, e: TlbEntry, mark: Mark) -> bool:
+        """Bare metal could not show ``vcpu`` this entry: another vCPU filled it, or the guest's
+        covering instruction came after the fill."""
+        return e.vcpu != vcpu.name or mark[0] > e.step
+
+    def _judge_tlb(self, step: int, vcpu: Vcpu, pcpu: int, va: int, e: TlbEntry, mark: Mark) -> None:
+        table = vcpu.domain.table(vcpu.table)
+        if table.mapped_since(va, e.pa, mark[0]):
+            return
+        if not self._hypervisor_made(vcpu, e, mark):
+            self._guest_error(
+                step, vcpu, "asid-reuse",
+                f"hit {va * PAGE:#x} -> {e.pa * PAGE:#x} filled from table {e.table!r}, "
+                f"now on table {vcpu.table!r} with no invalidation in between",
+            )
+            return
+        # H2 when the entry came from a table this vCPU never translated through; else H1.
+        category = "stale-tlb" if e.table in vcpu.tables_used else "cross-vcpu-tlb"
+        self._violation(step, category, vcpu, pcpu, va, e, mark)
+
+    def _violation(self, step: int, category: str, vcpu: Vcpu, pcpu: int, va: int, e: TlbEntry,
+                   mark: Mark, used: str | None = None) -> None:
+        table = vcpu.domain.table(vcpu.table)
+        legal = [f"{o * PAGE:#x}" for o in table.outputs_since(va, mark[0]) if o is not None]
+        self._record(step, category, vcpu, pcpu, va, used or f"{e.pa * PAGE:#x}", legal,
+                     e.vcpu, e.step, e.pcpu, mark)
+
+    def _record(self, step: int, category: str, vcpu: Vcpu, pcpu: int, va: int, used: str,
+                legal: list[str], by: str, at: int, on: int, mark: Mark) -> None:
+        self.violations.append(
+            Violation(step, category, vcpu.name, pcpu, va, used, legal, by, at, on, mark[1], mark[0])
+        )
+
+    def _check_binding(self, step: int, vcpu: Vcpu) -> None:
+        """An ASID used with one table and then with another, with no invalidation of it between."""
+        b = self.bindings.get(vcpu.name)
+        if b is None:
+            b = self.bindings[vcpu.name] = {}
+        prev = b.get(vcpu.asid)
+        b[vcpu.asid] = (vcpu.table, step)
+        if prev is None or prev[0] == vcpu.table:
+            return
+        cleared = max(self.local[vcpu.name].asid(vcpu.asid), self.shared[vcpu.domain.name].asid(vcpu.asid))
+        if cleared[0] < prev[1]:
+            self._guest_error(
+                step, vcpu, "asid-reuse",
+                f"ASID {vcpu.asid} used with table {prev[0]!r} at step {prev[1]}, now with "
+                f"{vcpu.table!r}, with no invalidation of that ASID in between",
+            )
+
+    def _guest_error(self, step: int, vcpu: Vcpu, kind: str, message: str) -> None:
+        self.guest_errors.append(GuestError(step, vcpu.name, kind, message))

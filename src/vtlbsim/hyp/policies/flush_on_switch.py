@@ -1,0 +1,19 @@
+"""`flush-on-switch`: flush the VMID's TLB entries and the I-cache (and BP) on every load."""
+
+from collections.abc import Sequence
+
+from ...arch.machine import Hcr
+from ...arch.ops import HypOp
+from ..policy import NO_FLAGS, Policy, VcpuInfo, VcpuLoad, flush_tlb_ic
+
+
+class FlushOnSwitch(Policy):
+    name = "flush-on-switch"
+    summary = "local VMALLS12E1 + IC IALLU (+ BPIALL on aarch32) on every vCPU load"
+    origin = "Stefano Stabellini's first idea in the seed thread"
+
+    def hcr(self, vcpu: VcpuInfo) -> Hcr:
+        return NO_FLAGS
+
+    def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
+        return flush_tlb_ic(load.vcpu.arch)

@@ -1,0 +1,292 @@
+"""The engine: applies events to the machine, the guests and the hypervisor's policy.
+
+Physically, a guest instruction does what HCR_EL2 makes it do (FB upgrades, TTLB traps to the
+policy); an observer (the oracle) is told what the guest *wrote* and what each translation,
+fetch and prediction *used*, and judges it. The engine never asks the observer anything.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from ..arch.caches import CodeLine
+from ..arch.machine import Machine, Pcpu
+from ..arch.ops import HypOp, HypTarget, MaintenanceOp, Match, Scope, Structure, effective
+from ..arch.tlb import GLOBAL, TlbEntry
+from ..guest.domain import Domain, Vcpu
+from ..guest.tables import Pte
+from ..hyp.policy import Policy, TrappedOp, VcpuInfo, VcpuLoad
+from .events import (
+    Access,
+    AccessKind,
+    Barrier,
+    Event,
+    Maintain,
+    PteWrite,
+    Run,
+    SetAsid,
+    SetTable,
+    WriteCode,
+)
+
+
+class EngineError(ValueError):
+    """An event the engine cannot apply (a vCPU that is not running, an unknown domain...)."""
+
+
+class Observer:
+    """What the engine reports. The default does nothing; the oracle overrides it."""
+
+    def guest_maintenance(self, step: int, vcpu: Vcpu, ev: Maintain, asid: int, pa: int | None) -> None:
+        """``vcpu`` executed ``ev.op`` as written, with ASID ``asid`` (by-VA IC: the PA it meant)."""
+
+    def pte_write(self, step: int, vcpu: Vcpu, table: str, va: int, pte: Pte | None) -> None:
+        """Called before the write is applied."""
+
+    def translation(
+        self, step: int, vcpu: Vcpu, pcpu: int, va: int, hits: list[TlbEntry], walked: Pte | None
+    ) -> None:
+        """A translation of ``va``: the TLB entries it hit, or (no hit) what the walk returned."""
+
+    def code_fetch(self, step: int, vcpu: Vcpu, pcpu: int, va: int, line: CodeLine, hit: bool) -> None:
+        """The I-cache supplied ``line`` for the fetch (``hit``: it was already cached)."""
+
+    def prediction(self, step: int, vcpu: Vcpu, pcpu: int, va: int, line: CodeLine) -> None:
+        """The AArch32 branch predictor supplied a prediction trained on ``line``."""
+
+
+class Engine:
+    """One machine, its domains and one policy; ``apply`` runs events in order from step 1."""
+
+    def __init__(
+        self,
+        machine: Machine,
+        domains: Iterable[Domain],
+        policy: Policy,
+        observer: Observer | None = None,
+    ) -> None:
+        self.machine = machine
+        self.domains = {d.name: d for d in domains}
+        self.policy = policy
+        self.observer = observer or Observer()
+        self.step = 0
+        self.counts: Counter[str] = Counter()
+        self.last_vcpu_here: dict[tuple[str, int], int] = {}
+        self._info: dict[str, VcpuInfo] = {}
+
+    # ---- helpers -------------------------------------------------------------------------
+    def vcpu(self, domain: str, index: int) -> Vcpu:
+        d = self.domains.get(domain)
+        if d is None:
+            raise EngineError(f"unknown domain {domain!r}")
+        if not 0 <= index < d.nvcpus:
+            raise EngineError(f"domain {domain!r} has no vCPU {index}")
+        return d.vcpus[index]
+
+    def info(self, v: Vcpu) -> VcpuInfo:
+        i = self._info.get(v.name)
+        if i is None:
+            d = v.domain
+            i = VcpuInfo(d.name, v.index, d.vmid, d.arch, d.nvcpus, d.pinned)
+            self._info[v.name] = i
+        return i
+
+    def _running(self, domain: str, index: int) -> tuple[Vcpu, Pcpu]:
+        v = self.vcpu(domain, index)
+        if v.pcpu is None:
+            raise EngineError(f"vCPU {v.name} is not running")
+        return v, self.machine.pcpus[v.pcpu]
+
+    def _targets(self, scope: Scope, here: Pcpu) -> Sequence[Pcpu]:
+        return self.machine.pcpus if scope is Scope.IS else (here,)
+
+    # ---- the event loop ------------------------------------------------------------------
+    def apply(self, events: Iterable[Event]) -> None:
+        for ev in events:
+            self.apply_one(ev)
+
+    def apply_one(self, ev: Event) -> None:
+        self.step += 1
+        if isinstance(ev, Access):
+            self._access(ev)
+        elif isinstance(ev, Run):
+            self._run(ev)
+        elif isinstance(ev, Maintain):
+            self._maintain(ev)
+        elif isinstance(ev, PteWrite):
+            self._pte_write(ev)
+        elif isinstance(ev, WriteCode):
+            self._write_code(ev)
+        elif isinstance(ev, Barrier):
+            self._running(ev.domain, ev.vcpu)
+            self.counts[ev.name] += 1
+        elif isinstance(ev, SetAsid):
+            v, _ = self._running(ev.domain, ev.vcpu)
+            v.asid = ev.asid
+            self.counts["asid-switch"] += 1
+        elif isinstance(ev, SetTable):
+            v, _ = self._running(ev.domain, ev.vcpu)
+            v.table = ev.table
+            v.domain.table(ev.table)
+            self.counts["table-switch"] += 1
+        else:  # pragma: no cover - the Event union is closed
+            raise EngineError(f"unknown event {ev!r}")
+
+    # ---- scheduling ------------------------------------------------------------------------
+    def _run(self, ev: Run) -> None:
+        v = self.vcpu(ev.domain, ev.vcpu)
+        if not 0 <= ev.pcpu < len(self.machine.pcpus):
+            raise EngineError(f"pCPU {ev.pcpu} out of range (0..{len(self.machine.pcpus) - 1})")
+        p = self.machine.pcpus[ev.pcpu]
+        if p.running is not None and p.running != v.name:
+            dn, _, vi = p.running.rpartition(".")
+            other = self.domains[dn].vcpus[int(vi)]
+            other.last_pcpu, other.pcpu = p.index, None
+        if v.pcpu is not None:
+            self.machine.pcpus[v.pcpu].running = None
+            v.last_pcpu = v.pcpu
+        info = self.info(v)
+        load = VcpuLoad(info, p.index, v.last_pcpu, self.last_vcpu_here.get((v.domain.name, p.index)))
+        self.counts["vcpu-load"] += 1
+        if load.migrated:
+            self.counts["migration"] += 1
+        for hop in self.policy.on_load(load):
+            self._hyp(hop, p, v.domain.vmid, "load")
+        p.hcr = self.policy.hcr(info)
+        p.running = v.name
+        v.pcpu = v.last_pcpu = p.index
+        self.last_vcpu_here[(v.domain.name, p.index)] = v.index
+
+    def _hyp(self, hop: HypOp, here: Pcpu, vmid: int, why: str) -> None:
+        self.counts[f"hyp.{hop.name}"] += 1
+        removed = 0
+        for p in self._targets(hop.scope, here):
+            if hop.target is HypTarget.TLB_VMID:
+                removed += p.tlb.invalidate(vmid, Match.ALL)
+            elif hop.target is HypTarget.TLB_ALL:
+                removed += p.tlb.invalidate_all()
+            elif hop.target is HypTarget.ICACHE:
+                p.icache.invalidate_all()
+            else:
+                p.bp.invalidate_all()
+        self.counts[f"tlb-entries-removed.hyp-{why}"] += removed
+
+    # ---- translation -----------------------------------------------------------------------
+    def translate(self, v: Vcpu, p: Pcpu, va: int) -> int | None:
+        """The PA page ``va`` translates to on ``p`` for ``v`` (TLB hit, else a walk that fills)."""
+        d = v.domain
+        hits = p.tlb.lookup(d.vmid, v.asid, va)
+        v.tables_used.add(v.table)
+        if hits:
+            self.counts["tlb-hit"] += 1
+            self.observer.translation(self.step, v, p.index, va, hits, None)
+            return hits[0].pa
+        self.counts["tlb-miss"] += 1
+        pte = d.table(v.table).walk(va)
+        self.observer.translation(self.step, v, p.index, va, hits, pte)
+        if pte is None:
+            self.counts["translation-fault"] += 1
+            return None
+        tag = GLOBAL if pte.is_global else v.asid
+        p.tlb.fill(TlbEntry(d.vmid, tag, va, pte.pa, v.name, v.table, self.step, p.index))
+        return pte.pa
+
+    def _access(self, ev: Access) -> None:
+        v, p = self._running(ev.domain, ev.vcpu)
+        self.counts[ev.kind.value] += 1
+        pa = self.translate(v, p, ev.va)
+        if pa is None or ev.kind is not AccessKind.FETCH:
+            return
+        d = v.domain
+        line = p.icache.lookup(d.vmid, pa)
+        if line is not None:
+            self.observer.code_fetch(self.step, v, p.index, ev.va, line, True)
+        else:
+            self.counts["icache-miss"] += 1
+            line = CodeLine(pa, d.code.version(pa), v.name, self.step, p.index)
+            p.icache.fill(d.vmid, line)
+            self.observer.code_fetch(self.step, v, p.index, ev.va, line, False)
+        if d.arch == "aarch32":
+            pred = p.bp.lookup(d.vmid, v.asid, ev.va)
+            if pred is not None:
+                self.observer.prediction(self.step, v, p.index, ev.va, pred)
+            if pred is None or pred.pa != pa or pred.version != line.version:
+                p.bp.train(d.vmid, v.asid, ev.va, CodeLine(pa, line.version, v.name, self.step, p.index))
+
+    def _write_code(self, ev: WriteCode) -> None:
+        v, p = self._running(ev.domain, ev.vcpu)
+        self.counts["write-code"] += 1
+        pa = self.translate(v, p, ev.va)
+        if pa is not None:
+            v.domain.code.write(self.step, pa)
+
+    def _pte_write(self, ev: PteWrite) -> None:
+        v, _ = self._running(ev.domain, ev.vcpu)
+        name = ev.table or v.table
+        self.observer.pte_write(self.step, v, name, ev.va, ev.pte)
+        v.domain.table(name).write(self.step, ev.va, ev.pte)
+        self.counts["pte-write"] += 1
+
+    # ---- maintenance -----------------------------------------------------------------------
+    def _maintain(self, ev: Maintain) -> None:
+        v, p = self._running(ev.domain, ev.vcpu)
+        d = v.domain
+        written = ev.op
+        asid = v.asid if ev.asid is None else ev.asid
+        pa: int | None = None
+        if written.structure is Structure.ICACHE and written.match is Match.VA:
+            # IC IVAU translates its VA like a load; the oracle is told the PA the guest meant.
+            pte = d.table(v.table).walk(ev.va)
+            pa = None if pte is None else pte.pa
+        self.observer.guest_maintenance(self.step, v, ev, asid, pa)
+        kind = "guest." + written.structure.value + "." + written.scope.value
+        self.counts[kind] += 1
+        if written.structure is Structure.TLB and p.hcr.ttlb:
+            self.counts["trap"] += 1
+            for action in self.policy.on_trap(TrappedOp(self.info(v), p.index, written)):
+                if isinstance(action, HypOp):
+                    self._hyp(action, p, d.vmid, "trap")
+                else:
+                    self._execute(action, v, p, ev, asid)
+            return
+        phys = effective(written, p.hcr.fb)
+        if phys is not written:
+            self.counts["fb-upgrade." + written.structure.value] += 1
+        self._execute(phys, v, p, ev, asid)
+
+    def _execute(self, op: MaintenanceOp, v: Vcpu, p: Pcpu, ev: Maintain, asid: int) -> None:
+        """Carry out ``op`` physically with the guest's operands on the PEs its scope reaches."""
+        vmid = v.domain.vmid
+        targets = self._targets(op.scope, p)
+        if op.structure is Structure.TLB:
+            here = others = 0
+            for t in targets:
+                n = t.tlb.invalidate(vmid, op.match, asid, ev.va, ev.pages)
+                if t is p:
+                    here += n
+                else:
+                    others += n
+            self.counts["tlb-entries-removed.here"] += here
+            self.counts["tlb-entries-removed.others"] += others
+            if op.scope is Scope.IS:
+                self.counts["dvm.tlbi"] += 1
+        elif op.structure is Structure.ICACHE:
+            if op.match is Match.VA:
+                pa = self.translate(v, p, ev.va)
+                if pa is not None:
+                    for t in targets:
+                        t.icache.invalidate_pa(vmid, pa)
+            else:
+                for t in targets:
+                    t.icache.invalidate_all()
+            if op.scope is Scope.IS:
+                self.counts["dvm.ic"] += 1
+        else:
+            for t in targets:
+                if op.match is Match.VA:
+                    t.bp.invalidate_va(vmid, ev.va)
+                else:
+                    t.bp.invalidate_vmid(vmid)
+            if op.scope is Scope.IS:
+                self.counts["dvm.bp"] += 1

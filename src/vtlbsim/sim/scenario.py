@@ -1,0 +1,58 @@
+"""A fixed scenario: a machine size, domains and a list of events (what a litmus file holds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..arch.ops import Arch
+from .events import Event, render
+
+
+@dataclass(frozen=True, slots=True)
+class DomainSpec:
+    """A domain as a scenario declares it; VMIDs are handed out in declaration order from 1."""
+
+    name: str
+    vcpus: int = 1
+    arch: Arch = Arch.AARCH64
+    kind: str | None = None
+    pinned: bool = False
+
+
+@dataclass(slots=True)
+class Scenario:
+    pcpus: int
+    domains: list[DomainSpec]
+    events: list[Event]
+    title: str = ""
+    policy: str = "none"
+    expect: str | None = None
+    source: str = "<scenario>"
+    lines: list[int] = field(default_factory=list)
+
+    def to_litmus(self) -> str:
+        """The scenario as a litmus file (SPEC §6) that ``vtlbsim litmus`` reads back."""
+        out = []
+        if self.title:
+            out.append(f"title = {_toml_str(self.title)}")
+        out.append(f"pcpus = {self.pcpus}")
+        out.append(f"policy = {_toml_str(self.policy)}")
+        if self.expect:
+            out.append(f"expect = {_toml_str(self.expect)}")
+        out.append('steps = """')
+        out.extend(render(ev) for ev in self.events)
+        out.append('"""')
+        for d in self.domains:
+            out.append("")
+            out.append(f"[domains.{d.name}]")
+            out.append(f"vcpus = {d.vcpus}")
+            out.append(f'arch = "{d.arch.value}"')
+            if d.kind:
+                out.append(f"kind = {_toml_str(d.kind)}")
+            if d.pinned:
+                out.append("pinned = true")
+        return "\n".join(out) + "\n"
+
+
+def _toml_str(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
