@@ -31,9 +31,7 @@ PAGE_SHIFT = 12
 TOP_KEYS = {"title", "pcpus", "policy", "expect", "steps", "domains"}
 DOMAIN_KEYS = {"vcpus", "arch", "kind", "pinned"}
 EXPECTS = ("clean", "violation")
-STEP_VERBS = (
-    "run, map, unmap, load, store, fetch, write-code, tlbi, ic, bp, dsb, isb, asid, table"
-)
+STEP_VERBS = "run, map, unmap, load, store, fetch, write-code, tlbi, ic, bp, dsb, isb, asid, table"
 ASID_BITS = {Arch.AARCH64: 16, Arch.AARCH32: 8}
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 MAX_PCPUS = 4096
@@ -74,8 +72,11 @@ def parse(text: str, path: str = "<string>") -> Scenario:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise LitmusError(path, int(m.group(1)) if m else None, f"not valid TOML: {msg}") from None
+        line = int(m.group(1)) if m else None
+        if line is None and "end of document" in str(exc):
+            line = max(1, len(text.splitlines()))
+        msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
+        raise LitmusError(path, line, f"not valid TOML: {msg}") from None
     return _Parser(text, path).scenario(doc)
 
 
@@ -130,12 +131,18 @@ class _Parser:
                 raise self.err(None, f"missing required key {key!r}")
         pcpus = self.typed(doc["pcpus"], int, "pcpus", self.key_line("pcpus"), "a positive integer")
         if not 1 <= pcpus <= MAX_PCPUS:
-            raise self.err(self.key_line("pcpus"), f"pcpus must be between 1 and {MAX_PCPUS}, got {pcpus}")
+            raise self.err(
+                self.key_line("pcpus"), f"pcpus must be between 1 and {MAX_PCPUS}, got {pcpus}"
+            )
         title = self.typed(doc.get("title", ""), str, "title", self.key_line("title"), "a string")
-        policy = self.typed(doc.get("policy", "none"), str, "policy", self.key_line("policy"), "a string")
+        policy = self.typed(
+            doc.get("policy", "none"), str, "policy", self.key_line("policy"), "a string"
+        )
         expect = doc.get("expect")
         if expect is not None and expect not in EXPECTS:
-            raise self.err(self.key_line("expect"), f"expect must be \"clean\" or \"violation\", got {expect!r}")
+            raise self.err(
+                self.key_line("expect"), f'expect must be "clean" or "violation", got {expect!r}'
+            )
         domains = self.domains(doc["domains"])
         steps = self.typed(doc["steps"], str, "steps", self.key_line("steps"), "a string of steps")
         events, lines = self.steps(steps, pcpus, {d.name: d for d in domains})
@@ -143,8 +150,10 @@ class _Parser:
 
     def domains(self, table: Any) -> list[DomainSpec]:
         if not isinstance(table, dict) or not table:
-            raise self.err(self.key_line("domains") or self.section_line("domains"),
-                           "domains must be a table with at least one [domains.NAME]")
+            raise self.err(
+                self.key_line("domains") or self.section_line("domains"),
+                "domains must be a table with at least one [domains.NAME]",
+            )
         out = []
         for name, body in table.items():
             sec = f"domains.{name}"
@@ -155,27 +164,53 @@ class _Parser:
                 raise self.err(line or self.key_line(name, "domains"), f"{sec} must be a table")
             for key in body:
                 if key not in DOMAIN_KEYS:
-                    raise self.err(self.key_line(key, sec) or line,
-                                   f"unknown key {key!r} in [{sec}] (expected: {', '.join(sorted(DOMAIN_KEYS))})")
-            vcpus = self.typed(body.get("vcpus", 1), int, f"{sec}.vcpus", self.key_line("vcpus", sec),
-                               "a positive integer")
+                    raise self.err(
+                        self.key_line(key, sec) or line,
+                        f"unknown key {key!r} in [{sec}] (expected: {', '.join(sorted(DOMAIN_KEYS))})",
+                    )
+            vcpus = self.typed(
+                body.get("vcpus", 1),
+                int,
+                f"{sec}.vcpus",
+                self.key_line("vcpus", sec),
+                "a positive integer",
+            )
             if not 1 <= vcpus <= 1024:
-                raise self.err(self.key_line("vcpus", sec), f"{sec}.vcpus must be between 1 and 1024, got {vcpus}")
-            arch_s = self.typed(body.get("arch", "aarch64"), str, f"{sec}.arch", self.key_line("arch", sec),
-                                '"aarch64" or "aarch32"')
+                raise self.err(
+                    self.key_line("vcpus", sec),
+                    f"{sec}.vcpus must be between 1 and 1024, got {vcpus}",
+                )
+            arch_s = self.typed(
+                body.get("arch", "aarch64"),
+                str,
+                f"{sec}.arch",
+                self.key_line("arch", sec),
+                '"aarch64" or "aarch32"',
+            )
             try:
                 arch = Arch(arch_s)
             except ValueError:
-                raise self.err(self.key_line("arch", sec),
-                               f'{sec}.arch must be "aarch64" or "aarch32", got {arch_s!r}') from None
+                raise self.err(
+                    self.key_line("arch", sec),
+                    f'{sec}.arch must be "aarch64" or "aarch32", got {arch_s!r}',
+                ) from None
             kind = body.get("kind")
             if kind is not None:
-                self.typed(kind, str, f"{sec}.kind", self.key_line("kind", sec), "a guest kind name")
+                self.typed(
+                    kind, str, f"{sec}.kind", self.key_line("kind", sec), "a guest kind name"
+                )
                 if kind not in KIND_NAMES:
-                    raise self.err(self.key_line("kind", sec),
-                                   f"unknown guest kind {kind!r} (expected one of: {', '.join(KIND_NAMES)})")
-            pinned = self.typed(body.get("pinned", False), bool, f"{sec}.pinned",
-                                self.key_line("pinned", sec), "true or false")
+                    raise self.err(
+                        self.key_line("kind", sec),
+                        f"unknown guest kind {kind!r} (expected one of: {', '.join(KIND_NAMES)})",
+                    )
+            pinned = self.typed(
+                body.get("pinned", False),
+                bool,
+                f"{sec}.pinned",
+                self.key_line("pinned", sec),
+                "true or false",
+            )
             out.append(DomainSpec(name, vcpus, arch, kind, pinned))
         return out
 
@@ -212,9 +247,16 @@ class _Parser:
 class _Step:
     """One step line → one event, validated against the domains and what is running."""
 
-    def __init__(self, parser: _Parser, line: int, toks: list[str], pcpus: int,
-                 domains: dict[str, DomainSpec], running: dict[str, int],
-                 pinned_on: dict[str, int]) -> None:
+    def __init__(
+        self,
+        parser: _Parser,
+        line: int,
+        toks: list[str],
+        pcpus: int,
+        domains: dict[str, DomainSpec],
+        running: dict[str, int],
+        pinned_on: dict[str, int],
+    ) -> None:
         self.p, self.line, self.toks = parser, line, toks
         self.pcpus, self.domains, self.running, self.pinned_on = pcpus, domains, running, pinned_on
 
@@ -252,7 +294,9 @@ class _Step:
             if "=" in t:
                 k, _, v = t.partition("=")
                 if k not in allowed:
-                    raise self.err(f"unknown option {k!r} (expected: {', '.join(sorted(allowed)) or 'none'})")
+                    raise self.err(
+                        f"unknown option {k!r} (expected: {', '.join(sorted(allowed)) or 'none'})"
+                    )
                 if not v:
                     raise self.err(f"option {k}= needs a value")
                 opts[k] = v
@@ -277,12 +321,27 @@ class _Step:
         if t[0] == "run":
             return self.run()
         if len(t) < 2:
-            raise self.err(f"unknown step {t[0]!r} (expected: {STEP_VERBS}, as 'D.V VERB ...' or 'run D.V on P')")
+            raise self.err(
+                f"unknown step {t[0]!r} (expected: {STEP_VERBS}, as 'D.V VERB ...' or 'run D.V on P')"
+            )
         d, i = self.vcpu(t[0])
         verb, rest = t[1], t[2:]
         name = f"{d.name}.{i}"
-        known = {"map", "unmap", "load", "store", "fetch", "write-code", "tlbi", "ic", "bp",
-                 "dsb", "isb", "asid", "table"}
+        known = {
+            "map",
+            "unmap",
+            "load",
+            "store",
+            "fetch",
+            "write-code",
+            "tlbi",
+            "ic",
+            "bp",
+            "dsb",
+            "isb",
+            "asid",
+            "table",
+        }
         if verb not in known:
             raise self.err(f"unknown step {verb!r} (expected: {STEP_VERBS})")
         if name not in self.running:
@@ -292,15 +351,23 @@ class _Step:
             pos, opts = self.options(rest, {"table"})
             flags = [x for x in pos[2:]]
             if any(f != "global" for f in flags) or len(flags) > 1:
-                raise self.err(f"unexpected {' '.join(flags)!r} (usage: D.V map VA PA [global] [table=T])")
+                raise self.err(
+                    f"unexpected {' '.join(flags)!r} (usage: D.V map VA PA [global] [table=T])"
+                )
             va = self.page(pos[0] if pos else None, "VA", True)
             pa = self.page(pos[1] if len(pos) > 1 else None, "PA", True)
             return PteWrite(d.name, i, va, Pte(pa, bool(flags)), self.table_opt(opts), L)
         if verb == "unmap":
             pos, opts = self.options(rest, {"table"})
             self.extra(pos, 1, "D.V unmap VA [table=T]")
-            return PteWrite(d.name, i, self.page(pos[0] if pos else None, "VA", True), None,
-                            self.table_opt(opts), L)
+            return PteWrite(
+                d.name,
+                i,
+                self.page(pos[0] if pos else None, "VA", True),
+                None,
+                self.table_opt(opts),
+                L,
+            )
         if verb in ("load", "store", "fetch", "write-code"):
             self.extra(rest, 1, f"D.V {verb} VA")
             va = self.page(rest[0] if rest else None, "VA", False)
@@ -310,11 +377,29 @@ class _Step:
         if verb in ("tlbi", "ic", "bp"):
             return self.maintain(d, i, verb, rest)
         if verb in ("dsb", "isb"):
-            allowed = ("ish", "nsh", "osh", "sy", "ishst", "nshst", "oshst", "st", "ld", "ishld",
-                       "nshld", "oshld") if verb == "dsb" else ("sy",)
+            allowed = (
+                (
+                    "ish",
+                    "nsh",
+                    "osh",
+                    "sy",
+                    "ishst",
+                    "nshst",
+                    "oshst",
+                    "st",
+                    "ld",
+                    "ishld",
+                    "nshld",
+                    "oshld",
+                )
+                if verb == "dsb"
+                else ("sy",)
+            )
             self.extra(rest, 1, f"D.V {verb} [{'|'.join(allowed)}]")
             if rest and rest[0] not in allowed:
-                raise self.err(f"unknown {verb} option {rest[0]!r} (expected: {', '.join(allowed)})")
+                raise self.err(
+                    f"unknown {verb} option {rest[0]!r} (expected: {', '.join(allowed)})"
+                )
             return Barrier(d.name, i, verb, L)
         if verb == "asid":
             self.extra(rest, 1, "D.V asid N")
@@ -349,7 +434,9 @@ class _Step:
         if d.pinned:
             first = self.pinned_on.setdefault(name, p)
             if first != p:
-                raise self.err(f"vCPU {name} belongs to a pinned domain: it ran on pCPU {first}, not {p}")
+                raise self.err(
+                    f"vCPU {name} belongs to a pinned domain: it ran on pCPU {first}, not {p}"
+                )
         for other, q in list(self.running.items()):
             if q == p or other == name:
                 del self.running[other]
@@ -365,8 +452,10 @@ class _Step:
             other = Arch.AARCH32 if d.arch is Arch.AARCH64 else Arch.AARCH64
             alt = lookup_op(other, rest[0])
             if alt is not None and alt.structure is structure:
-                raise self.err(f"{verb} {rest[0]} does not exist on {d.arch.value} "
-                               f"(domain {d.name!r} is {d.arch.value}; it is an {other.value} instruction)")
+                raise self.err(
+                    f"{verb} {rest[0]} does not exist on {d.arch.value} "
+                    f"(domain {d.name!r} is {d.arch.value}; it is an {other.value} instruction)"
+                )
             raise self.err(f"unknown {verb} instruction {rest[0]!r} for {d.arch.value}")
         allowed = set()
         if op.operand is Operand.VA and op.structure is Structure.TLB:

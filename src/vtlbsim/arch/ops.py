@@ -166,7 +166,9 @@ def _aarch32_tlbis() -> list[MaintenanceOp]:
         ("tlbimvaal", Match.VA_ANY_ASID, Operand.VA, True),
     ):
         out.append(_tlbi(base, a32, match, operand, base + "is", local=True, last_level=last))
-        out.append(_tlbi(base + "is", a32, match, operand, base + "is", local=False, last_level=last))
+        out.append(
+            _tlbi(base + "is", a32, match, operand, base + "is", local=False, last_level=last)
+        )
     # Instruction/data TLB forms: local only, no IS form of their own. Armv8 implements a
     # unified TLB model for them; HCR_EL2.FB upgrades them (REFERENCES.md §FB list).
     for prefix in ("d", "i"):
@@ -187,8 +189,16 @@ def _cache_ops() -> list[MaintenanceOp]:
         (Arch.AARCH32, "iciallu", "icialluis", "icimvau"),
     ):
         out.append(
-            MaintenanceOp(iallu, arch, ic, Scope.LOCAL, Match.ALL, Operand.NONE,
-                          fb_upgrades=True, is_form=ialluis)
+            MaintenanceOp(
+                iallu,
+                arch,
+                ic,
+                Scope.LOCAL,
+                Match.ALL,
+                Operand.NONE,
+                fb_upgrades=True,
+                is_form=ialluis,
+            )
         )
         out.append(
             MaintenanceOp(ialluis, arch, ic, Scope.IS, Match.ALL, Operand.NONE, is_form=ialluis)
@@ -198,11 +208,20 @@ def _cache_ops() -> list[MaintenanceOp]:
     # AArch32 branch predictor (Arm ARM G4.4.1 "Branch predictors"); AArch64 has none to maintain.
     a32 = Arch.AARCH32
     out.append(
-        MaintenanceOp("bpiall", a32, bp, Scope.LOCAL, Match.ALL, Operand.NONE,
-                      fb_upgrades=True, is_form="bpiallis")
+        MaintenanceOp(
+            "bpiall",
+            a32,
+            bp,
+            Scope.LOCAL,
+            Match.ALL,
+            Operand.NONE,
+            fb_upgrades=True,
+            is_form="bpiallis",
+        )
     )
-    out.append(MaintenanceOp("bpiallis", a32, bp, Scope.IS, Match.ALL, Operand.NONE,
-                             is_form="bpiallis"))
+    out.append(
+        MaintenanceOp("bpiallis", a32, bp, Scope.IS, Match.ALL, Operand.NONE, is_form="bpiallis")
+    )
     # BPIMVA is not in HCR_EL2.FB's list: it stays local.
     out.append(MaintenanceOp("bpimva", a32, bp, Scope.LOCAL, Match.VA, Operand.VA))
     return out

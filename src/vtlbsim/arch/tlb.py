@@ -70,7 +70,9 @@ class Tlb:
         """Cache a walk's result (replacing an entry with the same tags)."""
         self.by_vmid.setdefault(entry.vmid, {}).setdefault(entry.va, {})[entry.tag] = entry
 
-    def invalidate(self, vmid: int, match: Match, asid: int = 0, va: int = 0, pages: int = 1) -> int:
+    def invalidate(
+        self, vmid: int, match: Match, asid: int = 0, va: int = 0, pages: int = 1
+    ) -> int:
         """Remove the entries of ``vmid`` that ``match`` selects; returns how many went."""
         by_va = self.by_vmid.get(vmid)
         if not by_va:
@@ -87,14 +89,14 @@ class Tlb:
             return n
         n = 0
         for page in range(va, va + pages):
-            tags = by_va.get(page)
-            if not tags:
+            found = by_va.get(page)
+            if not found:
                 continue
             if match is Match.VA_ANY_ASID:
-                n += len(tags)
+                n += len(found)
                 del by_va[page]
             else:  # VA_ASID: that ASID's entry and the global one
-                n += (tags.pop(asid, None) is not None) + (tags.pop(GLOBAL, None) is not None)
+                n += (found.pop(asid, None) is not None) + (found.pop(GLOBAL, None) is not None)
         return n
 
     def invalidate_all(self) -> int:

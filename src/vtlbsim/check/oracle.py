@@ -170,7 +170,9 @@ class Oracle(Observer):
         self.bindings: dict[str, dict[int, tuple[str, int]]] = {}
 
     # ---- what the guest wrote ------------------------------------------------------------
-    def guest_maintenance(self, step: int, vcpu: Vcpu, ev: Maintain, asid: int, pa: int | None) -> None:
+    def guest_maintenance(
+        self, step: int, vcpu: Vcpu, ev: Maintain, asid: int, pa: int | None
+    ) -> None:
         mark = (step, ev.op.name)
         cov = self.shared[vcpu.domain.name] if ev.op.scope is Scope.IS else self.local[vcpu.name]
         cov.record(ev, asid, pa, mark)
@@ -182,7 +184,9 @@ class Oracle(Observer):
                 for va in range(ev.va, ev.va + ev.pages):
                     self.any_tlbi_va[dn][va] = step
         elif ev.op.structure is Structure.ICACHE and ev.op.match is Match.VA and pa is None:
-            self._guest_error(step, vcpu, "ic-unmapped", f"{ev.op.name} of unmapped VA {ev.va * PAGE:#x}")
+            self._guest_error(
+                step, vcpu, "ic-unmapped", f"{ev.op.name} of unmapped VA {ev.va * PAGE:#x}"
+            )
 
     def pte_write(self, step: int, vcpu: Vcpu, table: str, va: int, pte: Pte | None) -> None:
         """Break-before-make (Arm ARM D8.16.1): a valid PTE changes output only via invalid + TLBI."""
@@ -196,7 +200,9 @@ class Oracle(Observer):
         if old is not None:
             if old != pte:
                 self._guest_error(
-                    step, vcpu, "break-before-make",
+                    step,
+                    vcpu,
+                    "break-before-make",
                     f"rewrote the valid PTE for {va * PAGE:#x} in table {table!r} "
                     f"({old.pa * PAGE:#x} -> {pte.pa * PAGE:#x}) without making it invalid first",
                 )
@@ -207,7 +213,9 @@ class Oracle(Observer):
         since = max(self.any_tlbi_all[dn], self.any_tlbi_va[dn].get(va, 0))
         if since < gone[0]:
             self._guest_error(
-                step, vcpu, "break-before-make",
+                step,
+                vcpu,
+                "break-before-make",
                 f"mapped {va * PAGE:#x} to {pte.pa * PAGE:#x} in table {table!r}: no TLB "
                 f"invalidation of it since it was unmapped at step {gone[0]}",
             )
@@ -235,28 +243,53 @@ class Oracle(Observer):
             return
         hyp = [e for e in bad if self._hypervisor_made(vcpu, e, self._tlb_mark(vcpu, e.tag, va))]
         if hyp:
-            self._violation(step, "tlb-conflict", vcpu, pcpu, va, hyp[0], self._tlb_mark(vcpu, hyp[0].tag, va),
-                            used=" + ".join(f"{e.pa * PAGE:#x}" for e in hits))
+            self._violation(
+                step,
+                "tlb-conflict",
+                vcpu,
+                pcpu,
+                va,
+                hyp[0],
+                self._tlb_mark(vcpu, hyp[0].tag, va),
+                used=" + ".join(f"{e.pa * PAGE:#x}" for e in hits),
+            )
         else:
             self._guest_error(
-                step, vcpu, "tlb-conflict",
+                step,
+                vcpu,
+                "tlb-conflict",
                 f"{len(hits)} TLB entries match {va * PAGE:#x} with different outputs; "
                 "the guest did not break-before-make",
             )
 
-    def code_fetch(self, step: int, vcpu: Vcpu, pcpu: int, va: int, line: CodeLine, hit: bool) -> None:
+    def code_fetch(
+        self, step: int, vcpu: Vcpu, pcpu: int, va: int, line: CodeLine, hit: bool
+    ) -> None:
         if not hit:
             return
         code = vcpu.domain.code
         if line.version == code.version(line.pa):
             return
-        mark = max(self.local[vcpu.name].icache(line.pa), self.shared[vcpu.domain.name].icache(line.pa))
+        mark = max(
+            self.local[vcpu.name].icache(line.pa), self.shared[vcpu.domain.name].icache(line.pa)
+        )
         floor = code.version_at(line.pa, mark[0])
         if line.version >= floor:
             return
         legal = [f"{line.pa * PAGE:#x}:v{n}" for n in range(floor, code.version(line.pa) + 1)]
-        self._record(step, "stale-icache", vcpu, pcpu, va, f"{line.pa * PAGE:#x}:v{line.version}",
-                     legal, line.vcpu, line.step, line.pcpu, mark)
+        self._record(
+            step,
+            "stale-icache",
+            vcpu,
+            pcpu,
+            va,
+            f"{line.pa * PAGE:#x}:v{line.version}",
+            legal,
+            line.vcpu,
+            line.step,
+            line.pcpu,
+            mark,
+        )
 
     def prediction(self, step: int, vcpu: Vcpu, pcpu: int, va: int, line: CodeLine) -> None:
         d = vcpu.domain
@@ -275,15 +308,34 @@ class Oracle(Observer):
             instants.update(ch.changes_after(start))
         for t in instants:
             pte = h.at(t) if h is not None else None
-            if isinstance(pte, Pte) and pte.pa == line.pa and d.code.version_at(line.pa, t) == line.version:
+            if (
+                isinstance(pte, Pte)
+                and pte.pa == line.pa
+                and d.code.version_at(line.pa, t) == line.version
+            ):
                 return
         if line.vcpu == vcpu.name and mark[0] < line.step:
-            self._guest_error(step, vcpu, "stale-bp",
-                              f"prediction for {va * PAGE:#x} trained before the guest changed tables")
+            self._guest_error(
+                step,
+                vcpu,
+                "stale-bp",
+                f"prediction for {va * PAGE:#x} trained before the guest changed tables",
+            )
             return
         legal = [f"{now.pa * PAGE:#x}:v{d.code.version(now.pa)}"] if now is not None else []
-        self._record(step, "stale-bp", vcpu, pcpu, va, f"{line.pa * PAGE:#x}:v{line.version}",
-                     legal, line.vcpu, line.step, line.pcpu, mark)
+        self._record(
+            step,
+            "stale-bp",
+            vcpu,
+            pcpu,
+            va,
+            f"{line.pa * PAGE:#x}:v{line.version}",
+            legal,
+            line.vcpu,
+            line.step,
+            line.pcpu,
+            mark,
+        )
 
     # ---- the rule ----------------------------------------------------------------------------
     def _tlb_mark(self, vcpu: Vcpu, tag: int, va: int) -> Mark:
@@ -299,13 +351,19 @@ class Oracle(Observer):
         covering instruction came after the fill."""
         return e.vcpu != vcpu.name or mark[0] > e.step
 
-    def _judge_tlb(self, step: int, vcpu: Vcpu, pcpu: int, va: int, e: TlbEntry, mark: Mark) -> None:
+    def _judge_tlb(
+        self, step: int, vcpu: Vcpu, pcpu: int, va: int, e: TlbEntry, mark: Mark
+    ) -> None:
         table = vcpu.domain.table(vcpu.table)
         if table.mapped_since(va, e.pa, mark[0]):
             return
         if not self._hypervisor_made(vcpu, e, mark):
+            if any(g.step == step and g.vcpu == vcpu.name for g in self.guest_errors[-2:]):
+                return  # already reported at this step (the ASID rebinding itself)
             self._guest_error(
-                step, vcpu, "asid-reuse",
+                step,
+                vcpu,
+                "asid-reuse",
                 f"hit {va * PAGE:#x} -> {e.pa * PAGE:#x} filled from table {e.table!r}, "
                 f"now on table {vcpu.table!r} with no invalidation in between",
             )
@@ -314,17 +372,51 @@ class Oracle(Observer):
         category = "stale-tlb" if e.table in vcpu.tables_used else "cross-vcpu-tlb"
         self._violation(step, category, vcpu, pcpu, va, e, mark)
 
-    def _violation(self, step: int, category: str, vcpu: Vcpu, pcpu: int, va: int, e: TlbEntry,
-                   mark: Mark, used: str | None = None) -> None:
+    def _violation(
+        self,
+        step: int,
+        category: str,
+        vcpu: Vcpu,
+        pcpu: int,
+        va: int,
+        e: TlbEntry,
+        mark: Mark,
+        used: str | None = None,
+    ) -> None:
         table = vcpu.domain.table(vcpu.table)
         legal = [f"{o * PAGE:#x}" for o in table.outputs_since(va, mark[0]) if o is not None]
-        self._record(step, category, vcpu, pcpu, va, used or f"{e.pa * PAGE:#x}", legal,
-                     e.vcpu, e.step, e.pcpu, mark)
+        self._record(
+            step,
+            category,
+            vcpu,
+            pcpu,
+            va,
+            used or f"{e.pa * PAGE:#x}",
+            legal,
+            e.vcpu,
+            e.step,
+            e.pcpu,
+            mark,
+        )
 
-    def _record(self, step: int, category: str, vcpu: Vcpu, pcpu: int, va: int, used: str,
-                legal: list[str], by: str, at: int, on: int, mark: Mark) -> None:
+    def _record(
+        self,
+        step: int,
+        category: str,
+        vcpu: Vcpu,
+        pcpu: int,
+        va: int,
+        used: str,
+        legal: list[str],
+        by: str,
+        at: int,
+        on: int,
+        mark: Mark,
+    ) -> None:
         self.violations.append(
-            Violation(step, category, vcpu.name, pcpu, va, used, legal, by, at, on, mark[1], mark[0])
+            Violation(
+                step, category, vcpu.name, pcpu, va, used, legal, by, at, on, mark[1], mark[0]
+            )
         )
 
     def _check_binding(self, step: int, vcpu: Vcpu) -> None:
@@ -336,10 +428,14 @@ class Oracle(Observer):
         b[vcpu.asid] = (vcpu.table, step)
         if prev is None or prev[0] == vcpu.table:
             return
-        cleared = max(self.local[vcpu.name].asid(vcpu.asid), self.shared[vcpu.domain.name].asid(vcpu.asid))
+        cleared = max(
+            self.local[vcpu.name].asid(vcpu.asid), self.shared[vcpu.domain.name].asid(vcpu.asid)
+        )
         if cleared[0] < prev[1]:
             self._guest_error(
-                step, vcpu, "asid-reuse",
+                step,
+                vcpu,
+                "asid-reuse",
                 f"ASID {vcpu.asid} used with table {prev[0]!r} at step {prev[1]}, now with "
                 f"{vcpu.table!r}, with no invalidation of that ASID in between",
             )

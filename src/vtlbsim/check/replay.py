@@ -53,7 +53,8 @@ def replay(scenario: Scenario, policy: Policy) -> Outcome:
     engine = Engine(Machine(scenario.pcpus), domains, policy, oracle)
     engine.apply(scenario.events)
     lines = scenario.lines
-    for item in (*oracle.violations, *oracle.guest_errors):
-        if 0 < item.step <= len(lines):
-            item.line = lines[item.step - 1]
+    for v in oracle.violations:
+        v.line = lines[v.step - 1] if 0 < v.step <= len(lines) else 0
+    for g in oracle.guest_errors:
+        g.line = lines[g.step - 1] if 0 < g.step <= len(lines) else 0
     return Outcome(policy.name, oracle.violations, oracle.guest_errors, engine.counts)

@@ -33,7 +33,8 @@ def _print_one(scenario: Scenario, out: Outcome) -> None:
     n, g = len(out.violations), len(out.guest_errors)
     console.print(
         f"policy {out.policy}: {out.outcome} ({n} violation{'s' * (n != 1)}, "
-        f"{g} guest error{'s' * (g != 1)})", markup=False,
+        f"{g} guest error{'s' * (g != 1)})",
+        markup=False,
     )
     for v in out.violations:
         console.print("  " + v.explain(), markup=False)
@@ -62,7 +63,12 @@ def litmus(
     if not all_policies_:
         out = _run(scenario, scenario.policy)
         if as_json:
-            obj = {"file": str(file), "title": scenario.title, "expect": scenario.expect, **out.to_json()}
+            obj = {
+                "file": str(file),
+                "title": scenario.title,
+                "expect": scenario.expect,
+                **out.to_json(),
+            }
             console.print_json(json.dumps(obj))
         else:
             _print_one(scenario, out)
@@ -77,8 +83,10 @@ def litmus(
         names.append(policy)
     outs = [_run(scenario, n) for n in names]
     if as_json:
-        rows = [{"file": str(file), "title": scenario.title, "expect": scenario.expect, **o.to_json()}
-                for o in outs]
+        rows = [
+            {"file": str(file), "title": scenario.title, "expect": scenario.expect, **o.to_json()}
+            for o in outs
+        ]
         console.print_json(json.dumps(rows))
     else:
         _print_matrix(scenario, outs)

@@ -18,9 +18,11 @@ def policies(as_json: bool = typer.Option(False, "--json", help="Print a JSON li
     except PolicyError as exc:
         fail(str(exc))
     if as_json:
-        console.print_json(json.dumps([
-            {"name": n, "summary": c.summary, "origin": c.origin} for n, c in reg.items()
-        ]))
+        console.print_json(
+            json.dumps(
+                [{"name": n, "summary": c.summary, "origin": c.origin} for n, c in reg.items()]
+            )
+        )
         return
     width = max(len(n) for n in reg)
     for name, cls in reg.items():

@@ -33,7 +33,9 @@ def plugin_policies() -> dict[str, type[Policy]]:
         except PolicyError:
             raise
         except Exception as exc:  # a broken plug-in must not take the tool down silently
-            raise PolicyError(f"entry point {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+            raise PolicyError(
+                f"entry point {ep.name!r} ({ep.value}) failed to load: {exc}"
+            ) from exc
         found[cls.name] = cls
     return found
 

@@ -38,7 +38,9 @@ class EngineError(ValueError):
 class Observer:
     """What the engine reports. The default does nothing; the oracle overrides it."""
 
-    def guest_maintenance(self, step: int, vcpu: Vcpu, ev: Maintain, asid: int, pa: int | None) -> None:
+    def guest_maintenance(
+        self, step: int, vcpu: Vcpu, ev: Maintain, asid: int, pa: int | None
+    ) -> None:
         """``vcpu`` executed ``ev.op`` as written, with ASID ``asid`` (by-VA IC: the PA it meant)."""
 
     def pte_write(self, step: int, vcpu: Vcpu, table: str, va: int, pte: Pte | None) -> None:
@@ -49,7 +51,9 @@ class Observer:
     ) -> None:
         """A translation of ``va``: the TLB entries it hit, or (no hit) what the walk returned."""
 
-    def code_fetch(self, step: int, vcpu: Vcpu, pcpu: int, va: int, line: CodeLine, hit: bool) -> None:
+    def code_fetch(
+        self, step: int, vcpu: Vcpu, pcpu: int, va: int, line: CodeLine, hit: bool
+    ) -> None:
         """The I-cache supplied ``line`` for the fetch (``hit``: it was already cached)."""
 
     def prediction(self, step: int, vcpu: Vcpu, pcpu: int, va: int, line: CodeLine) -> None:
@@ -147,7 +151,9 @@ class Engine:
             self.machine.pcpus[v.pcpu].running = None
             v.last_pcpu = v.pcpu
         info = self.info(v)
-        load = VcpuLoad(info, p.index, v.last_pcpu, self.last_vcpu_here.get((v.domain.name, p.index)))
+        load = VcpuLoad(
+            info, p.index, v.last_pcpu, self.last_vcpu_here.get((v.domain.name, p.index))
+        )
         self.counts["vcpu-load"] += 1
         if load.migrated:
             self.counts["migration"] += 1
@@ -212,7 +218,9 @@ class Engine:
             if pred is not None:
                 self.observer.prediction(self.step, v, p.index, ev.va, pred)
             if pred is None or pred.pa != pa or pred.version != line.version:
-                p.bp.train(d.vmid, v.asid, ev.va, CodeLine(pa, line.version, v.name, self.step, p.index))
+                p.bp.train(
+                    d.vmid, v.asid, ev.va, CodeLine(pa, line.version, v.name, self.step, p.index)
+                )
 
     def _write_code(self, ev: WriteCode) -> None:
         v, p = self._running(ev.domain, ev.vcpu)
@@ -236,9 +244,15 @@ class Engine:
         asid = v.asid if ev.asid is None else ev.asid
         pa: int | None = None
         if written.structure is Structure.ICACHE and written.match is Match.VA:
-            # IC IVAU translates its VA like a load; the oracle is told the PA the guest meant.
+            # IC IVAU translates its VA like a load: it covers the PA the table maps now, and the
+            # PA the translation actually used (they differ only if the TLB held a stale entry).
             pte = d.table(v.table).walk(ev.va)
             pa = None if pte is None else pte.pa
+            used = self.translate(v, p, ev.va)
+            if used is not None and used != pa:
+                self.observer.guest_maintenance(self.step, v, ev, asid, used)
+        else:
+            used = None
         self.observer.guest_maintenance(self.step, v, ev, asid, pa)
         kind = "guest." + written.structure.value + "." + written.scope.value
         self.counts[kind] += 1
@@ -248,15 +262,18 @@ class Engine:
                 if isinstance(action, HypOp):
                     self._hyp(action, p, d.vmid, "trap")
                 else:
-                    self._execute(action, v, p, ev, asid)
+                    self._execute(action, v, p, ev, asid, used)
             return
         phys = effective(written, p.hcr.fb)
         if phys is not written:
             self.counts["fb-upgrade." + written.structure.value] += 1
-        self._execute(phys, v, p, ev, asid)
+        self._execute(phys, v, p, ev, asid, used)
 
-    def _execute(self, op: MaintenanceOp, v: Vcpu, p: Pcpu, ev: Maintain, asid: int) -> None:
-        """Carry out ``op`` physically with the guest's operands on the PEs its scope reaches."""
+    def _execute(
+        self, op: MaintenanceOp, v: Vcpu, p: Pcpu, ev: Maintain, asid: int, pa: int | None
+    ) -> None:
+        """Carry out ``op`` physically with the guest's operands on the PEs its scope reaches
+        (``pa``: the page a by-VA I-cache instruction translated to, None if it faulted)."""
         vmid = v.domain.vmid
         targets = self._targets(op.scope, p)
         if op.structure is Structure.TLB:
@@ -273,7 +290,6 @@ class Engine:
                 self.counts["dvm.tlbi"] += 1
         elif op.structure is Structure.ICACHE:
             if op.match is Match.VA:
-                pa = self.translate(v, p, ev.va)
                 if pa is not None:
                     for t in targets:
                         t.icache.invalidate_pa(vmid, pa)
