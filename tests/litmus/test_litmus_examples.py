@@ -13,6 +13,8 @@ Reasoning per example (V = the policies under which a violation must occur; all 
 - smp-local-tlbi: a 2-vCPU guest's local VALE1 on pCPU 1, return to pCPU 0 where the same vCPU
   ran last: flush-1vcpu-only skips 2-vCPU domains, last-vcpu-ran sees itself.
 - asid-rollover-arm64: the lazy local VMALLE1 runs on pCPU 1; same V as smp-local-tlbi.
+- tlb-conflict-global: as h1-data, but the return to pCPU 0 first fills a global entry for the
+  VA under another ASID, so the stale ASID-1 entry and the global one both match: same V.
 - smp-broadcast-safe, pinned-up-guests: nothing a policy can break.
 - guest-error-*: the guest broke its own rules; the stale uses are legal for it: clean, with a
   guest error of the given kind.
@@ -46,6 +48,7 @@ EXPECTED: dict[str, tuple[set[str], set[str], set[str]]] = {
         {"cross-vcpu-tlb"},
         set(),
     ),
+    "tlb-conflict-global": ({"none", "last-vcpu-ran"}, {"tlb-conflict"}, set()),
     "smp-broadcast-safe": (set(), set(), set()),
     "smp-local-tlbi": ({"none", "flush-1vcpu-only", "last-vcpu-ran"}, {"stale-tlb"}, set()),
     "asid-rollover-arm64": ({"none", "flush-1vcpu-only", "last-vcpu-ran"}, {"stale-tlb"}, set()),

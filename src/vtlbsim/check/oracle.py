@@ -15,143 +15,17 @@ under a live ASID) and gets a ``guest-error``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
 from ..arch.caches import CodeLine
 from ..arch.ops import Match, Scope, Structure
-from ..arch.tlb import GLOBAL, TlbEntry
+from ..arch.tlb import TlbEntry
 from ..guest.domain import Domain, Vcpu
 from ..guest.tables import Pte
 from ..sim.engine import Observer
 from ..sim.events import Maintain
+from .coverage import Coverage
+from .findings import CATEGORIES, NEVER, PAGE, GuestError, Mark, Violation
 
-PAGE = 4096
-NEVER = (0, "")
-"""No covering instruction yet: the window is the whole history (step 0 = the initial state)."""
-
-Mark = tuple[int, str]
-"""(step, instruction name) of the last covering maintenance."""
-
-CATEGORIES = ("stale-tlb", "cross-vcpu-tlb", "stale-icache", "stale-bp", "tlb-conflict")
-
-
-@dataclass(slots=True)
-class Violation:
-    """A use of something the guest's own rules say it can no longer see."""
-
-    step: int
-    category: str
-    vcpu: str
-    pcpu: int
-    va: int
-    used: str
-    legal: list[str]
-    filled_by: str
-    filled_at_step: int
-    filled_on_pcpu: int
-    covered_by: str
-    covered_at_step: int
-    line: int = 0
-
-    def explain(self) -> str:
-        """One line: what was used, where it came from, and which instruction should have removed it."""
-        what = {"stale-icache": "fetched code", "stale-bp": "a branch prediction"}.get(
-            self.category, "a translation"
-        )
-        legal = ", ".join(self.legal) if self.legal else "no translation"
-        cover = (
-            f"; the guest's {self.covered_by} at step {self.covered_at_step} covers it"
-            if self.covered_at_step
-            else ""
-        )
-        return (
-            f"step {self.step}{f' (line {self.line})' if self.line else ''}: {self.category}: "
-            f"{self.vcpu} on pCPU {self.pcpu} used {what} {self.used} for VA {self.va * PAGE:#x}, "
-            f"filled by {self.filled_by} on pCPU {self.filled_on_pcpu} at step "
-            f"{self.filled_at_step}{cover}; legal: {legal}"
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["va"] = f"{self.va * PAGE:#x}"
-        out["explanation"] = self.explain()
-        return out
-
-
-@dataclass(slots=True)
-class GuestError:
-    """The guest broke its own rules: reported apart, never a hypervisor violation."""
-
-    step: int
-    vcpu: str
-    kind: str
-    message: str
-    line: int = 0
-
-    def explain(self) -> str:
-        where = f" (line {self.line})" if self.line else ""
-        return f"step {self.step}{where}: guest-error {self.kind}: {self.vcpu}: {self.message}"
-
-    def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["explanation"] = self.explain()
-        return out
-
-
-@dataclass(slots=True)
-class Coverage:
-    """The last maintenance of each shape, for one vCPU's local instructions or one VM's IS ones."""
-
-    tlb_all: Mark = NEVER
-    tlb_asid: dict[int, Mark] = field(default_factory=dict)
-    tlb_va_any: dict[int, Mark] = field(default_factory=dict)
-    tlb_va_asid: dict[tuple[int, int], Mark] = field(default_factory=dict)
-    tlb_va_global: dict[int, Mark] = field(default_factory=dict)
-    ic_all: Mark = NEVER
-    ic_pa: dict[int, Mark] = field(default_factory=dict)
-    bp_all: Mark = NEVER
-    bp_va: dict[int, Mark] = field(default_factory=dict)
-
-    def record(self, ev: Maintain, asid: int, pa: int | None, mark: Mark) -> None:
-        op = ev.op
-        if op.structure is Structure.TLB:
-            m = op.match
-            if m is Match.ALL:
-                self.tlb_all = mark
-            elif m is Match.ASID:
-                self.tlb_asid[asid] = mark
-            else:
-                for va in range(ev.va, ev.va + ev.pages):
-                    if m is Match.VA_ANY_ASID:
-                        self.tlb_va_any[va] = mark
-                    else:  # VAE1 removes that ASID's entry and the global one
-                        self.tlb_va_asid[(va, asid)] = mark
-                        self.tlb_va_global[va] = mark
-        elif op.structure is Structure.ICACHE:
-            if op.match is Match.ALL:
-                self.ic_all = mark
-            elif pa is not None:
-                self.ic_pa[pa] = mark
-        elif op.match is Match.ALL:
-            self.bp_all = mark
-        else:
-            self.bp_va[ev.va] = mark
-
-    def tlb(self, tag: int, va: int) -> Mark:
-        best = max(self.tlb_all, self.tlb_va_any.get(va, NEVER))
-        if tag == GLOBAL:
-            return max(best, self.tlb_va_global.get(va, NEVER))
-        return max(best, self.tlb_asid.get(tag, NEVER), self.tlb_va_asid.get((va, tag), NEVER))
-
-    def asid(self, asid: int) -> Mark:
-        return max(self.tlb_all, self.tlb_asid.get(asid, NEVER))
-
-    def icache(self, pa: int) -> Mark:
-        return max(self.ic_all, self.ic_pa.get(pa, NEVER))
-
-    def bp(self, va: int) -> Mark:
-        return max(self.bp_all, self.bp_va.get(va, NEVER))
+__all__ = ["CATEGORIES", "NEVER", "GuestError", "Mark", "Oracle", "Violation"]
 
 
 class Oracle(Observer):
@@ -277,19 +151,7 @@ class Oracle(Observer):
         if line.version >= floor:
             return
         legal = [f"{line.pa * PAGE:#x}:v{n}" for n in range(floor, code.version(line.pa) + 1)]
-        self._record(
-            step,
-            "stale-icache",
-            vcpu,
-            pcpu,
-            va,
-            f"{line.pa * PAGE:#x}:v{line.version}",
-            legal,
-            line.vcpu,
-            line.step,
-            line.pcpu,
-            mark,
-        )
+        self._record_code(step, "stale-icache", vcpu, pcpu, va, line, legal, mark)
 
     def prediction(self, step: int, vcpu: Vcpu, pcpu: int, va: int, line: CodeLine) -> None:
         d = vcpu.domain
@@ -323,19 +185,7 @@ class Oracle(Observer):
             )
             return
         legal = [f"{now.pa * PAGE:#x}:v{d.code.version(now.pa)}"] if now is not None else []
-        self._record(
-            step,
-            "stale-bp",
-            vcpu,
-            pcpu,
-            va,
-            f"{line.pa * PAGE:#x}:v{line.version}",
-            legal,
-            line.vcpu,
-            line.step,
-            line.pcpu,
-            mark,
-        )
+        self._record_code(step, "stale-bp", vcpu, pcpu, va, line, legal, mark)
 
     # ---- the rule ----------------------------------------------------------------------------
     def _tlb_mark(self, vcpu: Vcpu, tag: int, va: int) -> Mark:
@@ -417,6 +267,23 @@ class Oracle(Observer):
             Violation(
                 step, category, vcpu.name, pcpu, va, used, legal, by, at, on, mark[1], mark[0]
             )
+        )
+
+    def _record_code(
+        self,
+        step: int,
+        category: str,
+        vcpu: Vcpu,
+        pcpu: int,
+        va: int,
+        line: CodeLine,
+        legal: list[str],
+        mark: Mark,
+    ) -> None:
+        """A stale I-cache line or prediction: ``used`` names its page and code version."""
+        used = f"{line.pa * PAGE:#x}:v{line.version}"
+        self._record(
+            step, category, vcpu, pcpu, va, used, legal, line.vcpu, line.step, line.pcpu, mark
         )
 
     def _check_binding(self, step: int, vcpu: Vcpu) -> None:

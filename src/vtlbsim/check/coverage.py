@@ -1,0 +1,69 @@
+"""The last maintenance instruction of each shape, as the guest wrote it (SPEC §5).
+
+One ``Coverage`` holds one vCPU's local instructions, another one VM's Inner Shareable ones; a
+use is judged against the later of the two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..arch.ops import Match, Structure
+from ..arch.tlb import GLOBAL
+from ..sim.events import Maintain
+from .findings import NEVER, Mark
+
+
+@dataclass(slots=True)
+class Coverage:
+    """The last maintenance of each shape, for one vCPU's local instructions or one VM's IS ones."""
+
+    tlb_all: Mark = NEVER
+    tlb_asid: dict[int, Mark] = field(default_factory=dict)
+    tlb_va_any: dict[int, Mark] = field(default_factory=dict)
+    tlb_va_asid: dict[tuple[int, int], Mark] = field(default_factory=dict)
+    tlb_va_global: dict[int, Mark] = field(default_factory=dict)
+    ic_all: Mark = NEVER
+    ic_pa: dict[int, Mark] = field(default_factory=dict)
+    bp_all: Mark = NEVER
+    bp_va: dict[int, Mark] = field(default_factory=dict)
+
+    def record(self, ev: Maintain, asid: int, pa: int | None, mark: Mark) -> None:
+        op = ev.op
+        if op.structure is Structure.TLB:
+            m = op.match
+            if m is Match.ALL:
+                self.tlb_all = mark
+            elif m is Match.ASID:
+                self.tlb_asid[asid] = mark
+            else:
+                for va in range(ev.va, ev.va + ev.pages):
+                    if m is Match.VA_ANY_ASID:
+                        self.tlb_va_any[va] = mark
+                    else:  # VAE1 removes that ASID's entry and the global one
+                        self.tlb_va_asid[(va, asid)] = mark
+                        self.tlb_va_global[va] = mark
+        elif op.structure is Structure.ICACHE:
+            if op.match is Match.ALL:
+                self.ic_all = mark
+            elif pa is not None:
+                self.ic_pa[pa] = mark
+        elif op.match is Match.ALL:
+            self.bp_all = mark
+        else:
+            self.bp_va[ev.va] = mark
+
+    def tlb(self, tag: int, va: int) -> Mark:
+        best = max(self.tlb_all, self.tlb_va_any.get(va, NEVER))
+        if tag == GLOBAL:
+            return max(best, self.tlb_va_global.get(va, NEVER))
+        return max(best, self.tlb_asid.get(tag, NEVER), self.tlb_va_asid.get((va, tag), NEVER))
+
+    def asid(self, asid: int) -> Mark:
+        return max(self.tlb_all, self.tlb_asid.get(asid, NEVER))
+
+    def icache(self, pa: int) -> Mark:
+        return max(self.ic_all, self.ic_pa.get(pa, NEVER))
+
+    def bp(self, va: int) -> Mark:
+        return max(self.bp_all, self.bp_va.get(va, NEVER))
