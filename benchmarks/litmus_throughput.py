@@ -45,6 +45,7 @@ def main() -> None:
         f"script: {n} steps, 8 pCPUs, {sum(g.vcpus for g in GUESTS)} vCPUs, {len(text) >> 10} KiB"
     )
     for policy in ("none", "fb", "flush-on-migrate"):
+
         def checked_run(policy: str = policy) -> None:
             replay(sc, resolve(policy))
 

@@ -123,3 +123,12 @@ def test_policies_lists_every_builtin(cli: Any) -> None:
         "trap-ttlb",
     ]
     assert {"xen", "kvm", "hafnium", "xvisor", "gunyah"} <= set(names)
+
+
+def test_usage_errors_are_one_line_exit_2() -> None:
+    for args in (["litmus", "--bogus"], ["litmus"], ["no-such-command"]):
+        res = subprocess.run(
+            [sys.executable, "-m", "vtlbsim", *args], capture_output=True, text=True, check=False
+        )
+        assert res.returncode == 2, args
+        assert res.stderr.count("\n") == 1 and res.stderr.startswith("vtlbsim: "), res.stderr

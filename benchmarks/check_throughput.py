@@ -1,0 +1,79 @@
+"""Model-checker throughput: states per second, and the time to exhaust depth 10 on 2 pCPUs x
+2 vCPUs, against a reference measured in the same run (replays of the 9-event H1 litmus
+scenario per second: the checker's unit of work is one replay per transition).
+
+    .venv/bin/python benchmarks/check_throughput.py [--depth 10] [--kind K] [--policy P]
+        [--matrix-depth D]   # also time the full matrix at depth D (default: skip)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from vtlbsim.check.explore import check
+from vtlbsim.check.matrix import matrix_results
+from vtlbsim.check.replay import replay
+from vtlbsim.hyp.registry import resolve
+from vtlbsim.litmus import parse
+
+H1 = """
+pcpus = 2
+steps = '''
+run g.0 on 0
+g.0 map 0x1000 0xa000
+g.0 load 0x1000
+run g.0 on 1
+g.0 unmap 0x1000
+g.0 tlbi tlbimva 0x1000
+g.0 bp bpiall
+run g.0 on 0
+g.0 load 0x1000
+'''
+[domains.g]
+vcpus = 1
+arch = "aarch32"
+"""
+
+
+def reference_replays_per_second(seconds: float = 1.0) -> float:
+    sc = parse(H1)
+    pol = resolve("none")
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        replay(sc, pol)
+        n += 1
+    return n / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--depth", type=int, default=10)
+    ap.add_argument("--kind", default="linux-arm64-smp")
+    ap.add_argument("--policy", default="fb")
+    ap.add_argument("--matrix-depth", type=int, default=0)
+    a = ap.parse_args()
+    ref = reference_replays_per_second()
+    print(f"reference: {ref:,.0f} replays/s of the 9-event H1 scenario")
+    for d in range(6, a.depth + 1):
+        r = check(a.kind, a.policy, pcpus=2, vcpus=2, depth=d)
+        rate = r.states / r.seconds if r.seconds else 0.0
+        verdict = "safe" if r.safe else f"unsafe after {len(r.actions)} actions"
+        print(
+            f"{a.kind} under {a.policy}, 2 pCPUs x 2 vCPUs, depth {d}: {verdict}, "
+            f"{r.states:,} states in {r.seconds:.2f} s = {rate:,.0f} states/s "
+            f"({rate / ref:.3f} states per reference replay)"
+        )
+    if a.matrix_depth:
+        t0 = time.perf_counter()
+        res = matrix_results(depth=a.matrix_depth)
+        dt = time.perf_counter() - t0
+        unsafe = sum(not r.safe for r in res)
+        print(
+            f"full matrix ({len(res)} pairs) at depth {a.matrix_depth}: {dt:.1f} s "
+            f"({unsafe} unsafe), = {dt * ref:,.0f} reference replays"
+        )
+
+
+if __name__ == "__main__":
+    main()

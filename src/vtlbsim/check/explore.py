@@ -1,0 +1,244 @@
+"""The bounded model checker (SPEC §7 "check"): every schedule and every guest operation a
+kind's discipline allows, breadth-first, so the first violation found has the fewest actions.
+
+The ground truth is the engine and the oracle: a state is the event path that reaches it,
+replayed from scratch (a replay of a dozen events costs tens of microseconds, less than a
+deep copy). States are merged by a *canonical key* (``key.py``): what the TLBs, I-caches and
+branch predictors hold and what the oracle would accept, with step numbers abstracted away,
+minimised over pCPU and vCPU permutations. An *action* is one scheduler load (``run v on p``)
+or one guest operation (``actions.py``); depth counts actions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from itertools import permutations
+from typing import Any
+
+from ..arch.machine import Machine
+from ..arch.ops import Match, Structure
+from ..guest.domain import Domain
+from ..hyp.policy import Policy
+from ..hyp.registry import resolve
+from ..sim.engine import Engine
+from ..sim.events import Access, Event, Maintain, Run, WriteCode
+from ..sim.scenario import DomainSpec, Scenario
+from .actions import DEFAULT_VAS, DOMAIN, GuestModel, GuestState, Operation
+from .key import canonical_key
+from .oracle import GuestError, Oracle, Violation
+
+
+class GuestDisciplineError(AssertionError):
+    """An explored path on which the guest broke its own rules: a bug in ``actions.py``."""
+
+
+@dataclass(slots=True)
+class CheckResult:
+    """The verdict for one guest kind under one policy on one machine size."""
+
+    kind: str
+    policy: str
+    pcpus: int
+    vcpus: int
+    depth: int
+    states: int
+    depth_reached: int
+    seconds: float
+    counterexample: Scenario | None = None
+    violation: Violation | None = None
+    actions: list[str] = field(default_factory=list)
+    vas: int = DEFAULT_VAS
+
+    @property
+    def safe(self) -> bool:
+        return self.counterexample is None
+
+    def summary(self) -> str:
+        """One line: ``safe up to depth D (S states)`` or the violation found."""
+        if self.safe:
+            return f"safe up to depth {self.depth} ({self.states} states)"
+        assert self.violation is not None
+        return (
+            f"unsafe: {self.violation.category} after {len(self.actions)} actions "
+            f"({len(self.counterexample.events) if self.counterexample else 0} events; "
+            f"{self.states} states)"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "policy": self.policy,
+            "pcpus": self.pcpus,
+            "vcpus": self.vcpus,
+            "depth": self.depth,
+            "vas": self.vas,
+            "safe": self.safe,
+            "states": self.states,
+            "depth_reached": self.depth_reached,
+            "seconds": round(self.seconds, 3),
+        }
+        if self.counterexample is not None and self.violation is not None:
+            out["violation"] = self.violation.to_json()
+            out["actions"] = self.actions
+            out["litmus"] = self.counterexample.to_litmus()
+        return out
+
+
+class Explorer:
+    """Replays event paths for one kind, policy and machine size."""
+
+    def __init__(self, model: GuestModel, policy: Policy, pcpus: int) -> None:
+        self.model = model
+        self.policy = policy
+        self.pcpus = pcpus
+        d = model.discipline
+        self.spec = DomainSpec(DOMAIN, model.vcpus, d.arch, model.kind)
+        self.vperms = list(permutations(range(model.vcpus)))
+        self.pperms = list(permutations(range(pcpus)))
+        self.memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+    def replay(self, path: tuple[Event, ...]) -> tuple[Engine, Oracle]:
+        """A fresh engine and oracle after ``path``."""
+        dom = Domain(DOMAIN, 1, self.spec.arch, self.spec.vcpus, kind=self.spec.kind)
+        oracle = Oracle([dom])
+        engine = Engine(Machine(self.pcpus), [dom], self.policy, oracle)
+        engine.apply(path)
+        return engine, oracle
+
+    def successors(self, engine: Engine, g: GuestState) -> list[Operation]:
+        """Scheduler loads first (every vCPU on every pCPU it is not on; a first load includes
+        the vCPU's bring-up), then each running vCPU's guest operations."""
+        out: list[Operation] = []
+        dom = engine.domains[DOMAIN]
+        for vc in dom.vcpus:
+            v = vc.index
+            for p in range(self.pcpus):
+                if vc.pcpu == p:
+                    continue
+                if vc.last_pcpu is None:
+                    evs, g2 = self.model.bring_up(g, v)
+                else:
+                    evs, g2 = [], self.model.on_load(g, v, vc.table)
+                out.append(Operation(f"run v{v} on {p}", (Run(DOMAIN, v, p), *evs), g2))
+        for vc in dom.vcpus:
+            if vc.pcpu is not None:
+                out.extend(self.model.operations(engine, g, vc.index))
+        return out
+
+    def key(self, engine: Engine, oracle: Oracle, g: GuestState) -> tuple[Any, ...]:
+        return canonical_key(self.model, engine, oracle, g, self.vperms, self.pperms, self.memo)
+
+    def scenario(self, path: tuple[Event, ...], title: str) -> Scenario:
+        return Scenario(
+            self.pcpus,
+            [self.spec],
+            list(path),
+            title=title,
+            policy=self.policy.name,
+            expect="violation",
+        )
+
+
+def check(
+    kind: str,
+    policy: str | Policy,
+    pcpus: int = 2,
+    vcpus: int = 2,
+    depth: int = 10,
+    merge: bool = True,
+    vas: int = DEFAULT_VAS,
+) -> CheckResult:
+    """Breadth-first search for the shortest action sequence that gives a violation.
+
+    ``merge=False`` explores every path (no state merging, no symmetry): the reference the
+    tests hold the merged search against.
+    """
+    if depth < 0 or pcpus < 1 or vcpus < 1:
+        raise ValueError("depth must be >= 0, pcpus and vcpus >= 1")
+    pol = resolve(policy) if isinstance(policy, str) else policy
+    model = GuestModel.for_kind(kind, vcpus, vas)
+    ex = Explorer(model, pol, pcpus)
+    t0 = time.perf_counter()
+    root: tuple[Event, ...] = ()
+    g0 = model.initial()
+    e0, o0 = ex.replay(root)
+    seen = {ex.key(e0, o0, g0)}
+    states = 1
+    frontier: list[tuple[tuple[Event, ...], GuestState, tuple[str, ...]]] = [(root, g0, ())]
+    reached = 0
+    for level in range(1, depth + 1):
+        nxt: list[tuple[tuple[Event, ...], GuestState, tuple[str, ...]]] = []
+        for path, g, labels in frontier:
+            engine, oracle = ex.replay(path)
+            ops = ex.successors(engine, g)
+            if level == depth:  # a violation is a *use*: nothing to check at a leaf without one
+                ops = [op for op in ops if uses_something(op.events)]
+            for i, op in enumerate(ops):
+                p2 = path + op.events
+                if i == len(ops) - 1:  # the parent's replay serves its last successor
+                    engine.apply(op.events)
+                    e2, o2 = engine, oracle
+                else:
+                    e2, o2 = ex.replay(p2)
+                if o2.guest_errors:
+                    raise GuestDisciplineError(_guest_error(kind, p2, o2.guest_errors[0]))
+                if o2.violations:
+                    return CheckResult(
+                        kind,
+                        pol.name,
+                        pcpus,
+                        model.vcpus,
+                        depth,
+                        states + 1,
+                        level,
+                        time.perf_counter() - t0,
+                        ex.scenario(p2, f"check: {kind} under {pol.name}"),
+                        o2.violations[0],
+                        [*labels, op.label],
+                        len(model.vas),
+                    )
+                if level == depth:
+                    continue  # checked for a violation; never expanded, so never keyed
+                if merge:
+                    k = ex.key(e2, o2, op.state)
+                    if k in seen:
+                        continue
+                    seen.add(k)
+                states += 1
+                nxt.append((p2, op.state, (*labels, op.label)))
+        reached = level
+        frontier = nxt
+        if not frontier:
+            break
+    return CheckResult(
+        kind,
+        pol.name,
+        pcpus,
+        model.vcpus,
+        depth,
+        states,
+        reached,
+        time.perf_counter() - t0,
+        vas=len(model.vas),
+    )
+
+
+def uses_something(events: tuple[Event, ...]) -> bool:
+    """Whether ``events`` translate, fetch or predict: the only events the oracle judges."""
+    return any(
+        isinstance(e, (Access, WriteCode))
+        or (
+            isinstance(e, Maintain)
+            and e.op.structure is Structure.ICACHE
+            and e.op.match is Match.VA
+        )
+        for e in events
+    )
+
+
+def _guest_error(kind: str, path: tuple[Event, ...], err: GuestError) -> str:
+    from ..sim.events import render
+
+    steps = "; ".join(render(e) for e in path)
+    return f"{kind}: the guest broke its discipline: {err.explain()} [path: {steps}]"

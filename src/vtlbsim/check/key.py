@@ -1,0 +1,206 @@
+"""The canonical key of a model-checker state: two paths with equal keys have the same futures.
+
+The oracle (SPEC §5) compares step numbers only by order, and a future event is later than
+every step in the state, so a state is summed up, without step numbers, by:
+
+- the machine: which vCPU each pCPU runs, the vCPU of the VM that last ran there (what a
+  policy may consult), and each vCPU's pCPU, last pCPU, ASID and table;
+- the tables' current mappings, and the guest's own bookkeeping (``GuestState``);
+- each TLB entry's tags and output, who filled it from which table, and whether its filler's
+  covering instructions came after the fill (then bare metal could not show it to the filler);
+- per vCPU, table and VA, the outputs the oracle still accepts (mapped at or after the last
+  covering instruction): a covering instruction resets that set to the current output, a PTE
+  write adds to it, so it evolves without the history;
+- I-cache lines and predictions with code *ages* (current version minus the cached one), and
+  per vCPU the oldest age the oracle still accepts (the I-cache floor) or the (PA, age) pairs
+  a prediction may have been trained on.
+
+The key is the smallest renaming of these facts over every pCPU and vCPU permutation
+(policies only compare indices for equality, so a permuted state behaves the same).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..guest.tables import Pte
+from ..sim.engine import Engine
+from .actions import DOMAIN, GuestModel, GuestState, own_table
+from .oracle import Oracle
+
+Fact = tuple[Any, ...]
+
+
+def _idx(name: str | None) -> int:
+    """vCPU index of ``"g.1"`` (or -1)."""
+    return -1 if name is None else int(name.rpartition(".")[2])
+
+
+def _n(x: int | None) -> int:
+    return -1 if x is None else x
+
+
+def raw_facts(
+    model: GuestModel, engine: Engine, oracle: Oracle, g: GuestState
+) -> dict[str, list[Fact]]:
+    """The facts of the state, with real vCPU and pCPU indices and table names."""
+    dom = engine.domains[DOMAIN]
+    code = dom.code
+    shared = oracle.shared[DOMAIN]
+    local = oracle.local
+    pcpus = engine.machine.pcpus
+    f: dict[str, list[Fact]] = {k: [] for k in "vpmatLiFbB"}
+    flush = model.rollover_owed
+    for vc in dom.vcpus:
+        owed = flush and vc.index in g.needs_flush
+        # a vCPU never loaded has no context yet (its bring-up picks the table)
+        table = vc.table if vc.last_pcpu is not None else ""
+        f["v"].append((vc.index, _n(vc.pcpu), _n(vc.last_pcpu), vc.asid, table, owed))
+    for p in pcpus:
+        f["p"].append((p.index, _idx(p.running), _n(engine.last_vcpu_here.get((DOMAIN, p.index)))))
+    for name in model.tables:
+        for va, pte in dom.table(name).current.items():
+            f["m"].append((name, va, pte.pa, pte.is_global))
+    if model.discipline.pte_user_local is not None:
+        for ti, act in enumerate(g.active):
+            for v in act:
+                f["a"].append((model.tables[ti], v))
+    # TLB entries; the PAs each (VA, tag) has in some TLB (the only legal-set members that
+    # matter when a tag names one table: a future fill is of a current mapping)
+    held: dict[tuple[int, int], set[int]] = {}
+    for p in pcpus:
+        for e in p.tlb.entries():
+            fname = e.vcpu
+            covered = max(local[fname].tlb(e.tag, e.va), shared.tlb(e.tag, e.va))[0] > e.step
+            f["t"].append((p.index, e.va, e.tag, e.pa, _idx(fname), e.table, covered))
+            held.setdefault((e.va, e.tag), set()).add(e.pa)
+    # PAs something can still translate to: maps take fresh PAs, so a PA no table maps and no
+    # TLB entry holds is never reached again (its I-cache lines are dead, and no future fill
+    # can have it)
+    live = {pa for pas in held.values() for pa in pas}
+    live.update(pte.pa for t in dom.tables.values() for pte in t.current.values())
+    live_pas = tuple(sorted(live))
+    shared_tags = model.tag_shared
+    for vc in dom.vcpus:
+        loc = local[vc.name]
+        for name in model.tables_of(vc.index):
+            t = dom.table(name)
+            tag = model.asid_of(name)
+            for va in model.vas:
+                cand = live_pas if shared_tags else tuple(sorted(held.get((va, tag), ())))
+                if not cand:
+                    continue
+                since = max(loc.tlb(tag, va), shared.tlb(tag, va))[0]
+                legal = tuple(pa for pa in cand if t.mapped_since(va, pa, since))
+                f["L"].append((vc.index, name, tag, va, legal))
+    oldest: dict[int, int] = {}
+    for p in pcpus:
+        for (_, pa), line in p.icache.lines.items():
+            if pa not in live:
+                continue
+            age = code.version(pa) - line.version
+            f["i"].append((p.index, pa, age))
+            if age > oldest.get(pa, 0):
+                oldest[pa] = age
+    for vc in dom.vcpus:
+        loc = local[vc.name]
+        for pa, top in oldest.items():
+            # a line of age a is legal iff a <= floor; only lines that exist can be judged
+            at = max(loc.icache(pa), shared.icache(pa))[0]
+            floor = min(top, code.version(pa) - code.version_at(pa, at))
+            f["F"].append((vc.index, pa, floor))
+    if model.discipline.arch == "aarch32":
+        trained: dict[int, set[tuple[int, int]]] = {}
+        for p in pcpus:
+            for (_, asid, va), line in p.bp.entries.items():
+                fname = line.vcpu
+                bp_at = max(local[fname].bp(va), shared.bp(va))[0]
+                age = code.version(line.pa) - line.version
+                f["b"].append((p.index, asid, va, line.pa, age, _idx(fname), bp_at < line.step))
+                trained.setdefault(va, set()).add((line.pa, age))
+        for vc in dom.vcpus:
+            for name in model.tables_of(vc.index):
+                for va in model.vas:
+                    if not shared_tags and va not in trained:
+                        continue
+                    pairs = _trained_on(engine, oracle, vc.name, name, va)
+                    if not shared_tags:
+                        pairs = tuple(x for x in pairs if x in trained[va])
+                    f["B"].append((vc.index, name, va, pairs))
+    return f
+
+
+def _trained_on(
+    engine: Engine, oracle: Oracle, vcpu: str, table: str, va: int
+) -> tuple[tuple[int, int], ...]:
+    """The (PA, code age) pairs ``table`` held for ``va`` at some instant at or after the last
+    branch-predictor instruction covering ``vcpu`` and ``va``: a prediction trained on one of
+    them is legal (oracle.prediction)."""
+    dom = engine.domains[DOMAIN]
+    start = max(oracle.local[vcpu].bp(va), oracle.shared[DOMAIN].bp(va))[0]
+    h = dom.table(table).history.get(va)
+    instants = {start}
+    if h is not None:
+        instants.update(h.changes_after(start))
+    for ch in dom.code.history.values():
+        instants.update(ch.changes_after(start))
+    out = set()
+    for t in instants:
+        pte = h.at(t) if h is not None else None
+        if isinstance(pte, Pte):
+            out.add((pte.pa, dom.code.version(pte.pa) - dom.code.version_at(pte.pa, t)))
+    return tuple(sorted(out))
+
+
+def _rename(
+    f: dict[str, list[Fact]], vp: Sequence[int], pp: Sequence[int], tables: dict[str, str]
+) -> tuple[Any, ...]:
+    # index -1 (none) maps to the list's last element, which is -1
+    v = [*vp, -1]
+    p = [*pp, -1]
+    t = tables
+    return (
+        tuple(sorted((v[a], p[b], p[c], d, t.get(e, e), g) for a, b, c, d, e, g in f["v"])),
+        tuple(sorted((p[a], v[b], v[c]) for a, b, c in f["p"])),
+        tuple(sorted((t.get(a, a), b, c, d) for a, b, c, d in f["m"])),
+        tuple(sorted((t.get(a, a), v[b]) for a, b in f["a"])),
+        tuple(sorted((p[a], b, c, d, v[e], t.get(g, g), h) for a, b, c, d, e, g, h in f["t"])),
+        tuple(sorted((v[a], t.get(b, b), c, d, e) for a, b, c, d, e in f["L"])),
+        tuple(sorted((p[a], b, c) for a, b, c in f["i"])),
+        tuple(sorted((v[a], b, c) for a, b, c in f["F"])),
+        tuple(sorted((p[a], b, c, d, e, v[g], h) for a, b, c, d, e, g, h in f["b"])),
+        tuple(sorted((v[a], t.get(b, b), c, d) for a, b, c, d in f["B"])),
+    )
+
+
+def canonical_key(
+    model: GuestModel,
+    engine: Engine,
+    oracle: Oracle,
+    g: GuestState,
+    vperms: Sequence[Sequence[int]],
+    pperms: Sequence[Sequence[int]],
+    memo: dict[tuple[Any, ...], tuple[Any, ...]] | None = None,
+) -> tuple[Any, ...]:
+    """The smallest renaming of the state's facts over the given permutations (the first
+    permutation of each list must be the identity). ``memo`` maps identity keys already seen
+    to their canonical key, so a state met again costs one renaming."""
+    f = raw_facts(model, engine, oracle, g)
+    identity = _rename(f, vperms[0], pperms[0], {})
+    if memo is not None:
+        hit = memo.get(identity)
+        if hit is not None:
+            return hit
+    best = identity
+    for vp in vperms:
+        tables = {own_table(i): own_table(vp[i]) for i in range(len(vp))} if model.percpu else {}
+        for pp in pperms:
+            if vp is vperms[0] and pp is pperms[0]:
+                continue
+            k = _rename(f, vp, pp, tables)
+            if k < best:
+                best = k
+    if memo is not None:
+        memo[identity] = best
+    return best

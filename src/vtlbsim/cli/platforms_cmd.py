@@ -1,0 +1,100 @@
+"""`vtlbsim platforms` and `vtlbsim platforms show NAME`: the platform profiles and, for each
+figure, its source or the assumption behind it."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from ..cost.platform import FIGURES, PlatformError, load_platform, platform_names
+from .common import app, console, fail
+
+platforms_app = typer.Typer(
+    help="List platform profiles; `show NAME` prints every figure with its source.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+app.add_typer(platforms_app, name="platforms")
+
+
+@platforms_app.callback()
+def platforms(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
+) -> None:
+    """List the platform profiles in profiles/ (cores, sockets, clock, assumed figures)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rows = []
+    for name in platform_names():
+        try:
+            p = load_platform(name)
+        except PlatformError as exc:
+            fail(str(exc))
+        rows.append(p)
+    if as_json:
+        console.print_json(
+            json.dumps(
+                [
+                    {
+                        "name": p.name,
+                        "cores": p.cores,
+                        "sockets": p.sockets,
+                        "clock_ghz": p.clock_ghz,
+                        "assumed_figures": p.assumed_figures(),
+                        "description": p.description,
+                    }
+                    for p in rows
+                ]
+            )
+        )
+        return
+    width = max((len(p.name) for p in rows), default=4)
+    for p in rows:
+        n_assumed = len(p.assumed_figures())
+        console.print(
+            f"{p.name:<{width}}  {p.cores:>3} cores {p.sockets} socket{'s' * (p.sockets != 1)}"
+            f" {p.clock_ghz:>4} GHz  {n_assumed:>2}/{len(FIGURES)} figures assumed  {p.description}",
+            markup=False,
+        )
+
+
+@platforms_app.command("show")
+def show(
+    name: str = typer.Argument(..., help="A profile name or a path to a platform .toml."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Every figure of one profile with its source, or ASSUMPTION and the reason."""
+    try:
+        p = load_platform(name)
+    except PlatformError as exc:
+        fail(str(exc))
+    if as_json:
+        figs = {
+            k: {"value": getattr(p, k), **p.provenance[k].model_dump(exclude_none=True)}
+            for k in FIGURES
+        }
+        console.print_json(
+            json.dumps({"name": p.name, "description": p.description, "figures": figs})
+        )
+        return
+    console.print(f"{p.name}: {p.description}  ({p.path})", markup=False)
+    t = Table(show_edge=False, pad_edge=False)
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    t.add_column("provenance")
+    for k in FIGURES:
+        prov = p.provenance[k]
+        text = f"source: {prov.source}" if prov.source else f"ASSUMPTION: {prov.assumption}"
+        t.add_row(k, f"{getattr(p, k):g}", text)
+    console.print(t)
+    n = len(p.assumed_figures())
+    console.print(
+        f"{n} of {len(FIGURES)} figures are assumptions; broadcast cost on n cores over s sockets:"
+        f" {p.tlbi_is_base_cycles:g} + {p.tlbi_is_per_core_cycles:g}·(n-1) +"
+        f" {p.tlbi_is_per_socket_cycles:g}·(s-1) cycles (issuer), plus"
+        f" {p.dvm_receive_cycles:g} cycles on each other busy core",
+        markup=False,
+    )

@@ -1,0 +1,286 @@
+"""`vtlbsim run CONFIG.toml`: what each policy costs a workload, by cause, beside its safety.
+
+Safety comes from the checker (``vtlbsim.check.matrix.safe``): a workload is safe under a
+policy iff it is safe for every guest kind in it, unsafe if unsafe for any, else unknown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from rich import box
+from rich.table import Table
+
+from ..cost import CostError, CostResult, Workload, WorkloadError, evaluate, load_workload
+from ..cost.analytic import CAUSES
+from ..cost.platform import PlatformError, load_platform
+from ..guest.rates import RatesError
+from ..hyp.registry import PolicyError, all_policies
+from .common import app, console, fail
+
+
+def _safety_oracle() -> Callable[[str, str], bool | None] | None:
+    """``check.matrix.safe`` if the checker is installed, else None (safety unknown)."""
+    try:
+        from ..check.matrix import safe
+    except ImportError:
+        return None
+    return safe
+
+
+def workload_safe(workload: Workload, policy: str) -> bool | None:
+    """Safe iff safe for every guest kind of the workload; False if any is unsafe; else None."""
+    oracle = _safety_oracle()
+    if oracle is None:
+        return None
+    verdicts = [oracle(kind, policy) for kind in dict.fromkeys(d.kind for d in workload.domains)]
+    if any(v is False for v in verdicts):
+        return False
+    if verdicts and all(v is True for v in verdicts):
+        return True
+    return None
+
+
+def parse_pcpus(text: str) -> list[int]:
+    """``8,16,32`` → [8, 16, 32]; fail (exit 2) on anything but positive integers."""
+    try:
+        out = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        out = []
+    if not out or any(n < 1 for n in out):
+        fail(f"--pcpus: expected comma-separated positive integers, got {text!r}")
+    return out
+
+
+def _pct(x: float) -> str:
+    """A percentage readable at any scale: 4 decimals, or 3 significant digits when tiny."""
+    if x == 0.0:
+        return "0"
+    return f"{x:.4f}" if abs(x) >= 0.001 else f"{x:.2e}"
+
+
+def _safe_word(s: bool | None) -> str:
+    return {True: "safe", False: "UNSAFE", None: "unknown"}[s]
+
+
+def _dominant(r: CostResult) -> str:
+    cause = r.dominant_cause()
+    if cause is None or r.total_cycles <= 0:
+        return "-"
+    return f"{cause} ({100.0 * r.cycles[cause] / r.total_cycles:.0f}%)"
+
+
+def _ratio(a: CostResult, b: CostResult) -> str:
+    if a.total_cycles <= 0:
+        return "∞" if b.total_cycles > 0 else "1×"
+    return f"{b.total_cycles / a.total_cycles:.3g}×"
+
+
+SHORT = {
+    "broadcast-issue": "bcast",
+    "dvm-others": "dvm",
+    "collateral-tlb": "coll-tlb",
+    "hyp-flush": "hyp-fl",
+    "tlb-refill": "tlb-rf",
+    "icache-refill": "ic-rf",
+    "bp-retrain": "bp",
+    "trap": "trap",
+}
+"""Column headers for the causes (docs/cost.md and the footer give the full names)."""
+
+EVENTS = {
+    "vcpu-loads": "loads",
+    "migrations": "migr",
+    "hyp-flushes": "hyp-flush",
+    "hyp-flushes-is": "hyp-flush-is",
+    "fb-upgraded": "fb-upgraded",
+    "broadcasts-added": "bcast-added",
+    "traps": "traps",
+    "guest-maintenance": "guest-maint",
+}
+"""The event counts the events table shows (every count is in --json)."""
+
+
+def _table(rows: list[CostResult], pcpus: int) -> Table:
+    """One row per policy: safety, overhead, cost to others, the dominant cause, then each
+    cause that any row pays, as % of machine cycles."""
+    causes = [c for c in CAUSES if any(r.cycles.get(c, 0.0) > 0.0 for r in rows)]
+    t = Table(title=f"{pcpus} pCPUs: % of machine cycles", title_justify="left", box=box.MARKDOWN)
+    for col, just in (
+        ("policy", "left"),
+        ("safe", "left"),
+        ("overhead", "right"),
+        ("to others", "right"),
+        ("dominant cause", "left"),
+        *((SHORT.get(c, c), "right") for c in causes),
+    ):
+        t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
+    for r in rows:
+        share = [_pct(100.0 * r.cycles.get(c, 0.0) / r.machine_cycles) for c in causes]
+        t.add_row(
+            r.policy,
+            _safe_word(r.safe),
+            _pct(r.overhead_pct),
+            _pct(r.cost_to_others_pct),
+            _dominant(r),
+            *share,
+        )
+    return t
+
+
+def _events_table(rows: list[CostResult], pcpus: int) -> Table:
+    """Event counts over the run, one row per policy (columns that are all zero are left out)."""
+    names = [e for e in EVENTS if any(r.events.get(e, 0.0) > 0.0 for r in rows)]
+    t = Table(title=f"{pcpus} pCPUs: events over the run", title_justify="left", box=box.MARKDOWN)
+    t.add_column("policy", no_wrap=True)
+    for e in names:
+        t.add_column(EVENTS[e], justify="right", no_wrap=True)
+    for r in rows:
+        t.add_row(r.policy, *(f"{r.events.get(e, 0.0):.3g}" for e in names))
+    return t
+
+
+def _ties(rows: list[CostResult], best: CostResult) -> list[CostResult]:
+    tol = 1e-9 * max(best.total_cycles, 1.0)
+    return [r for r in rows if abs(r.total_cycles - best.total_cycles) <= tol]
+
+
+def verdict(rows: list[CostResult]) -> tuple[str, str | None]:
+    """The answer for one core count (rows sorted by cost): the cheapest safe policy (ties
+    named), the next dearer safe one and fb, each with its ratio and dominant cause; and a
+    warning naming every cheaper policy that is unsafe or of unknown safety."""
+    safe_rows = [r for r in rows if r.safe is True]
+    pool = safe_rows or [r for r in rows if r.safe is None]
+    if not pool:
+        return "no policy is known safe for this workload's guest kinds", None
+    best = pool[0]
+    tied = _ties(pool, best)
+    label = "cheapest safe" if safe_rows else "cheapest (safety unknown)"
+    also = f" (tied: {', '.join(r.policy for r in tied[1:])})" if len(tied) > 1 else ""
+    line = f"{label}: {best.policy}{also} at {_pct(best.overhead_pct)}%, mostly {_dominant(best)}"
+    rest = [r for r in pool if r not in tied]
+    for other in rest[:1] + [r for r in rest[1:] if r.policy == "fb"]:
+        line += (
+            f"; {other.policy} costs {_ratio(best, other)} as much"
+            f" ({_pct(other.overhead_pct)}%, mostly {_dominant(other)})"
+        )
+    cheaper = [r for r in rows if r.total_cycles < best.total_cycles - 1e-9 and r.safe is not True]
+    warning = None
+    if cheaper:
+        names = ", ".join(f"{r.policy} ({_safe_word(r.safe)})" for r in cheaper)
+        warning = f"cheaper but not known safe: {names}"
+    return line, warning
+
+
+def _evaluate(
+    workload: Workload, policy: str, pcpus: int, mode: str, seed: int, sample: float | None
+) -> CostResult:
+    try:
+        res = evaluate(workload, policy, pcpus, mode=mode, seed=seed, sample=sample)
+    except (CostError, PolicyError, PlatformError, RatesError, ValueError) as exc:
+        fail(str(exc))
+    res.safe = workload_safe(workload, res.policy)
+    return res
+
+
+@app.command()
+def run(
+    config: Path = typer.Argument(..., help="A workload .toml (platform, scheduler, domains)."),
+    policy: str | None = typer.Option(
+        None, "--policy", "-p", help="Policy name or module:Class (default: the file's policy)."
+    ),
+    all_policies_: bool = typer.Option(False, "--all-policies", help="Cost every policy."),
+    platform: str | None = typer.Option(
+        None, "--platform", help="Platform profile name or .toml path (default: the file's)."
+    ),
+    pcpus: str | None = typer.Option(
+        None, "--pcpus", help="Comma-separated core counts, e.g. 8,24,48,96 (one table each)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list, one object per row."),
+    events: bool = typer.Option(
+        True, "--events/--no-events", help="Also print the event counts of each core count."
+    ),
+    mode: str = typer.Option("analytic", "--mode", help="analytic (closed form) or exact."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the exact mode's access streams."),
+    sample: float | None = typer.Option(
+        None, "--sample", help="Exact mode: the share of the duration to simulate (0 < S <= 1)."
+    ),
+) -> None:
+    """What each policy costs a workload: overhead, cycles by cause, cost to others, safety."""
+    try:
+        workload = load_workload(config)
+    except WorkloadError as exc:
+        fail(str(exc))
+    if platform is not None:
+        try:
+            load_platform(platform)
+        except PlatformError as exc:
+            fail(f"--platform: {exc}")
+        workload = workload.model_copy(
+            update={
+                "platform": str(Path(platform).resolve())
+                if platform.endswith(".toml")
+                else platform
+            }
+        )
+    if mode not in ("analytic", "exact"):
+        fail(f"--mode: expected 'analytic' or 'exact', got {mode!r}")
+    if sample is not None and not 0.0 < sample <= 1.0:
+        fail(f"--sample: expected a share of the duration in (0, 1], got {sample}")
+    plat = load_platform(workload.platform, workload.base_dir)
+    counts = parse_pcpus(pcpus) if pcpus else [workload.pcpus or plat.cores]
+    if all_policies_:
+        try:
+            names = list(all_policies())
+        except PolicyError as exc:
+            fail(str(exc))
+    elif policy or workload.policy:
+        names = [policy or workload.policy or ""]
+    else:
+        fail(f"{config}: policy: no policy in the file; pass --policy NAME or --all-policies")
+    results = [_evaluate(workload, n, p, mode, seed, sample) for p in counts for n in names]
+    if as_json:
+        console.print_json(json.dumps([r.to_json() for r in results]))
+        return
+    _print_text(config, workload, results, counts, events)
+
+
+def _print_text(
+    config: Path, workload: Workload, results: list[CostResult], counts: list[int], events: bool
+) -> None:
+    plat = load_platform(workload.platform, workload.base_dir)
+    s = workload.scheduler
+    doms = ", ".join(f"{d.count}×{d.kind}/{d.vcpus}vCPU" for d in workload.domains)
+    console.print(f"{config}: {doms}", markup=False)
+    console.print(
+        f"platform {plat.name} ({plat.cores} cores, {plat.sockets} sockets, {plat.clock_ghz} GHz);"
+        f" scheduler {s.kind} ({s.migrations_per_vcpu_s:g} migrations/vCPU-s,"
+        f" timeslice {s.timeslice_ms:g} ms); {workload.duration_s:g} s; mode {results[0].mode}",
+        markup=False,
+    )
+    summary: list[tuple[int, str, str | None]] = []
+    for p in counts:
+        rows = sorted((r for r in results if r.pcpus == p), key=lambda r: r.total_cycles)
+        console.print()
+        console.print(_table(rows, p))
+        if events:
+            console.print(_events_table(rows, p))
+        line, warn = verdict(rows)
+        summary.append((p, line, warn))
+    console.print()
+    for p, line, warn in summary:
+        console.print(f"{p:>4} pCPUs: {line}", markup=False)
+        if warn:
+            console.print(f"      WARNING: {warn}", markup=False)
+    assumed = sorted({a for r in results for a in r.assumptions})
+    console.print(
+        f"\nfigures: {len(assumed)} of those used are assumptions, not sourced"
+        f" (`vtlbsim platforms show {plat.name}` lists each with its source or reason)."
+        " causes: "
+        + ", ".join(f"{SHORT[c]} = {c}" for c in CAUSES)
+        + ". Overhead excludes the scheduler's own vCPU switches (in --json: baseline_cycles).",
+        markup=False,
+    )

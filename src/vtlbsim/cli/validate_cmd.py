@@ -1,0 +1,170 @@
+"""`vtlbsim validate`: the analytic model against exact mode, cause by cause; and `--sample` error."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+
+from ..cost import CostError, evaluate
+from ..cost.exact import evaluate_exact
+from ..cost.platform import PlatformError
+from ..cost.validate import CONFIGS, TOLERANCE, Config, Row, compare, sample_error
+from ..cost.workload import WorkloadError, load_workload
+from ..guest.rates import RatesError
+from ..guest.workload import TraceError
+from ..hyp.registry import PolicyError
+from .common import app, console, fail
+
+
+def _pct(x: float, machine: float) -> str:
+    return f"{100.0 * x / machine:.5f}" if machine else "0"
+
+
+@app.command()
+def validate(
+    workload: Path | None = typer.Argument(
+        None, help="A workload file to cross-validate (default: the built-in configurations)."
+    ),
+    policy: list[str] = typer.Option([], "--policy", help="Policies (repeatable; with WORKLOAD)."),
+    pcpus: int | None = typer.Option(None, "--pcpus", min=1, help="Core count (with WORKLOAD)."),
+    config: list[str] = typer.Option([], "--config", help="Only these built-in configurations."),
+    sample: float | None = typer.Option(
+        None,
+        "--sample",
+        help="Also run exact mode on this share of the duration and print its error vs a full run.",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the exact runs."),
+    trace: list[str] = typer.Option(
+        [], "--trace", help="KIND=FILE: exact mode replays this trace for that guest kind."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Run analytic and exact modes on the same points; print the relative error of every cost
+    category (exit 1 if one exceeds the tolerance)."""
+    if sample is not None and not 0.0 < sample <= 1.0:
+        fail(f"--sample: expected a share in (0, 1], got {sample}")
+    traces: dict[str, str] = {}
+    for item in trace:
+        kind, eq, path = item.partition("=")
+        if not eq or not kind or not path:
+            fail(f"--trace: expected KIND=FILE, got {item!r}")
+        if not Path(path).is_file():
+            fail(f"--trace: {path}: no such trace file")
+        traces[kind] = path
+    configs: list[Config] = []
+    if workload is not None:
+        try:
+            wl = load_workload(workload)
+        except WorkloadError as exc:
+            fail(str(exc))
+        pols = tuple(policy) or ((wl.policy,) if wl.policy else ("fb", "flush-on-migrate"))
+        n = pcpus or wl.pcpus or 0
+        configs.append(
+            Config(workload.stem, wl.model_dump(exclude={"base_dir"}), n, pols, str(workload))
+        )
+        base_dir = wl.base_dir
+    else:
+        known = {c.name: c for c in CONFIGS}
+        for name in config:
+            if name not in known:
+                fail(
+                    f"--config: unknown configuration {name!r} (expected one of {', '.join(known)})"
+                )
+        configs = [c for c in CONFIGS if not config or c.name in config]
+        base_dir = ""
+    rows: list[Row] = []
+    samples: list[dict[str, object]] = []
+    try:
+        for c in configs:
+            wl = c.build().model_copy(update={"base_dir": base_dir})
+            cores = c.pcpus or None
+            for pol in c.policies:
+                a = evaluate(wl, pol, pcpus=cores)
+                t0 = time.perf_counter()
+                e = evaluate_exact(wl, pol, cores, seed, None, traces=traces)
+                full_s = time.perf_counter() - t0
+                point = compare(a, e, c)
+                rows.extend(point)
+                if not as_json:
+                    _print_point(c.name, pol, a.machine_cycles, point)
+                if sample is not None:
+                    t0 = time.perf_counter()
+                    part = evaluate_exact(wl, pol, cores, seed, sample, traces=traces)
+                    part_s = time.perf_counter() - t0
+                    err = sample_error(part, e)
+                    samples.append(
+                        {
+                            "config": c.name,
+                            "policy": pol,
+                            "sample": sample,
+                            "sampled_overhead_pct": part.overhead_pct,
+                            "full_overhead_pct": e.overhead_pct,
+                            "error": err,
+                            "sampled_s": part_s,
+                            "full_s": full_s,
+                        }
+                    )
+    except (CostError, PlatformError, RatesError, PolicyError, TraceError, ValueError) as exc:
+        fail(str(exc))
+    bad = [r for r in rows if not r.ok]
+    if as_json:
+        out = {
+            "tolerance": TOLERANCE,
+            "ok": not bad,
+            "rows": [
+                {
+                    "config": r.config,
+                    "policy": r.policy,
+                    "cause": r.cause,
+                    "analytic": r.analytic,
+                    "exact": r.exact,
+                    "error": r.error,
+                    "ok": r.ok,
+                    "simulated": r.simulated,
+                    "claimed": r.claimed,
+                }
+                for r in rows
+            ],
+            "samples": samples,
+        }
+        console.print_json(json.dumps(out))
+    else:
+        for s in samples:
+            console.print(
+                f"--sample {s['sample']}: {s['config']} / {s['policy']}: overhead"
+                f" {s['sampled_overhead_pct']:.5f} % sampled vs {s['full_overhead_pct']:.5f} % full,"
+                f" error {s['error']:.3f}; {s['sampled_s']:.2f} s vs {s['full_s']:.2f} s",
+                markup=False,
+            )
+        claimed = [r for r in rows if r.claimed and r.simulated]
+        within = [r for r in rows if r.simulated and r.within]
+        console.print(
+            f"claimed comparisons within the tolerance {TOLERANCE:.0%}:"
+            f" {len(claimed) - len(bad)}/{len(claimed)}; all simulated comparisons within it:"
+            f" {len(within)}/{sum(r.simulated for r in rows)}",
+            markup=False,
+        )
+    if bad:
+        raise typer.Exit(1)
+
+
+def _print_point(config: str, policy: str, machine: float, rows: list[Row]) -> None:
+    console.print(f"{config} / {policy}   (% of machine cycles)", markup=False)
+    console.print(f"  {'cause':<16} {'analytic':>10} {'exact':>10} {'error':>7}", markup=False)
+    for r in rows:
+        if r.analytic == 0.0 and r.exact == 0.0:
+            continue
+        if not r.simulated:
+            mark = "(not simulated: analytic rule)"
+        elif not r.claimed:
+            mark = "ok (not claimed)" if r.within else "known disagreement (docs/exact.md)"
+        else:
+            mark = "ok" if r.ok else "OUT"
+        console.print(
+            f"  {r.cause:<16} {_pct(r.analytic, machine):>10} {_pct(r.exact, machine):>10}"
+            f" {r.error:>7.3f} {mark}",
+            markup=False,
+        )

@@ -1,0 +1,390 @@
+"""The analytic cost model (SPEC §7 "analytic"): closed-form expected cycles a policy loses.
+
+Only what the *policy* changes is charged: a guest's own maintenance, executed as the guest
+wrote it, is what it costs on bare metal too, so it is the baseline (and so are the
+scheduler's vCPU switches, reported as ``baseline``). The policy is consulted only through the
+Policy interface:
+
+- ``policy.hcr(VcpuInfo)`` for each domain group: with FB, each guest instruction costs what
+  ``arch.ops.effective(op, fb=True)`` costs minus what the instruction costs; with TTLB, each
+  TLB instruction costs a trap round trip plus what ``policy.on_trap`` returns minus itself;
+- ``policy.on_load(VcpuLoad)`` for each load situation of ``hyp.scheduler`` (stay/migrate ×
+  who of the VM ran last on the pCPU), weighted by how often the scheduler model produces it;
+- each returned operation is costed by what it is: its scope (local, or IS over the ``P`` cores
+  with the platform's broadcast formula), and what it removes (TLB by VA / ASID / VMID / all,
+  the I-cache, the branch predictor) on this core (refill of the entries that would have hit)
+  and on the others (DVM work, and collateral refills of running siblings or of everyone).
+
+Causes (keys of ``CostResult.cycles``): see ``CAUSES``. Formulas are in docs/cost.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ..arch.ops import HypOp, HypTarget, MaintenanceOp, Match, Scope, Structure, effective, op
+from ..guest.rates import GuestRates, load_rates
+from ..hyp.policy import Policy, TrappedOp, VcpuInfo, VcpuLoad
+from ..hyp.registry import resolve
+from ..hyp.scheduler import LoadRates, LoadSituation, load_rates_for
+from .platform import Platform, load_platform
+from .result import CostResult
+from .workload import Workload
+
+CAUSES: dict[str, str] = {
+    "broadcast-issue": "extra wait of the issuing core: IS maintenance + DSB ISH instead of local",
+    "dvm-others": "DVM operations handled by every other busy core of the IS domain",
+    "collateral-tlb": "2-stage refills on other cores of entries a broadcast removed (siblings, or all)",
+    "hyp-flush": "the hypervisor's flush instructions on vCPU load (issue + completion)",
+    "tlb-refill": "2-stage walks refilling the loaded vCPU's entries a hypervisor flush removed",
+    "icache-refill": "I-cache lines refilled after an I-cache invalidation (this core and others)",
+    "bp-retrain": "branch mispredictions retraining a predictor after BPIALL (this core and others)",
+    "trap": "EL1 -> EL2 -> EL1 round trips for trapped maintenance",
+}
+"""Every cause the model charges, with what it is."""
+
+OTHERS_CAUSES = ("dvm-others", "collateral-tlb")
+
+
+@dataclass(slots=True)
+class _Ledger:
+    """Cycles by cause (all cores), the part of them on other cores, and event counts."""
+
+    cycles: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CAUSES, 0.0))
+    others: float = 0.0
+    events: dict[str, float] = field(default_factory=dict)
+
+    def add(self, cause: str, cycles: float, *, others: bool = False) -> None:
+        self.cycles[cause] += cycles
+        if others:
+            self.others += cycles
+
+    def count(self, name: str, n: float) -> None:
+        self.events[name] = self.events.get(name, 0.0) + n
+
+
+@dataclass(frozen=True, slots=True)
+class _Machine:
+    """The per-run constants every costing rule needs."""
+
+    plat: Platform
+    pcpus: int
+    busy: float
+    overcommit: float
+    ws_avg: float
+    """Mean TLB working set (entries, capped at the TLB reach) of the running vCPUs."""
+    ic_avg: float
+    """Mean I-cache working set (lines, capped at the cache) of the running vCPUs."""
+
+    @property
+    def receivers(self) -> float:
+        """Busy cores other than the issuer: they lose cycles to each DVM operation."""
+        return (self.pcpus - 1) * self.busy
+
+    def is_issue(self) -> float:
+        return self.plat.tlbi_is_cycles(self.pcpus)
+
+    def revisit_retention(self, ws: float, capacity: float) -> float:
+        """Share of a vCPU's entries still cached on the pCPU a migration takes it to, under
+        overcommit ``c``: the destination is one of ``P`` at random, so the vCPU last ran there
+        ``j >= 2`` of its runs ago with probability ``(1/P)(1 - 1/P)^(j-2)``, and ``c*j - 1``
+        other runs happened there since; ``sum_j P(j) exp(-(c*j - 1) ws / capacity)`` in closed
+        form. (Cross-validated against exact mode, docs/exact.md.)"""
+        if self.pcpus <= 1 or capacity <= 0:
+            return 0.0
+        c, q, x = self.overcommit, 1.0 - 1.0 / self.pcpus, ws / capacity
+        return math.exp(-(2.0 * c - 1.0) * x) / self.pcpus / (1.0 - q * math.exp(-c * x))
+
+    def retention(self, runs_between: float, ws: float, capacity: float) -> float:
+        """Share of a working set still cached after ``runs_between`` other vCPUs' runs of
+        ``ws`` entries each in a structure of ``capacity`` entries (random replacement)."""
+        return math.exp(-runs_between * ws / capacity) if capacity > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """One domain group: its rates, VM size and the figures derived from them."""
+
+    rates: GuestRates
+    vcpus: int
+    running_share: float
+    own_ws: float
+    own_ic: float
+
+
+def _issue(m: _Machine, o: MaintenanceOp) -> float:
+    """Issuing core's wait for one instruction: local, or the platform's broadcast formula."""
+    p = m.plat
+    if o.structure is Structure.ICACHE and o.match is Match.ALL:
+        base = p.ic_iallu_cycles
+        return base if o.scope is Scope.LOCAL else base + m.is_issue() - p.tlbi_local_cycles
+    return p.tlbi_local_cycles if o.scope is Scope.LOCAL else m.is_issue()
+
+
+def _guest_op_cost(m: _Machine, g: _Group, o: MaintenanceOp, led: _Ledger, rate: float) -> None:
+    """Charge ``rate`` executions of ``o`` as executed (no baseline subtraction)."""
+    p = m.plat
+    led.add("broadcast-issue", rate * _issue(m, o))
+    if o.scope is not Scope.IS:
+        return
+    led.add("dvm-others", rate * m.receivers * p.dvm_receive_cycles, others=True)
+    siblings = (g.vcpus - 1) * g.running_share
+    if o.structure is Structure.TLB:
+        if o.match is Match.ALL:
+            lost = siblings * g.own_ws
+        elif o.match is Match.ASID:
+            lost = 0.0  # an ASID's entries: siblings seldom run that process (docs/cost.md)
+        else:
+            lost = siblings * g.rates.shared_fraction  # one page, if the siblings share it
+        led.add("collateral-tlb", rate * lost * p.walk_2stage_cycles, others=True)
+    elif o.structure is Structure.ICACHE and o.match is Match.ALL:
+        refill = m.receivers * m.ic_avg * p.icache_line_refill_cycles
+        led.add("icache-refill", rate * refill, others=True)
+    elif o.structure is Structure.BP and o.match is Match.ALL:
+        led.add("bp-retrain", rate * m.receivers * p.bp_retrain_cycles, others=True)
+
+
+def _negate(led: _Ledger) -> _Ledger:
+    out = _Ledger()
+    out.cycles = {k: -v for k, v in led.cycles.items()}
+    out.others = -led.others
+    return out
+
+
+def _merge(into: _Ledger, part: _Ledger) -> None:
+    for k, v in part.cycles.items():
+        into.cycles[k] += v
+    into.others += part.others
+
+
+def _hyp_op_cost(
+    m: _Machine,
+    g: _Group,
+    h: HypOp,
+    useful: float,
+    useful_ic: float,
+    useful_bp: float,
+    led: _Ledger,
+    rate: float,
+) -> None:
+    """Charge ``rate`` executions of hypervisor flush ``h`` at a load whose vCPU would have hit
+    ``useful`` TLB entries, ``useful_ic`` I-cache lines and a ``useful_bp`` share of the BP."""
+    p = m.plat
+    is_ = h.scope is Scope.IS
+    if h.target is HypTarget.ICACHE:
+        led.add(
+            "hyp-flush",
+            rate * (p.ic_iallu_cycles + (m.is_issue() - p.tlbi_local_cycles if is_ else 0)),
+        )
+        led.add("icache-refill", rate * useful_ic * p.icache_line_refill_cycles)
+        if is_:
+            led.add("dvm-others", rate * m.receivers * p.dvm_receive_cycles, others=True)
+            led.add(
+                "icache-refill",
+                rate * m.receivers * m.ic_avg * p.icache_line_refill_cycles,
+                others=True,
+            )
+        return
+    led.add("hyp-flush", rate * (m.is_issue() if is_ else p.tlbi_local_cycles))
+    if h.target is HypTarget.BP:
+        led.add("bp-retrain", rate * useful_bp * p.bp_retrain_cycles)
+        return
+    led.add("tlb-refill", rate * useful * p.walk_2stage_cycles)
+    if is_:
+        led.add("dvm-others", rate * m.receivers * p.dvm_receive_cycles, others=True)
+        if h.target is HypTarget.TLB_ALL:
+            lost = m.receivers * m.ws_avg
+        else:
+            lost = (g.vcpus - 1) * g.running_share * g.own_ws
+        led.add("collateral-tlb", rate * lost * p.walk_2stage_cycles, others=True)
+
+
+def _guest_ops(g: _Group) -> Iterable[tuple[str, str, float]]:
+    """(event, instruction, executions per running vCPU-second) for a group's discipline."""
+    r, d = g.rates, g.rates.discipline
+    local_share = r.pte_local_fraction if d.pte_user_local is not None else 0.0
+    for name in d.pte_user:
+        yield "pte-changes", name, r.pte_changes_per_s * (1.0 - local_share)
+    for name in d.pte_user_local or ():
+        yield "pte-changes", name, r.pte_changes_per_s * local_share
+    for name in d.asid_flush:
+        yield "asid-flushes", name, r.asid_flushes_per_s
+    per_vcpu = 1.0 / g.vcpus if d.rollover_broadcast else 1.0
+    for name in d.rollover:
+        yield "asid-rollovers", name, r.asid_rollovers_per_s * per_vcpu
+    for name in d.code_change:
+        yield "code-changes", name, r.code_changes_per_s
+    for name in d.ttbr_switch:
+        yield "guest-context-switches", name, r.context_switches_per_s
+
+
+def _charge_guest(
+    m: _Machine, g: _Group, policy: Policy, info: VcpuInfo, rs: float, led: _Ledger
+) -> None:
+    """Guest maintenance over ``rs`` running vCPU-seconds: the policy's extra cost only."""
+    hcr = policy.hcr(info)
+    for _, name, per_s in _guest_ops(g):
+        n = per_s * rs
+        if n == 0.0:
+            continue
+        o = op(g.rates.arch, name)
+        led.count("guest-maintenance", n)
+        if o.scope is Scope.LOCAL:
+            led.count("guest-local-maintenance", n)
+        delta = _Ledger()
+        if hcr.ttlb and o.ttlb_traps:
+            led.count("traps", n)
+            delta.add("trap", n * m.plat.trap_roundtrip_cycles)
+            for act in policy.on_trap(TrappedOp(info, 0, o)):
+                if isinstance(act, HypOp):
+                    _hyp_op_cost(m, g, act, 0.0, 0.0, 0.0, delta, n)
+                else:
+                    if act.scope is Scope.IS and o.scope is Scope.LOCAL:
+                        led.count("broadcasts-added", n)
+                    _guest_op_cost(m, g, act, delta, n)
+        else:
+            e = effective(o, hcr.fb)
+            if e is o:
+                continue
+            led.count("fb-upgraded", n)
+            led.count("broadcasts-added", n)
+            _guest_op_cost(m, g, e, delta, n)
+        native = _Ledger()
+        _guest_op_cost(m, g, o, native, n)
+        _merge(delta, _negate(native))
+        _merge(led, delta)
+
+
+_VCPU_HERE = {
+    LoadSituation.STAY_SELF: (False, "self"),
+    LoadSituation.STAY_OTHER: (False, "other"),
+    LoadSituation.MIGRATE_SELF: (True, "self"),
+    LoadSituation.MIGRATE_OTHER: (True, "other"),
+    LoadSituation.MIGRATE_EMPTY: (True, None),
+}
+
+
+def _charge_loads(
+    m: _Machine, g: _Group, policy: Policy, info: VcpuInfo, lr: LoadRates, rs: float, led: _Ledger
+) -> None:
+    """Hypervisor flushes at each load situation, weighted by its rate."""
+    p = m.plat
+    reach, lines = float(p.tlb_reach_entries()), float(p.icache_lines())
+    n_stay = m.overcommit - 1.0
+    n_move = m.overcommit if m.overcommit > 1.0 else m.busy
+    other = 1 if info.vcpu != 1 else 2
+    for sit, per_s in lr.by_situation.items():
+        n = per_s * rs
+        if n == 0.0:
+            continue
+        migrated, who = _VCPU_HERE[sit]
+        last_here = {"self": info.vcpu, "other": other, None: None}[who]
+        load = VcpuLoad(info, pcpu=0, last_pcpu=1 if migrated else 0, last_vcpu_here=last_here)
+        ops = policy.on_load(load)
+        led.count(f"loads:{sit.value}", n)
+        if not ops:
+            continue
+        runs = n_move if migrated else n_stay
+        keep = m.retention(runs, m.ws_avg, reach)
+        keep_ic = m.retention(runs, m.ic_avg, lines)
+        if migrated and m.overcommit > 1.0:  # exact mode's correction: docs/exact.md
+            keep = m.revisit_retention(m.ws_avg, reach)
+            keep_ic = m.revisit_retention(m.ic_avg, lines)
+        if who is None:
+            keep = keep_ic = 0.0
+        elif who == "other" and migrated:
+            keep = max(keep, g.rates.shared_fraction)
+        keep_bp = m.retention(runs, 1.0, 1.0)
+        for h in ops:
+            led.count("hyp-flushes-is" if h.scope is Scope.IS else "hyp-flushes", n)
+            _hyp_op_cost(m, g, h, g.own_ws * keep, g.own_ic * keep_ic, keep_bp, led, n)
+
+
+_POLICY_CLASSES: dict[str, type[Policy]] = {}
+
+
+def policy_instance(name: str) -> Policy:
+    """A fresh instance of the policy ``name`` (class lookup cached: entry points are slow)."""
+    cls = _POLICY_CLASSES.get(name)
+    if cls is None:
+        cls = type(resolve(name))
+        _POLICY_CLASSES[name] = cls
+    return cls()
+
+
+def evaluate_analytic(workload: Workload, policy_name: str, pcpus: int | None = None) -> CostResult:
+    """Expected cycles ``policy_name`` costs ``workload`` on ``pcpus`` cores, by cause."""
+    plat = load_platform(workload.platform, workload.base_dir)
+    n_pcpus = pcpus or workload.pcpus or plat.cores
+    policy = policy_instance(policy_name)
+    sched = workload.scheduler
+    total_v = workload.total_vcpus
+    reach, lines = float(plat.tlb_reach_entries()), float(plat.icache_lines())
+    groups: list[tuple[_Group, int, LoadRates]] = []
+    for dg in workload.domains:
+        rates = load_rates(dg.kind, workload.base_dir)
+        lr = load_rates_for(
+            sched.kind, n_pcpus, total_v, dg.vcpus, sched.migrations_per_vcpu_s, sched.timeslice_ms
+        )
+        ic = rates.icache_working_set_kib * 1024 / plat.icache_line_bytes
+        g = _Group(
+            rates,
+            dg.vcpus,
+            lr.running_share,
+            min(rates.tlb_working_set_pages, reach),
+            min(ic, lines),
+        )
+        groups.append((g, dg.count, lr))
+    weight = float(total_v)
+    ws_avg = sum(g.own_ws * c * g.vcpus for g, c, _ in groups) / weight
+    ic_avg = sum(g.own_ic * c * g.vcpus for g, c, _ in groups) / weight
+    lr0 = groups[0][2]
+    m = _Machine(plat, n_pcpus, lr0.busy, lr0.overcommit, ws_avg, ic_avg)
+    led = _Ledger()
+    baseline = 0.0
+    for vmid, (g, count, lr) in enumerate(groups, start=1):
+        info = VcpuInfo(
+            domain=f"{g.rates.kind}",
+            vcpu=0,
+            vmid=vmid,
+            arch=g.rates.arch,
+            domain_vcpus=g.vcpus,
+            pinned=lr.pinned,
+        )
+        rs = count * g.vcpus * lr.running_share * workload.duration_s
+        led.count("running-vcpu-s", rs)
+        led.count("vcpu-loads", lr.loads_per_s * rs)
+        led.count("migrations", lr.migrations_per_s * rs)
+        r = g.rates
+        led.count("pte-changes", r.pte_changes_per_s * rs)
+        led.count("asid-flushes", r.asid_flushes_per_s * rs)
+        led.count("asid-rollovers", r.asid_rollovers_per_s * rs)
+        led.count("code-changes", r.code_changes_per_s * rs)
+        led.count("guest-context-switches", r.context_switches_per_s * rs)
+        baseline += lr.loads_per_s * rs * plat.vcpu_switch_cycles
+        _charge_guest(m, g, policy, info, rs, led)
+        _charge_loads(m, g, policy, info, lr, rs, led)
+    machine = n_pcpus * plat.clock_ghz * 1e9 * workload.duration_s
+    total = sum(led.cycles.values())
+    assumptions = [f"{plat.name}:{k}" for k in plat.assumed_figures()]
+    for g, _, _ in groups:
+        assumptions += [f"{g.rates.kind}:{k}" for k in g.rates.assumed_rates()]
+    res = CostResult(
+        policy=policy.name,
+        pcpus=n_pcpus,
+        platform=plat.name,
+        overhead_pct=100.0 * total / machine,
+        cost_to_others_pct=100.0 * led.others / machine,
+        cycles=dict(led.cycles),
+        events=dict(sorted(led.events.items())),
+        safe=None,
+        mode="analytic",
+        total_cycles=total,
+        machine_cycles=machine,
+        duration_s=workload.duration_s,
+        assumptions=sorted(set(assumptions)),
+        baseline_cycles=baseline,
+    )
+    return res

@@ -1,0 +1,437 @@
+"""Exact mode (SPEC §7): every reference of every running vCPU through each pCPU's TLBs and I-cache.
+
+The run is a timeline of steps of ``dt`` (a divisor of the timeslice, at most 1 ms). In each step:
+
+1. every pCPU runs ``REFS_PER_VCPU_S * dt`` references of its vCPU's stream (``sim/fastpath.py``;
+   the working-set model of its guest kind, or a trace), private pages offset per vCPU, the
+   global (kernel) pages shared by the VM's vCPUs, every vCPU of a VM with ASID 1 (one mm);
+2. each running vCPU issues its guest kind's maintenance, a Poisson number of times at the rates
+   of ``guest/rates.py`` and with the instructions of its discipline (``_guest_ops``, the same
+   list the analytic model uses); HCR_EL2 (``policy.hcr``) decides what runs physically: a
+   trapped TLB instruction (TTLB) runs what ``policy.on_trap`` returns, else
+   ``arch.ops.effective(op, fb)``. By-VA instructions name a random page of the vCPU's data
+   working set (global, i.e. shared, with the kind's ``shared_fraction``);
+3. the scheduler acts (``cost/exact_sched.py``): time-slice rotation under overcommit, migrations; each
+   load asks ``policy.on_load`` and executes the flushes it returns.
+
+Costs, by the analytic model's causes (``analytic.CAUSES``), charge only what the policy adds to
+the guest's bare-metal behaviour: the per-instruction costs are the analytic model's (its
+``_issue``), DVM work is charged per *busy* other core at the instant of each added broadcast,
+and every refill is counted, not guessed: a 2-stage walk or an I-cache miss whose entry a
+hypervisor flush removed (``tlb-refill``, ``icache-refill``), or that a broadcast the guest
+did not write removed on another core (``collateral-tlb``, ``icache-refill``). Misses after the
+guest's own maintenance, cold misses and capacity misses are the baseline. The branch
+predictor is not simulated: each BPIALL the policy adds costs ``bp_retrain_cycles`` per core it
+reaches that runs a vCPU (the analytic rule with full retention). The first placement of the
+vCPUs and ``WARMUP_SLICES`` timeslices are warm-up and are not charged. ``sample`` simulates that
+share of the duration after the warm-up and scales every figure to the full duration.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..arch.ops import HypOp, HypTarget, MaintenanceOp, Match, Scope, Structure, effective, op
+from ..guest.rates import GuestRates, load_rates
+from ..guest.workload import F_FETCH, F_GLOBAL, LINES_PER_PAGE, AccessStream, load_trace, stream_for
+from ..hyp.policy import Policy, TrappedOp, VcpuInfo, VcpuLoad
+from ..hyp.registry import resolve
+from ..sim import fastpath as fp
+from ..sim.reference import ReferenceTlbs
+from .analytic import CAUSES, _guest_ops, _issue, _Machine
+from .analytic import _Group as _AnalyticGroup
+from .exact_sched import Scheduler
+from .platform import Platform, load_platform
+from .result import CostResult
+from .workload import Workload
+
+REFS_PER_VCPU_S = 1e7
+"""References (64-byte-line granularity) a running vCPU sends to its TLBs per second. Assumption:
+a core retires ~1e9 loads/stores/fetch groups per second, but consecutive references to one
+line change no TLB or I-cache state; docs/exact.md measures the ratio on the shipped traces."""
+STREAM_LEN = 1 << 20
+"""References generated per guest kind; each vCPU reads it cyclically from its own offset."""
+MAX_DT_S = 1e-3
+WARMUP_SLICES = 20
+"""Every run first simulates this many timeslices uncharged: caches fill and every vCPU runs, so
+the charged part is the steady state the analytic model describes, not a cold boot."""
+
+_MATCH = {
+    Match.ALL: fp.M_ALL,
+    Match.VA_ASID: fp.M_VA_ASID,
+    Match.VA_ANY_ASID: fp.M_VA_ANY_ASID,
+    Match.ASID: fp.M_ASID,
+}
+ASID = 1
+"""Every vCPU of a VM runs one multi-threaded process (one mm, one ASID)."""
+OTHER_ASID = 2
+"""ASID-wide instructions (an exiting process, a TTBR switch) name another process's ASID, which
+has no entries: the analytic model's rule that siblings seldom run that process."""
+
+
+@dataclass(slots=True)
+class _Vcpu:
+    info: VcpuInfo
+    group: int
+    offset: int
+    cursor: int
+    pcpu: int | None = None
+    last_pcpu: int | None = None
+
+
+@dataclass(slots=True)
+class _Group:
+    rates: GuestRates
+    stream: AccessStream
+    data_pages: np.ndarray
+    """Data pages of the model (by-VA maintenance picks among them)."""
+    global_data: np.ndarray
+    code_pages: np.ndarray
+    global_code: np.ndarray
+    private_data: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    global_code_set: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.private_data = np.setdiff1d(self.data_pages, self.global_data)
+        self.global_code_set = frozenset(int(x) for x in self.global_code)
+
+
+@dataclass(slots=True)
+class _Run:
+    """Mutable state of one exact run."""
+
+    plat: Platform
+    pcpus: int
+    policy: Policy
+    tlbs: fp.FastTlbs | ReferenceTlbs
+    vcpus: list[_Vcpu]
+    groups: list[_Group]
+    rng: np.random.Generator
+    machine: _Machine
+    running: list[int | None] = field(default_factory=list)
+    last_here: dict[tuple[int, int], int] = field(default_factory=dict)
+    cycles: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CAUSES, 0.0))
+    others: float = 0.0
+    events: dict[str, float] = field(default_factory=dict)
+    charge: bool = True
+
+    def add(self, cause: str, cycles: float, *, others: bool = False) -> None:
+        if self.charge:
+            self.cycles[cause] += cycles
+            if others:
+                self.others += cycles
+
+    def count(self, name: str, n: float = 1.0) -> None:
+        if self.charge:
+            self.events[name] = self.events.get(name, 0.0) + n
+
+    def busy_others(self, p: int) -> int:
+        """PEs other than ``p`` that run a vCPU (they handle a broadcast's DVM operation)."""
+        busy = self.pcpus - self.running.count(None)
+        return busy - (self.running[p] is not None)
+
+    # ---- hypervisor and guest maintenance --------------------------------------------------
+    def hyp(self, h: HypOp, p: int, vmid: int) -> None:
+        """Execute a hypervisor flush on ``p`` (and every PE if IS); charge its issue and DVM."""
+        plat = self.plat
+        self.count("hyp-flushes-is" if h.scope is Scope.IS else "hyp-flushes")
+        is_extra = self.machine.is_issue() - plat.tlbi_local_cycles if h.scope is Scope.IS else 0.0
+        if h.target is HypTarget.ICACHE:
+            self.add("hyp-flush", plat.ic_iallu_cycles + is_extra)
+        else:
+            self.add(
+                "hyp-flush",
+                self.machine.is_issue() if h.scope is Scope.IS else plat.tlbi_local_cycles,
+            )
+        busy = self.busy_others(p)
+        if h.scope is Scope.IS:
+            self.add("dvm-others", busy * plat.dvm_receive_cycles, others=True)
+        if h.target is HypTarget.BP:  # not simulated (module docstring)
+            self.add("bp-retrain", plat.bp_retrain_cycles)
+            if h.scope is Scope.IS:
+                self.add("bp-retrain", busy * plat.bp_retrain_cycles, others=True)
+            return
+        match = fp.M_ALL if h.target is HypTarget.TLB_VMID else fp.M_EVERY_VMID
+        t = self.tlbs
+        if h.target is HypTarget.ICACHE:
+            t.invalidate_icache(p, vmid, -1, fp.R_HYP_LOAD)
+            if h.scope is Scope.IS:
+                t.invalidate_icache_others(p, vmid, -1, fp.R_HYP_BROADCAST)
+            return
+        t.invalidate_tlb(p, vmid, match, 0, 0, 1, fp.R_HYP_LOAD)
+        if h.scope is Scope.IS:
+            t.invalidate_tlb_others(p, vmid, match, 0, 0, 1, fp.R_HYP_BROADCAST)
+
+    def physical(
+        self, e: MaintenanceOp, written: MaintenanceOp, v: _Vcpu, p: int, page: int
+    ) -> None:
+        """Carry out ``e`` (what ``written`` became) on the PEs its scope reaches; reasons say
+        whether the guest's own instruction reached that PE."""
+        vmid = v.info.vmid
+        added = e.scope is Scope.IS and written.scope is not Scope.IS
+        if added:
+            self.count("broadcasts-added")
+            self.add("dvm-others", self.busy_others(p) * self.plat.dvm_receive_cycles, others=True)
+        t = self.tlbs
+        others = e.scope is Scope.IS
+        there = fp.R_GUEST_BROADCAST if written.scope is Scope.IS else fp.R_FB_COLLATERAL
+        if e.structure is Structure.TLB:
+            asid = OTHER_ASID if e.match is Match.ASID else ASID
+            m = _MATCH[e.match]
+            t.invalidate_tlb(p, vmid, m, asid, page, 1, fp.R_GUEST_LOCAL)
+            if others:
+                t.invalidate_tlb_others(p, vmid, m, asid, page, 1, there)
+        elif e.structure is Structure.ICACHE:
+            pg = page if e.match is Match.VA else -1
+            t.invalidate_icache(p, vmid, pg, fp.R_GUEST_LOCAL)
+            if others:
+                t.invalidate_icache_others(p, vmid, pg, there)
+        elif added:  # BP: not simulated (module docstring)
+            self.add("bp-retrain", self.busy_others(p) * self.plat.bp_retrain_cycles, others=True)
+
+    def guest_op(self, v: _Vcpu, p: int, name: str, page: int) -> None:
+        """The guest on ``p`` issues instruction ``name`` (by VA: ``page``)."""
+        info = v.info
+        o = op(info.arch, name)
+        hcr = self.policy.hcr(info)
+        self.count("guest-maintenance")
+        if o.scope is Scope.LOCAL:
+            self.count("guest-local-maintenance")
+        if hcr.ttlb and o.ttlb_traps:
+            self.count("traps")
+            self.add("trap", self.plat.trap_roundtrip_cycles)
+            issued = 0.0
+            for act in self.policy.on_trap(TrappedOp(info, p, o)):
+                if isinstance(act, HypOp):
+                    self.hyp(act, p, info.vmid)
+                else:
+                    issued += _issue(self.machine, act)
+                    self.physical(act, o, v, p, page)
+            self.add("broadcast-issue", issued - _issue(self.machine, o))
+            return
+        e = effective(o, hcr.fb)
+        if e is not o:
+            self.count("fb-upgraded")
+            self.add("broadcast-issue", _issue(self.machine, e) - _issue(self.machine, o))
+        self.physical(e, o, v, p, page)
+
+    # ---- scheduling ------------------------------------------------------------------------
+    def load(self, vi: int, p: int) -> None:
+        """Load vCPU ``vi`` on ``p`` (the vCPU there, if any, leaves); the policy acts."""
+        v = self.vcpus[vi]
+        prev = self.running[p]
+        if prev is not None and prev != vi:
+            self.vcpus[prev].pcpu = None
+        if v.pcpu is not None:
+            self.running[v.pcpu] = None
+        info = v.info
+        load = VcpuLoad(info, p, v.last_pcpu, self.last_here.get((info.vmid, p)))
+        self.count("vcpu-loads")
+        if load.migrated:
+            self.count("migrations")
+        for h in self.policy.on_load(load):
+            self.hyp(h, p, info.vmid)
+        self.running[p] = vi
+        v.pcpu = v.last_pcpu = p
+        self.last_here[(info.vmid, p)] = info.vcpu
+
+
+def _ops_per_s(rates: GuestRates, vcpus: int) -> list[tuple[str, str, float]]:
+    """(event, instruction, executions per running vCPU-second): the analytic model's list."""
+    group = _AnalyticGroup(rates, vcpus, 0.0, 0.0, 0.0)
+    return [x for x in _guest_ops(group) if x[2] > 0]
+
+
+def geometry_of(plat: Platform) -> fp.Geometry:
+    """The platform's TLB and I-cache geometry (I-cache lines of ``icache_line_bytes``)."""
+    shift = max(0, int(round(math.log2(plat.icache_line_bytes / 64))))
+    return fp.Geometry(
+        (plat.l1i_tlb_entries, plat.l1i_tlb_ways),
+        (plat.l1d_tlb_entries, plat.l1d_tlb_ways),
+        (plat.l2_tlb_entries, plat.l2_tlb_ways),
+        (plat.icache_lines(), plat.icache_ways),
+        ic_shift=shift,
+    )
+
+
+def _group(rates: GuestRates, seed: int, trace: str | None) -> _Group:
+    stream = load_trace(trace) if trace else stream_for(rates, STREAM_LEN, seed)
+    pages = np.unique(stream.lines // LINES_PER_PAGE)
+    fetch = (stream.flags & F_FETCH) != 0
+    glob = (stream.flags & F_GLOBAL) != 0
+    data = np.unique(stream.lines[~fetch] // LINES_PER_PAGE)
+    gdata = np.unique(stream.lines[(~fetch) & glob] // LINES_PER_PAGE)
+    code = np.unique(stream.lines[fetch] // LINES_PER_PAGE)
+    gcode = np.unique(stream.lines[fetch & glob] // LINES_PER_PAGE)
+    return _Group(
+        rates, stream, data if data.size else pages, gdata, code if code.size else pages, gcode
+    )
+
+
+def evaluate_exact(
+    workload: Workload,
+    policy: str,
+    pcpus: int | None,
+    seed: int,
+    sample: float | None,
+    *,
+    traces: dict[str, str] | None = None,
+    backend: str = "numba",
+    refs_per_vcpu_s: float = REFS_PER_VCPU_S,
+) -> CostResult:
+    """Simulate ``workload`` under ``policy`` (module docstring) and cost it by cause.
+
+    ``traces`` maps a guest kind to a trace file (lackey or .npz) that replaces its model;
+    ``backend`` is ``"numba"`` or ``"reference"`` (plain Python, for tests).
+    """
+    plat = load_platform(workload.platform, workload.base_dir)
+    n_p = pcpus or workload.pcpus or plat.cores
+    pol = resolve(policy)
+    if backend not in ("numba", "reference"):
+        raise ValueError(f"backend: expected 'numba' or 'reference', got {backend!r}")
+    share = 1.0 if sample is None else float(sample)
+    if not 0.0 < share <= 1.0:
+        raise ValueError(f"sample: expected a share in (0, 1], got {sample}")
+    rng = np.random.default_rng(seed)
+    groups: list[_Group] = []
+    vcpus: list[_Vcpu] = []
+    sched = workload.scheduler
+    pinned = sched.kind == "pinned"
+    kinds: dict[tuple[str, int], int] = {}
+    streams: dict[str, _Group] = {}
+    vcpus_of: list[int] = []
+    vmid = 0
+    for dg in workload.domains:
+        rates = load_rates(dg.kind, workload.base_dir)
+        key = (dg.kind, dg.vcpus)
+        if key not in kinds:
+            if dg.kind not in streams:
+                trace = (traces or {}).get(dg.kind)
+                if trace and not Path(trace).is_absolute() and workload.base_dir:
+                    cand = Path(workload.base_dir) / trace
+                    trace = str(cand) if cand.exists() else trace
+                streams[dg.kind] = _group(rates, seed + len(streams), trace)
+            kinds[key] = len(groups)
+            groups.append(streams[dg.kind])
+            vcpus_of.append(dg.vcpus)
+        gi = kinds[key]
+        span = (int(groups[gi].stream.lines.max()) // LINES_PER_PAGE + 1) * LINES_PER_PAGE
+        for _ in range(dg.count):
+            vmid += 1
+            for k in range(dg.vcpus):
+                info = VcpuInfo(f"vm{vmid}", k, vmid, rates.arch, dg.vcpus, pinned)
+                n = len(groups[gi].stream)
+                vcpus.append(_Vcpu(info, gi, k * span, int(rng.integers(0, n))))
+    tlbs: fp.FastTlbs | ReferenceTlbs
+    geo = geometry_of(plat)
+    tlbs = fp.FastTlbs(n_p, geo) if backend == "numba" else ReferenceTlbs(n_p, geo)
+    n_v = len(vcpus)
+    busy = min(1.0, n_v / n_p)
+    machine = _Machine(plat, n_p, busy, max(1.0, n_v / n_p), 0.0, 0.0)
+    run = _Run(plat, n_p, pol, tlbs, vcpus, groups, rng, machine, [None] * n_p)
+    scheduler = Scheduler(run, sched.kind, sched.migrations_per_vcpu_s, sched.timeslice_ms / 1e3)
+    run.charge = False
+    scheduler.place()
+    dt = sched.timeslice_ms / 1e3 / math.ceil(sched.timeslice_ms / 1e3 / MAX_DT_S)
+    warmup = int(round(WARMUP_SLICES * sched.timeslice_ms / 1e3 / dt))
+    steps = max(1, int(round(workload.duration_s * share / dt)))
+    simulated = steps * dt
+    refs_step = refs_per_vcpu_s * dt
+    carry = 0.0
+    ops = [_ops_per_s(g.rates, vcpus_of[i]) for i, g in enumerate(groups)]
+    means = [np.array([x[2] * dt for x in o], dtype=np.float64) for o in ops]
+    for step in range(-warmup, steps):
+        if step == 0:  # the warm-up is over: charge from here on
+            run.charge = True
+            tlbs.counters[:] = 0
+        carry += refs_step
+        n_refs = int(carry)
+        carry -= n_refs
+        for p, vi in enumerate(run.running):
+            if vi is not None:
+                _run_refs(run, p, vcpus[vi], n_refs)
+        active = [(p, vi) for p, vi in enumerate(run.running) if vi is not None]
+        # one Poisson draw per (running vCPU, instruction), in pCPU order
+        draws = rng.poisson(np.concatenate([means[vcpus[vi].group] for _, vi in active]))
+        k = 0
+        for p, vi in active:
+            v = vcpus[vi]
+            g = groups[v.group]
+            for event, name, _ in ops[v.group]:
+                for _ in range(int(draws[k])):
+                    run.count(event + ":" + name)
+                    run.guest_op(v, p, name, _page_for(run, g, v, name))
+                k += 1
+        scheduler.tick(step, dt)
+    scale = workload.duration_s / simulated
+    walks = tlbs.counters[:, fp.C_WALK : fp.C_WALK + fp.N_REASONS].sum(axis=0) * scale
+    misses = tlbs.counters[:, fp.C_IC_MISS : fp.C_IC_MISS + fp.N_REASONS].sum(axis=0) * scale
+    cycles = {k: v * scale for k, v in run.cycles.items()}
+    cycles["tlb-refill"] += walks[fp.R_HYP_LOAD] * plat.walk_2stage_cycles
+    collateral = (walks[fp.R_FB_COLLATERAL] + walks[fp.R_HYP_BROADCAST]) * plat.walk_2stage_cycles
+    cycles["collateral-tlb"] += collateral
+    ic_others = (
+        misses[fp.R_FB_COLLATERAL] + misses[fp.R_HYP_BROADCAST]
+    ) * plat.icache_line_refill_cycles
+    cycles["icache-refill"] += misses[fp.R_HYP_LOAD] * plat.icache_line_refill_cycles + ic_others
+    others = run.others * scale + collateral + ic_others
+    events: dict[str, float] = {k: v * scale for k, v in sorted(run.events.items())}
+    totals = tlbs.counters.sum(axis=0) * scale
+    events["references"] = float(totals[fp.C_REFS])
+    events["l1-tlb-hits"] = float(totals[fp.C_L1_HIT])
+    events["l2-tlb-hits"] = float(totals[fp.C_L2_HIT])
+    events["icache-hits"] = float(totals[fp.C_IC_HIT])
+    for r, name in enumerate(fp.REASONS):
+        events[f"walks:{name}"] = float(walks[r])
+        events[f"icache-misses:{name}"] = float(misses[r])
+    events["running-vcpu-s"] = min(n_v, n_p) * workload.duration_s
+    machine_cycles = n_p * plat.clock_ghz * 1e9 * workload.duration_s
+    total = float(sum(cycles.values()))
+    assumptions = [f"{plat.name}:{k}" for k in plat.assumed_figures()]
+    for g in groups:
+        assumptions += [f"{g.rates.kind}:{k}" for k in g.rates.assumed_rates()]
+    return CostResult(
+        policy=pol.name,
+        pcpus=n_p,
+        platform=plat.name,
+        overhead_pct=100.0 * total / machine_cycles,
+        cost_to_others_pct=100.0 * others / machine_cycles,
+        cycles={k: float(v) for k, v in cycles.items()},
+        events=events,
+        safe=None,
+        mode="exact",
+        total_cycles=total,
+        machine_cycles=machine_cycles,
+        duration_s=workload.duration_s,
+        assumptions=sorted(set(assumptions) | {"exact:refs_per_vcpu_s"}),
+        baseline_cycles=events.get("vcpu-loads", 0.0) * plat.vcpu_switch_cycles,
+    )
+
+
+def _run_refs(run: _Run, p: int, v: _Vcpu, n: int) -> None:
+    """``n`` references of ``v``'s stream on ``p``, from its cursor, wrapping around."""
+    s = run.groups[v.group].stream
+    length = len(s)
+    while n > 0:
+        stop = min(length, v.cursor + n)
+        run.tlbs.run(p, v.info.vmid, ASID, s.lines, s.flags, v.cursor, stop, v.offset)
+        n -= stop - v.cursor
+        v.cursor = stop % length
+
+
+def _page_for(run: _Run, g: _Group, v: _Vcpu, name: str) -> int:
+    """The page a by-VA instruction names: a code page for I-cache maintenance, else a data
+    page, global (shared by the VM's vCPUs) with the kind's ``shared_fraction``; a private page
+    is offset to the vCPU's own copy."""
+    rng = run.rng
+    if op(v.info.arch, name).structure is Structure.ICACHE:
+        page = int(g.code_pages[rng.integers(0, g.code_pages.size)])
+        return page if page in g.global_code_set else page + v.offset // LINES_PER_PAGE
+    private = g.private_data
+    if g.global_data.size and (not private.size or rng.random() < g.rates.shared_fraction):
+        return int(g.global_data[rng.integers(0, g.global_data.size)])
+    return int(private[rng.integers(0, private.size)]) + v.offset // LINES_PER_PAGE

@@ -1,0 +1,127 @@
+"""The safety matrix and ``safe()``: the contract the cost CLI and the study report build on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vtlbsim.check import matrix
+from vtlbsim.check.explore import check
+from vtlbsim.check.replay import replay
+from vtlbsim.guest.kinds import KIND_NAMES
+from vtlbsim.hyp.registry import all_policies, resolve
+from vtlbsim.litmus import parse
+
+
+def test_safe_unknown_is_none() -> None:
+    assert matrix.safe("no-such-kind", "fb") is None
+    assert matrix.safe("linux-arm32-up", "no-such-policy") is None
+
+
+def test_safe_is_cached_and_deterministic() -> None:
+    first = matrix.safe("linux-arm32-up", "none")
+    assert (
+        first is False
+    )  # H1: the UP kernel's local maintenance, hand-derived in test_explore_expectations
+    assert matrix.safe("linux-arm32-up", "none") is first
+    assert matrix.safe.cache_info().hits >= 1
+
+
+def test_stored_verdicts_are_used_only_with_a_matching_fingerprint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A verdict file stamped for other sources is ignored (the checker runs instead)."""
+    bogus = tmp_path / "safety.json"
+    bogus.write_text(
+        json.dumps(
+            {
+                "fingerprint": "0" * 64,
+                "pcpus": matrix.DEFAULT_PCPUS,
+                "vcpus": matrix.DEFAULT_VCPUS,
+                "depth": matrix.DEFAULT_DEPTH,
+                "vas": 1,
+                "verdicts": [{"kind": "linux-arm32-up", "policy": "none", "safe": True}],
+            }
+        )
+    )
+    monkeypatch.setattr(matrix, "CACHE", bogus)
+    matrix._cached_verdicts.cache_clear()
+    try:
+        assert matrix._cached_verdicts() == {}
+        good = dict(json.loads(bogus.read_text()), fingerprint=matrix.fingerprint())
+        bogus.write_text(json.dumps(good))
+        matrix._cached_verdicts.cache_clear()
+        assert matrix._cached_verdicts() == {("linux-arm32-up", "none"): True}
+    finally:
+        matrix._cached_verdicts.cache_clear()
+
+
+def test_fingerprint_ignores_docstrings_not_code() -> None:
+    a = matrix._code_only('"""doc"""\ndef f():\n    """x"""\n    return 1\n')
+    b = matrix._code_only('"""other"""\n# comment\ndef f():\n    return 1\n')
+    c = matrix._code_only("def f():\n    return 2\n")
+    assert a == b != c
+
+
+def test_shipped_verdicts_are_fresh() -> None:
+    """``safety.json`` must match the current sources, or ``safe()`` falls back to a live check
+    (seconds per pair). Regenerate with ``python -m vtlbsim.check.matrix``."""
+    data = json.loads(matrix.CACHE.read_text())
+    assert data["fingerprint"] == matrix.fingerprint(), (
+        "src/vtlbsim/check/safety.json is stale: run `.venv/bin/python -m vtlbsim.check.matrix`"
+    )
+    pairs = {(r["kind"], r["policy"]) for r in data["verdicts"]}
+    assert pairs == {(k, p) for k in KIND_NAMES for p in all_policies()}
+
+
+def test_shipped_verdicts_agree_with_the_checker_on_quick_pairs() -> None:
+    """Spot-check the stored table against live checks that finish fast (the unsafe ones)."""
+    data = json.loads(matrix.CACHE.read_text())
+    stored = {(r["kind"], r["policy"]): r["safe"] for r in data["verdicts"]}
+    for pair in [
+        ("linux-arm32-up", "none"),
+        ("percpu-tables", "fb"),
+        ("linux-arm64-local", "none"),
+    ]:
+        assert stored[pair] is False
+        assert check(*pair, depth=matrix.DEFAULT_DEPTH).safe is False
+
+
+@pytest.mark.slow
+def test_full_matrix_counterexamples_replay_and_agree_with_stored_verdicts() -> None:
+    """Every counterexample the matrix produces, written as litmus and parsed back, replays to
+    a violation with no guest error; every verdict equals the stored one."""
+    data = json.loads(matrix.CACHE.read_text())
+    stored = {(r["kind"], r["policy"]): r["safe"] for r in data["verdicts"]}
+    for r in matrix.matrix_results():
+        assert stored[(r.kind, r.policy)] == r.safe, (r.kind, r.policy)
+        if r.safe:
+            continue
+        assert r.counterexample is not None
+        sc = parse(r.counterexample.to_litmus(), path=f"<{r.kind} {r.policy}>")
+        out = replay(sc, resolve(sc.policy))
+        assert out.outcome == "violation" and out.guest_errors == [], (r.kind, r.policy)
+
+
+@pytest.mark.slow
+def test_one_va_finds_what_two_vas_find() -> None:
+    """The one-VA reduction (docs/check.md): at depth 7, two VAs give the same verdicts and
+    counterexample lengths on every pair."""
+    for k in KIND_NAMES:
+        for p in all_policies():
+            one = check(k, p, depth=7, vas=1)
+            two = check(k, p, depth=7, vas=2)
+            assert (one.safe, len(one.actions)) == (two.safe, len(two.actions)), (k, p)
+
+
+def test_jobs_give_the_same_results_in_the_same_order() -> None:
+    kinds = ["linux-arm32-up", "percpu-tables"]
+    policies = ["none", "fb", "last-vcpu-ran"]
+    one = matrix.matrix_results(kinds, policies, depth=7)
+    two = matrix.matrix_results(kinds, policies, depth=7, jobs=2)
+    assert [(r.kind, r.policy, r.safe, r.actions, r.states) for r in one] == [
+        (r.kind, r.policy, r.safe, r.actions, r.states) for r in two
+    ]
+    assert not all(r.safe for r in one)  # the comparison covers counterexamples too
