@@ -20,6 +20,7 @@ Causes (keys of ``CostResult.cycles``): see ``CAUSES``. Formulas are in docs/cos
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -65,8 +66,25 @@ class _Ledger:
         self.events[name] = self.events.get(name, 0.0) + n
 
 
+@functools.lru_cache(maxsize=4096)
+def _lru_keep(a: float, b: float, ways: int) -> float:
+    """``E[min(k, max(0, W - m))] / a`` for ``k ~ Poisson(a)``, ``m ~ Poisson(b)``, ``W = ways``
+    (``E[min(k, c)]`` is the sum over ``i = 1..c`` of ``P(k >= i)``)."""
+    pk = math.exp(-a)
+    tail = [1.0]  # tail[i] = P(k >= i)
+    for i in range(ways):
+        tail.append(tail[-1] - pk)
+        pk *= a / (i + 1)
+    pm = math.exp(-b)
+    kept = 0.0
+    for m in range(ways):
+        kept += pm * sum(tail[1 : ways - m + 1])
+        pm *= b / (m + 1)
+    return min(1.0, max(0.0, kept / a))
+
+
 @dataclass(frozen=True, slots=True)
-class _Machine:
+class Machine:
     """The per-run constants every costing rule needs."""
 
     plat: Platform
@@ -77,6 +95,8 @@ class _Machine:
     """Mean TLB working set (entries, capped at the TLB reach) of the running vCPUs."""
     ic_avg: float
     """Mean I-cache working set (lines, capped at the cache) of the running vCPUs."""
+    vcpus: int = 1
+    """vCPUs of all VMs together (``V``)."""
 
     @property
     def receivers(self) -> float:
@@ -97,6 +117,50 @@ class _Machine:
         c, q, x = self.overcommit, 1.0 - 1.0 / self.pcpus, ws / capacity
         return math.exp(-(2.0 * c - 1.0) * x) / self.pcpus / (1.0 - q * math.exp(-c * x))
 
+    def sibling_retention(
+        self, g: Group, own: float, ws: float, avg: float, capacity: float
+    ) -> float:
+        """Share of a migrating vCPU's working set (``ws`` of ``capacity``) still useful on a
+        pCPU where a sibling vCPU of its VM ran after it (``own``: the revisit retention).
+
+        Its private part, ``1 - shared_fraction``, was left by its own last run there and has
+        also been through the sibling's run since: ``own * exp(-avg / capacity)``. The shared
+        (global) part was refreshed by whichever vCPU of the VM ran there last: each run on a
+        pCPU is the VM's with probability ``p = k / V``, so ``n`` runs of other VMs
+        (``avg`` entries each) followed it with probability ``p (1 - p)^n``, which keeps
+        ``p / (1 - (1 - p) exp(-avg / capacity))`` of it. Of those shared entries only a share
+        ``exp(-ws / capacity)`` would have hit: they sit in sets among the sibling's private
+        entries, and the arriving vCPU's fills of its own absent entries (most of its working
+        set) evict many of them before it first touches them. That last factor is fitted to
+        exact mode at one size (``ws`` = 3/4 of the L2 TLB, where it re-walks about 0.6 of
+        the shared entries it finds), not derived; docs/exact.md, "Cross-validation"."""
+        if capacity <= 0:
+            return 0.0
+        p = min(1.0, g.vcpus / max(self.vcpus, 1))
+        e_avg = math.exp(-avg / capacity)
+        shared = p / (1.0 - (1.0 - p) * e_avg) * math.exp(-ws / capacity)
+        sf = g.rates.shared_fraction
+        return sf * shared + (1.0 - sf) * own * e_avg
+
+    def lru_retention(
+        self, runs_between: float, ws: float, avg: float, capacity: float, ways: int
+    ) -> float:
+        """Share of a working set of ``ws`` entries still cached after ``runs_between`` other
+        runs of ``avg`` entries each, in ``capacity`` entries of ``ways``-way LRU sets (what
+        the hardware and exact mode do): each of the ``S = capacity / ways`` sets holds
+        ``k ~ Poisson(ws / S)`` of the vCPU's entries and receives ``m ~ Poisson(runs * avg
+        / S)`` newer ones, which evict the oldest first, so ``min(k, max(0, ways - m))`` of
+        its entries stay: ``E[min(k, max(0, W - m))] / E[k]``. Random replacement
+        (``retention``) is 0.78 instead of 0.93 for ``ws`` = a quarter of a 4-way TLB after
+        one other run. Falls back to ``retention`` for caches of more than 64 ways."""
+        if capacity <= 0 or ways <= 0:
+            return 0.0
+        if ws <= 0:
+            return 1.0
+        if ways > 64:
+            return self.retention(runs_between, avg, capacity)
+        return _lru_keep(ws * ways / capacity, runs_between * avg * ways / capacity, ways)
+
     def retention(self, runs_between: float, ws: float, capacity: float) -> float:
         """Share of a working set still cached after ``runs_between`` other vCPUs' runs of
         ``ws`` entries each in a structure of ``capacity`` entries (random replacement)."""
@@ -104,7 +168,7 @@ class _Machine:
 
 
 @dataclass(frozen=True, slots=True)
-class _Group:
+class Group:
     """One domain group: its rates, VM size and the figures derived from them."""
 
     rates: GuestRates
@@ -114,7 +178,7 @@ class _Group:
     own_ic: float
 
 
-def _issue(m: _Machine, o: MaintenanceOp) -> float:
+def issue(m: Machine, o: MaintenanceOp) -> float:
     """Issuing core's wait for one instruction: local, or the platform's broadcast formula."""
     p = m.plat
     if o.structure is Structure.ICACHE and o.match is Match.ALL:
@@ -123,10 +187,10 @@ def _issue(m: _Machine, o: MaintenanceOp) -> float:
     return p.tlbi_local_cycles if o.scope is Scope.LOCAL else m.is_issue()
 
 
-def _guest_op_cost(m: _Machine, g: _Group, o: MaintenanceOp, led: _Ledger, rate: float) -> None:
+def _guest_op_cost(m: Machine, g: Group, o: MaintenanceOp, led: _Ledger, rate: float) -> None:
     """Charge ``rate`` executions of ``o`` as executed (no baseline subtraction)."""
     p = m.plat
-    led.add("broadcast-issue", rate * _issue(m, o))
+    led.add("broadcast-issue", rate * issue(m, o))
     if o.scope is not Scope.IS:
         return
     led.add("dvm-others", rate * m.receivers * p.dvm_receive_cycles, others=True)
@@ -160,8 +224,8 @@ def _merge(into: _Ledger, part: _Ledger) -> None:
 
 
 def _hyp_op_cost(
-    m: _Machine,
-    g: _Group,
+    m: Machine,
+    g: Group,
     h: HypOp,
     useful: float,
     useful_ic: float,
@@ -201,7 +265,7 @@ def _hyp_op_cost(
         led.add("collateral-tlb", rate * lost * p.walk_2stage_cycles, others=True)
 
 
-def _guest_ops(g: _Group) -> Iterable[tuple[str, str, float]]:
+def guest_ops(g: Group) -> Iterable[tuple[str, str, float]]:
     """(event, instruction, executions per running vCPU-second) for a group's discipline."""
     r, d = g.rates, g.rates.discipline
     local_share = r.pte_local_fraction if d.pte_user_local is not None else 0.0
@@ -221,11 +285,11 @@ def _guest_ops(g: _Group) -> Iterable[tuple[str, str, float]]:
 
 
 def _charge_guest(
-    m: _Machine, g: _Group, policy: Policy, info: VcpuInfo, rs: float, led: _Ledger
+    m: Machine, g: Group, policy: Policy, info: VcpuInfo, rs: float, led: _Ledger
 ) -> None:
     """Guest maintenance over ``rs`` running vCPU-seconds: the policy's extra cost only."""
     hcr = policy.hcr(info)
-    for _, name, per_s in _guest_ops(g):
+    for _, name, per_s in guest_ops(g):
         n = per_s * rs
         if n == 0.0:
             continue
@@ -267,7 +331,7 @@ _VCPU_HERE = {
 
 
 def _charge_loads(
-    m: _Machine, g: _Group, policy: Policy, info: VcpuInfo, lr: LoadRates, rs: float, led: _Ledger
+    m: Machine, g: Group, policy: Policy, info: VcpuInfo, lr: LoadRates, rs: float, led: _Ledger
 ) -> None:
     """Hypervisor flushes at each load situation, weighted by its rate."""
     p = m.plat
@@ -275,6 +339,7 @@ def _charge_loads(
     n_stay = m.overcommit - 1.0
     n_move = m.overcommit if m.overcommit > 1.0 else m.busy
     other = 1 if info.vcpu != 1 else 2
+    plan: list[tuple[float, bool, str | None, list[HypOp]]] = []
     for sit, per_s in lr.by_situation.items():
         n = per_s * rs
         if n == 0.0:
@@ -282,21 +347,41 @@ def _charge_loads(
         migrated, who = _VCPU_HERE[sit]
         last_here = {"self": info.vcpu, "other": other, None: None}[who]
         load = VcpuLoad(info, pcpu=0, last_pcpu=1 if migrated else 0, last_vcpu_here=last_here)
-        ops = policy.on_load(load)
         led.count(f"loads:{sit.value}", n)
-        if not ops:
-            continue
-        runs = n_move if migrated else n_stay
-        keep = m.retention(runs, m.ws_avg, reach)
-        keep_ic = m.retention(runs, m.ic_avg, lines)
-        if migrated and m.overcommit > 1.0:  # exact mode's correction: docs/exact.md
+        plan.append((n, migrated, who, list(policy.on_load(load))))
+    loads = sum(x[0] for x in plan)
+    ic_local = sum(
+        x[0]
+        for x in plan
+        if any(h.target is HypTarget.ICACHE and h.scope is Scope.LOCAL for h in x[3])
+    )
+    f_ic = ic_local / loads if loads > 0 else 0.0
+    for n, migrated, who, ops in plan:
+        if migrated:  # runs on the destination since this vCPU left it: docs/exact.md
             keep = m.revisit_retention(m.ws_avg, reach)
             keep_ic = m.revisit_retention(m.ic_avg, lines)
+        else:  # the c - 1 runs since this vCPU's own last run here: LRU sets
+            keep = m.lru_retention(n_stay, g.own_ws, m.ws_avg, reach, p.l2_tlb_ways)
+            keep_ic = m.lru_retention(n_stay, g.own_ic, m.ic_avg, lines, p.icache_ways)
         if who is None:
             keep = keep_ic = 0.0
         elif who == "other" and migrated:
-            keep = max(keep, g.rates.shared_fraction)
-        keep_bp = m.retention(runs, 1.0, 1.0)
+            keep = m.sibling_retention(g, keep, g.own_ws, m.ws_avg, reach)
+            keep_ic = m.sibling_retention(g, keep_ic, g.own_ic, m.ic_avg, lines)
+        if f_ic > 0.0 and not any(h.target is HypTarget.ICACHE for h in ops):
+            # A local IC IALLU empties the whole (PIPT) I-cache, so the lines of the vCPUs
+            # that ran on this pCPU before the flushed load are refilled too: a load that does
+            # not flush the I-cache itself still refills the lines it would have found if any
+            # of the loads on this pCPU since this vCPU's last run here (``c - 1`` for a stay,
+            # at least ``2c - 1`` after a migration) flushed it, each with the share ``f_ic``
+            # of loads that do. (Against exact mode: docs/exact.md, "Cross-validation".)
+            between = 2.0 * m.overcommit - 1.0 if migrated else n_stay
+            lost = 1.0 - (1.0 - f_ic) ** between
+            refill = n * lost * g.own_ic * keep_ic * p.icache_line_refill_cycles
+            led.add("icache-refill", refill)
+        if not ops:
+            continue
+        keep_bp = m.retention(n_move if migrated else n_stay, 1.0, 1.0)
         for h in ops:
             led.count("hyp-flushes-is" if h.scope is Scope.IS else "hyp-flushes", n)
             _hyp_op_cost(m, g, h, g.own_ws * keep, g.own_ic * keep_ic, keep_bp, led, n)
@@ -322,14 +407,14 @@ def evaluate_analytic(workload: Workload, policy_name: str, pcpus: int | None = 
     sched = workload.scheduler
     total_v = workload.total_vcpus
     reach, lines = float(plat.tlb_reach_entries()), float(plat.icache_lines())
-    groups: list[tuple[_Group, int, LoadRates]] = []
+    groups: list[tuple[Group, int, LoadRates]] = []
     for dg in workload.domains:
         rates = load_rates(dg.kind, workload.base_dir)
         lr = load_rates_for(
             sched.kind, n_pcpus, total_v, dg.vcpus, sched.migrations_per_vcpu_s, sched.timeslice_ms
         )
         ic = rates.icache_working_set_kib * 1024 / plat.icache_line_bytes
-        g = _Group(
+        g = Group(
             rates,
             dg.vcpus,
             lr.running_share,
@@ -341,7 +426,7 @@ def evaluate_analytic(workload: Workload, policy_name: str, pcpus: int | None = 
     ws_avg = sum(g.own_ws * c * g.vcpus for g, c, _ in groups) / weight
     ic_avg = sum(g.own_ic * c * g.vcpus for g, c, _ in groups) / weight
     lr0 = groups[0][2]
-    m = _Machine(plat, n_pcpus, lr0.busy, lr0.overcommit, ws_avg, ic_avg)
+    m = Machine(plat, n_pcpus, lr0.busy, lr0.overcommit, ws_avg, ic_avg, total_v)
     led = _Ledger()
     baseline = 0.0
     for vmid, (g, count, lr) in enumerate(groups, start=1):

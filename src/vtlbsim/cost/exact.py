@@ -6,7 +6,7 @@ The run is a timeline of steps of ``dt`` (a divisor of the timeslice, at most 1 
    the working-set model of its guest kind, or a trace), private pages offset per vCPU, the
    global (kernel) pages shared by the VM's vCPUs, every vCPU of a VM with ASID 1 (one mm);
 2. each running vCPU issues its guest kind's maintenance, a Poisson number of times at the rates
-   of ``guest/rates.py`` and with the instructions of its discipline (``_guest_ops``, the same
+   of ``guest/rates.py`` and with the instructions of its discipline (``guest_ops``, the same
    list the analytic model uses); HCR_EL2 (``policy.hcr``) decides what runs physically: a
    trapped TLB instruction (TTLB) runs what ``policy.on_trap`` returns, else
    ``arch.ops.effective(op, fb)``. By-VA instructions name a random page of the vCPU's data
@@ -16,7 +16,7 @@ The run is a timeline of steps of ``dt`` (a divisor of the timeslice, at most 1 
 
 Costs, by the analytic model's causes (``analytic.CAUSES``), charge only what the policy adds to
 the guest's bare-metal behaviour: the per-instruction costs are the analytic model's (its
-``_issue``), DVM work is charged per *busy* other core at the instant of each added broadcast,
+``issue``), DVM work is charged per *busy* other core at the instant of each added broadcast,
 and every refill is counted, not guessed: a 2-stage walk or an I-cache miss whose entry a
 hypervisor flush removed (``tlb-refill``, ``icache-refill``), or that a broadcast the guest
 did not write removed on another core (``collateral-tlb``, ``icache-refill``). Misses after the
@@ -42,8 +42,8 @@ from ..hyp.policy import Policy, TrappedOp, VcpuInfo, VcpuLoad
 from ..hyp.registry import resolve
 from ..sim import fastpath as fp
 from ..sim.reference import ReferenceTlbs
-from .analytic import CAUSES, _guest_ops, _issue, _Machine
-from .analytic import _Group as _AnalyticGroup
+from .analytic import CAUSES, Machine, guest_ops, issue
+from .analytic import Group as AnalyticGroup
 from .exact_sched import Scheduler
 from .platform import Platform, load_platform
 from .result import CostResult
@@ -111,7 +111,7 @@ class _Run:
     vcpus: list[_Vcpu]
     groups: list[_Group]
     rng: np.random.Generator
-    machine: _Machine
+    machine: Machine
     running: list[int | None] = field(default_factory=list)
     last_here: dict[tuple[int, int], int] = field(default_factory=dict)
     cycles: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CAUSES, 0.0))
@@ -209,14 +209,14 @@ class _Run:
                 if isinstance(act, HypOp):
                     self.hyp(act, p, info.vmid)
                 else:
-                    issued += _issue(self.machine, act)
+                    issued += issue(self.machine, act)
                     self.physical(act, o, v, p, page)
-            self.add("broadcast-issue", issued - _issue(self.machine, o))
+            self.add("broadcast-issue", issued - issue(self.machine, o))
             return
         e = effective(o, hcr.fb)
         if e is not o:
             self.count("fb-upgraded")
-            self.add("broadcast-issue", _issue(self.machine, e) - _issue(self.machine, o))
+            self.add("broadcast-issue", issue(self.machine, e) - issue(self.machine, o))
         self.physical(e, o, v, p, page)
 
     # ---- scheduling ------------------------------------------------------------------------
@@ -242,8 +242,8 @@ class _Run:
 
 def _ops_per_s(rates: GuestRates, vcpus: int) -> list[tuple[str, str, float]]:
     """(event, instruction, executions per running vCPU-second): the analytic model's list."""
-    group = _AnalyticGroup(rates, vcpus, 0.0, 0.0, 0.0)
-    return [x for x in _guest_ops(group) if x[2] > 0]
+    group = AnalyticGroup(rates, vcpus, 0.0, 0.0, 0.0)
+    return [x for x in guest_ops(group) if x[2] > 0]
 
 
 def geometry_of(plat: Platform) -> fp.Geometry:
@@ -331,7 +331,7 @@ def evaluate_exact(
     tlbs = fp.FastTlbs(n_p, geo) if backend == "numba" else ReferenceTlbs(n_p, geo)
     n_v = len(vcpus)
     busy = min(1.0, n_v / n_p)
-    machine = _Machine(plat, n_p, busy, max(1.0, n_v / n_p), 0.0, 0.0)
+    machine = Machine(plat, n_p, busy, max(1.0, n_v / n_p), 0.0, 0.0)
     run = _Run(plat, n_p, pol, tlbs, vcpus, groups, rng, machine, [None] * n_p)
     scheduler = Scheduler(run, sched.kind, sched.migrations_per_vcpu_s, sched.timeslice_ms / 1e3)
     run.charge = False

@@ -98,6 +98,7 @@ CONFIGS: tuple[Config, ...] = (
         8,
         ("fb", "flush-on-migrate", "kvm", "xen"),
         "two 4-vCPU SMP guests on 8 cores, 50 migrations per vCPU-second (swaps)",
+        (("*", "tlb-refill"),),
     ),
     Config(
         "smp-overcommit",
@@ -111,6 +112,7 @@ CONFIGS: tuple[Config, ...] = (
         8,
         ("flush-on-migrate", "kvm"),
         "the flagship study's arm64-smp mix in small: 4 4-vCPU guests on 8 ThunderX cores",
+        (("*", "tlb-refill"),),
     ),
 )
 """The configurations the cross-validation test and ``vtlbsim validate`` run."""

@@ -12,8 +12,11 @@ Rules (steady state; every vCPU is always runnable, an assumption docs/cost.md s
   vCPUs than pCPUs has siblings taking turns on one pCPU.
 - ``round-robin``: a global run queue; each load lands on any of the ``P`` pCPUs, so a share
   ``1 - 1/P`` of loads are migrations (no loads at all without overcommit).
-- ``random-migrate``: ``migrations_per_vcpu_s`` migrations per running vCPU-second (each a load
-  on another pCPU; with overcommit, at most every load is one).
+- ``random-migrate``: ``migrations_per_vcpu_s`` migrations per running vCPU-second, each a load
+  on another pCPU. With overcommit a vCPU is loaded at least every timeslice; a vCPU that
+  migrates more often than that is one that blocks and wakes (I/O, IPIs, idle balancing), so
+  its loads are ``max(1000 / timeslice_ms, migrations_per_vcpu_s)`` and every extra load is a
+  migration.
 - A migrated vCPU arrives on a pCPU where, in steady state, the VM's last vCPU was itself with
   probability ``1/k`` and a sibling otherwise (``k`` = the VM's vCPUs): the per-VM per-pCPU slot
   is never empty once the VM has run everywhere, so empty-slot loads are warm-up only and
@@ -86,8 +89,8 @@ def load_rates_for(
         migr = loads * (1.0 - 1.0 / p)
     else:
         if v > p:
-            loads = switch_rate
-            migr = min(migrations_per_vcpu_s, loads)
+            loads = max(switch_rate, migrations_per_vcpu_s)
+            migr = migrations_per_vcpu_s
         else:
             loads = migr = migrations_per_vcpu_s
     stays = loads - migr
