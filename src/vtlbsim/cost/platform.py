@@ -19,11 +19,12 @@ cross-socket link serialise them), and each of the ``n - 1`` other cores spends
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .. import tomlfile
 
 PROFILE_DIR = Path(__file__).resolve().parents[3] / "profiles"
 """The repository's ``profiles/`` directory (platform TOMLs; guest kinds in ``guests/``)."""
@@ -195,10 +196,7 @@ def load_platform(name_or_path: str, base_dir: str = "") -> Platform:
         raise PlatformError(
             f"unknown platform {name_or_path!r} (expected one of: {known}, or a path to a .toml)"
         )
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise PlatformError(f"{path}: not valid TOML: {exc}") from None
+    data = tomlfile.loads(path.read_text(encoding="utf-8"), str(path), PlatformError)
     plat = platform_from_dict(data, str(path))
     _CACHE[key] = plat
     return plat

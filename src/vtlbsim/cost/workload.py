@@ -19,11 +19,12 @@ vcpus = 1
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .. import tomlfile
 
 
 class WorkloadError(ValueError):
@@ -105,21 +106,9 @@ def _find_line(text: str, loc: tuple[int | str, ...]) -> int | None:
     return None
 
 
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 def workload_from_text(text: str, where: str, base_dir: str = "") -> Workload:
     """Parse and validate a workload TOML document; errors name ``where`` and the field."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        line = f":{m.group(1)}" if m else ""
-        raise WorkloadError(f"{where}{line}: not valid TOML: {exc}") from None
+    data = tomlfile.loads(text, where, WorkloadError)
     data["base_dir"] = base_dir
     try:
         return Workload.model_validate(data)
@@ -141,7 +130,7 @@ def workload_from_text(text: str, where: str, base_dir: str = "") -> Workload:
             msg = "required field is missing"
         elif err["type"] == "literal_error":
             msg = f"expected one of {err['ctx']['expected']}"
-        raise WorkloadError(f"{at}: {_dotted(loc)}: {msg}") from None
+        raise WorkloadError(f"{at}: {tomlfile.dotted(loc)}: {msg}") from None
 
 
 def check_references(workload: Workload, text: str, where: str) -> None:

@@ -9,11 +9,11 @@ Each rate is ``{ value = ..., source = "..." }`` or ``{ value = ..., assumption 
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import tomlfile
 from ..arch.ops import Arch, lookup_op
 from .kinds import DISCIPLINES, Discipline
 
@@ -200,11 +200,10 @@ def load_rates(kind: str, base_dir: str = "") -> GuestRates:
             )
         path = found
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RatesError(f"{path}: cannot read guest kind: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RatesError(f"{path}: not valid TOML: {exc}") from None
+    data = tomlfile.loads(text, str(path), RatesError)
     rates = rates_from_dict(data, str(path), builtin)
     _CACHE[key] = rates
     return rates

@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from .. import tomlfile
 from ..arch.ops import Arch
 from ..guest.kinds import KIND_NAMES
 from ..sim.events import Event
@@ -50,12 +51,7 @@ def parse(text: str, path: str = "<string>") -> Scenario:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        line = int(m.group(1)) if m else None
-        if line is None and "end of document" in str(exc):
-            line = max(1, len(text.splitlines()))
-        msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
-        raise LitmusError(path, line, f"not valid TOML: {msg}") from None
+        raise LitmusError(path, *tomlfile.syntax_error(exc, text)) from None
     return _Parser(text, path).scenario(doc)
 
 

@@ -37,11 +37,12 @@ one line naming the file and the field (:class:`SpecError`).
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .. import tomlfile
 
 DEFAULT_EVALUATOR = "vtlbsim.cost:evaluate"
 """The cost model entry point every point goes through (``module:function``)."""
@@ -213,21 +214,9 @@ def _find_line(text: str, loc: tuple[int | str, ...]) -> int | None:
     return None
 
 
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 def spec_from_text(text: str, where: str, base_dir: str = "") -> StudySpec:
     """Parse and validate a study spec; SpecError names ``where``, the line and the field."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        line = f":{m.group(1)}" if m else ""
-        raise SpecError(f"{where}{line}: not valid TOML: {exc}") from None
+    data = tomlfile.loads(text, where, SpecError)
     for private in ("source", "base_dir"):
         if private in data:
             raise SpecError(f"{where}: {private}: unknown field")
@@ -248,7 +237,7 @@ def spec_from_text(text: str, where: str, base_dir: str = "") -> StudySpec:
             msg = "required field is missing"
         elif err["type"] == "literal_error":
             msg = f"expected one of {err['ctx']['expected']}"
-        raise SpecError(f"{at}: {_dotted(loc)}: {msg}") from None
+        raise SpecError(f"{at}: {tomlfile.dotted(loc)}: {msg}") from None
 
 
 def load_spec(path: str | Path) -> StudySpec:
