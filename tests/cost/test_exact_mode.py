@@ -80,6 +80,39 @@ def test_numba_and_reference_backends_agree() -> None:
     assert a.events["walks:hyp-load"] > 0
 
 
+FAST = {"kind": "random-migrate", "migrations_per_vcpu_s": 300, "timeslice_ms": 10}
+"""Overcommit, migrating 3x as often as the timeslice ends (docs/cost.md, Scheduler)."""
+
+
+def test_overcommit_migrates_faster_than_the_timeslice() -> None:
+    """With overcommit a vCPU is loaded ``max(1000 / timeslice_ms, rate)`` times per running
+    second and migrates ``rate`` times (the analytic scheduler rule), not once per slice."""
+    wl = _wl("linux-arm32-up", 8, 1, FAST, duration=0.5)
+    e = evaluate(wl, "flush-on-migrate", pcpus=4, mode="exact")
+    a = evaluate(wl, "flush-on-migrate", pcpus=4)
+    want = 300 * e.events["running-vcpu-s"]
+    assert a.events["migrations"] == pytest.approx(want)
+    assert e.events["migrations"] == pytest.approx(want, rel=0.05)
+    assert e.events["vcpu-loads"] == pytest.approx(want, rel=0.1)
+    assert e.events["vcpu-loads"] >= e.events["migrations"]
+    slow = _wl("linux-arm32-up", 8, 1, {**FAST, "migrations_per_vcpu_s": 100}, duration=0.5)
+    s = evaluate(slow, "flush-on-migrate", pcpus=4, mode="exact")
+    assert s.events["migrations"] < 0.5 * e.events["migrations"]
+
+
+def test_fast_migration_backends_agree_and_deterministic() -> None:
+    wl = _wl("linux-arm32-up", 4, 1, {**FAST, "timeslice_ms": 5}, duration=0.03)
+    kw = {"refs_per_vcpu_s": 2e6}
+    a = evaluate_exact(wl, "flush-on-migrate", 2, 7, None, backend="numba", **kw)
+    b = evaluate_exact(wl, "flush-on-migrate", 2, 7, None, backend="reference", **kw)
+    assert a.to_json() == b.to_json()
+    assert a.events["migrations"] > 0 and a.events["walks:hyp-load"] > 0
+    again = evaluate_exact(wl, "flush-on-migrate", 2, 7, None, backend="numba", **kw)
+    assert again.to_json() == a.to_json()
+    other = evaluate_exact(wl, "flush-on-migrate", 2, 8, None, backend="numba", **kw)
+    assert other.to_json() != a.to_json()
+
+
 def test_deterministic_in_seed() -> None:
     wl = _wl("linux-arm32-up", 8, 1, {"kind": "round-robin", "timeslice_ms": 10}, 0.1)
     one = evaluate(wl, "kvm", pcpus=4, mode="exact", seed=3).to_json()

@@ -1,9 +1,9 @@
 """The bounded model checker (SPEC §7 "check"): every schedule and every guest operation a
 kind's discipline allows, breadth-first, so the first violation found has the fewest actions.
 
-The ground truth is the engine and the oracle: a state is the event path that reaches it,
-replayed from scratch (a replay of a dozen events costs tens of microseconds, less than a
-deep copy). States are merged by a *canonical key* (``key.py``): what the TLBs, I-caches and
+The ground truth is the engine and the oracle: a state is the event path that reaches it and
+the engine and oracle after it; a successor gets a purpose-built copy of its parent's
+(``snapshot.py``, cheaper than a replay or a deep copy) and applies its own events. States are merged by a *canonical key* (``key.py``): what the TLBs, I-caches and
 branch predictors hold and what the oracle would accept, with step numbers abstracted away,
 minimised over pCPU and vCPU permutations. An *action* is one scheduler load (``run v on p``)
 or one guest operation (``actions.py``); depth counts actions.
@@ -11,6 +11,7 @@ or one guest operation (``actions.py``); depth counts actions.
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 from itertools import permutations
@@ -27,6 +28,10 @@ from ..sim.scenario import DomainSpec, Scenario
 from .actions import DEFAULT_VAS, DOMAIN, GuestModel, GuestState, Operation
 from .key import canonical_key
 from .oracle import GuestError, Oracle, Violation
+from .snapshot import copy_state
+
+Node = tuple[tuple[Event, ...], GuestState, tuple[str, ...], Engine, Oracle]
+"""A frontier state: its event path, guest bookkeeping, action labels, engine and oracle."""
 
 
 class GuestDisciplineError(AssertionError):
@@ -154,6 +159,26 @@ def check(
     ``merge=False`` explores every path (no state merging, no symmetry): the reference the
     tests hold the merged search against.
     """
+    # The frontier holds thousands of engines, which Python's automatic collections would walk
+    # again and again; the search frees the states it drops itself (``_release``).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _check(kind, policy, pcpus, vcpus, depth, merge, vas)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _check(
+    kind: str,
+    policy: str | Policy,
+    pcpus: int,
+    vcpus: int,
+    depth: int,
+    merge: bool,
+    vas: int,
+) -> CheckResult:
     if depth < 0 or pcpus < 1 or vcpus < 1:
         raise ValueError("depth must be >= 0, pcpus and vcpus >= 1")
     pol = resolve(policy) if isinstance(policy, str) else policy
@@ -165,24 +190,26 @@ def check(
     e0, o0 = ex.replay(root)
     seen = {ex.key(e0, o0, g0)}
     states = 1
-    frontier: list[tuple[tuple[Event, ...], GuestState, tuple[str, ...]]] = [(root, g0, ())]
+    frontier: list[Node] = [(root, g0, (), e0, o0)]
     reached = 0
     for level in range(1, depth + 1):
-        nxt: list[tuple[tuple[Event, ...], GuestState, tuple[str, ...]]] = []
-        for path, g, labels in frontier:
-            engine, oracle = ex.replay(path)
+        nxt: list[Node] = []
+        frontier.reverse()  # popped from the end: the same order, each state freed once expanded
+        while frontier:
+            path, g, labels, engine, oracle = frontier.pop()
             ops = ex.successors(engine, g)
             if level == depth:  # a violation is a *use*: nothing to check at a leaf without one
                 ops = [op for op in ops if uses_something(op.events)]
             for i, op in enumerate(ops):
-                p2 = path + op.events
-                if i == len(ops) - 1:  # the parent's replay serves its last successor
-                    engine.apply(op.events)
+                if i == len(ops) - 1:  # the parent's own state serves its last successor
                     e2, o2 = engine, oracle
-                else:
-                    e2, o2 = ex.replay(p2)
+                else:  # a copy of the parent's state: the same as replaying its path from scratch
+                    e2, o2 = copy_state(engine, oracle)
+                e2.apply(op.events)
                 if o2.guest_errors:
-                    raise GuestDisciplineError(_guest_error(kind, p2, o2.guest_errors[0]))
+                    raise GuestDisciplineError(
+                        _guest_error(kind, path + op.events, o2.guest_errors[0])
+                    )
                 if o2.violations:
                     return CheckResult(
                         kind,
@@ -193,20 +220,24 @@ def check(
                         states + 1,
                         level,
                         time.perf_counter() - t0,
-                        ex.scenario(p2, f"check: {kind} under {pol.name}"),
+                        ex.scenario(path + op.events, f"check: {kind} under {pol.name}"),
                         o2.violations[0],
                         [*labels, op.label],
                         len(model.vas),
                     )
                 if level == depth:
+                    _release(e2)
                     continue  # checked for a violation; never expanded, so never keyed
                 if merge:
                     k = ex.key(e2, o2, op.state)
                     if k in seen:
+                        _release(e2)
                         continue
                     seen.add(k)
                 states += 1
-                nxt.append((p2, op.state, (*labels, op.label)))
+                nxt.append((path + op.events, op.state, (*labels, op.label), e2, o2))
+            if not ops:
+                _release(engine)
         reached = level
         frontier = nxt
         if not frontier:
@@ -222,6 +253,13 @@ def check(
         time.perf_counter() - t0,
         vas=len(model.vas),
     )
+
+
+def _release(engine: Engine) -> None:
+    """Break the only reference cycle of a dropped state (each vCPU points at its domain), so
+    reference counting frees it at once without the garbage collector."""
+    for d in engine.domains.values():
+        d.vcpus.clear()
 
 
 def uses_something(events: tuple[Event, ...]) -> bool:

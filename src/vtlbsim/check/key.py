@@ -21,7 +21,7 @@ The key is the smallest renaming of these facts over every pCPU and vCPU permuta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..guest.tables import Pte
@@ -82,12 +82,14 @@ def raw_facts(
     live.update(pte.pa for t in dom.tables.values() for pte in t.current.values())
     live_pas = tuple(sorted(live))
     shared_tags = model.tag_shared
+    asid_of = {name: model.asid_of(name) for name in model.tables}
+    vas = model.vas
     for vc in dom.vcpus:
         loc = local[vc.name]
         for name in model.tables_of(vc.index):
             t = dom.table(name)
-            tag = model.asid_of(name)
-            for va in model.vas:
+            tag = asid_of[name]
+            for va in vas:
                 cand = live_pas if shared_tags else tuple(sorted(held.get((va, tag), ())))
                 if not cand:
                     continue
@@ -155,23 +157,37 @@ def _trained_on(
 
 def _rename(
     f: dict[str, list[Fact]], vp: Sequence[int], pp: Sequence[int], tables: dict[str, str]
-) -> tuple[Any, ...]:
+) -> Iterator[tuple[Any, ...]]:
+    """The renamed facts, one component of the key at a time."""
     # index -1 (none) maps to the list's last element, which is -1
     v = [*vp, -1]
     p = [*pp, -1]
     t = tables
-    return (
-        tuple(sorted((v[a], p[b], p[c], d, t.get(e, e), g) for a, b, c, d, e, g in f["v"])),
-        tuple(sorted((p[a], v[b], v[c]) for a, b, c in f["p"])),
-        tuple(sorted((t.get(a, a), b, c, d) for a, b, c, d in f["m"])),
-        tuple(sorted((t.get(a, a), v[b]) for a, b in f["a"])),
-        tuple(sorted((p[a], b, c, d, v[e], t.get(g, g), h) for a, b, c, d, e, g, h in f["t"])),
-        tuple(sorted((v[a], t.get(b, b), c, d, e) for a, b, c, d, e in f["L"])),
-        tuple(sorted((p[a], b, c) for a, b, c in f["i"])),
-        tuple(sorted((v[a], b, c) for a, b, c in f["F"])),
-        tuple(sorted((p[a], b, c, d, e, v[g], h) for a, b, c, d, e, g, h in f["b"])),
-        tuple(sorted((v[a], t.get(b, b), c, d) for a, b, c, d in f["B"])),
-    )
+    yield tuple(sorted((v[a], p[b], p[c], d, t.get(e, e), g) for a, b, c, d, e, g in f["v"]))
+    yield tuple(sorted((p[a], v[b], v[c]) for a, b, c in f["p"]))
+    yield tuple(sorted((t.get(a, a), b, c, d) for a, b, c, d in f["m"]))
+    yield tuple(sorted((t.get(a, a), v[b]) for a, b in f["a"]))
+    yield tuple(sorted((p[a], b, c, d, v[e], t.get(g, g), h) for a, b, c, d, e, g, h in f["t"]))
+    yield tuple(sorted((v[a], t.get(b, b), c, d, e) for a, b, c, d, e in f["L"]))
+    yield tuple(sorted((p[a], b, c) for a, b, c in f["i"]))
+    yield tuple(sorted((v[a], b, c) for a, b, c in f["F"]))
+    yield tuple(sorted((p[a], b, c, d, e, v[g], h) for a, b, c, d, e, g, h in f["b"]))
+    yield tuple(sorted((v[a], t.get(b, b), c, d) for a, b, c, d in f["B"]))
+
+
+def _smaller(parts: Iterator[tuple[Any, ...]], best: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The key ``parts`` make if it is smaller than ``best``, else None; a renaming that is
+    already larger in an early component is not computed further."""
+    done: list[tuple[Any, ...]] = []
+    for c, b in zip(parts, best, strict=False):
+        if c < b:
+            done.append(c)
+            done.extend(parts)
+            return tuple(done)
+        if c > b:
+            return None
+        done.append(c)
+    return None
 
 
 def canonical_key(
@@ -184,13 +200,20 @@ def canonical_key(
     memo: dict[tuple[Any, ...], tuple[Any, ...]] | None = None,
 ) -> tuple[Any, ...]:
     """The smallest renaming of the state's facts over the given permutations (the first
-    permutation of each list must be the identity). ``memo`` maps identity keys already seen
-    to their canonical key, so a state met again costs one renaming."""
+    permutation of each list must be the identity). ``memo`` maps the facts, as listed and
+    as an identity key, already seen to their canonical key, so a state met again costs no or
+    one renaming. (The key depends on the facts only, the listing order aside.)"""
     f = raw_facts(model, engine, oracle, g)
-    identity = _rename(f, vperms[0], pperms[0], {})
+    listed = ("listed", *(tuple(x) for x in f.values()))
+    if memo is not None:
+        hit = memo.get(listed)
+        if hit is not None:
+            return hit
+    identity = tuple(_rename(f, vperms[0], pperms[0], {}))
     if memo is not None:
         hit = memo.get(identity)
         if hit is not None:
+            memo[listed] = hit
             return hit
     best = identity
     for vp in vperms:
@@ -198,9 +221,9 @@ def canonical_key(
         for pp in pperms:
             if vp is vperms[0] and pp is pperms[0]:
                 continue
-            k = _rename(f, vp, pp, tables)
-            if k < best:
+            k = _smaller(_rename(f, vp, pp, tables), best)
+            if k is not None:
                 best = k
     if memo is not None:
-        memo[identity] = best
+        memo[identity] = memo[listed] = best
     return best

@@ -48,6 +48,7 @@ _INPUTS = (
     "check/actions.py",
     "check/key.py",
     "check/explore.py",
+    "check/snapshot.py",
 )
 
 

@@ -285,7 +285,9 @@ def evaluate_exact(
 ) -> CostResult:
     """Simulate ``workload`` under ``policy`` (module docstring) and cost it by cause.
 
-    ``traces`` maps a guest kind to a trace file (lackey or .npz) that replaces its model;
+    ``traces`` maps a guest kind to a trace file (lackey or .npz) that replaces its model; it
+    takes precedence over a domain group's own ``trace`` field (relative to the workload file),
+    which otherwise replaces the model for that group's vCPUs;
     ``backend`` is ``"numba"`` or ``"reference"`` (plain Python, for tests).
     """
     plat = load_platform(workload.platform, workload.base_dir)
@@ -301,22 +303,25 @@ def evaluate_exact(
     vcpus: list[_Vcpu] = []
     sched = workload.scheduler
     pinned = sched.kind == "pinned"
-    kinds: dict[tuple[str, int], int] = {}
-    streams: dict[str, _Group] = {}
+    kinds: dict[tuple[str, int, str | None], int] = {}
+    streams: dict[tuple[str, str | None], _Group] = {}
     vcpus_of: list[int] = []
     vmid = 0
     for dg in workload.domains:
         rates = load_rates(dg.kind, workload.base_dir)
-        key = (dg.kind, dg.vcpus)
+        trace = (traces or {}).get(dg.kind)  # the caller's KIND=FILE wins over the file's field
+        if trace and not Path(trace).is_absolute() and workload.base_dir:
+            cand = Path(workload.base_dir) / trace
+            trace = str(cand) if cand.exists() else trace
+        if not trace:
+            own = dg.trace_path(workload.base_dir)
+            trace = str(own) if own is not None else None
+        key = (dg.kind, dg.vcpus, trace)
         if key not in kinds:
-            if dg.kind not in streams:
-                trace = (traces or {}).get(dg.kind)
-                if trace and not Path(trace).is_absolute() and workload.base_dir:
-                    cand = Path(workload.base_dir) / trace
-                    trace = str(cand) if cand.exists() else trace
-                streams[dg.kind] = _group(rates, seed + len(streams), trace)
+            if (dg.kind, trace) not in streams:
+                streams[(dg.kind, trace)] = _group(rates, seed + len(streams), trace)
             kinds[key] = len(groups)
-            groups.append(streams[dg.kind])
+            groups.append(streams[(dg.kind, trace)])
             vcpus_of.append(dg.vcpus)
         gi = kinds[key]
         span = (int(groups[gi].stream.lines.max()) // LINES_PER_PAGE + 1) * LINES_PER_PAGE

@@ -20,6 +20,12 @@ class Scheduler:
     ``s = 1 - sqrt(1 - q)``, ``q = min(1, rate * timeslice)``: it loads that queue's head and
     gives its own head away (the queues stay balanced); that makes ``s(2 - s) = q`` of the loads
     migrations, the share the scheduler model gives. A vCPU that goes on running is not reloaded.
+    A rate above the timeslice rate (``rate * timeslice > 1``): every timeslice-end load is a
+    steal (``q = 1``), and the rest, ``rate - 1 / timeslice`` per running vCPU-second, are extra
+    loads within the slice (a vCPU that blocks and wakes elsewhere), each a migration: a random
+    running vCPU swaps pCPUs with the vCPU running on a random other pCPU (two migrations, so
+    swaps happen at half that rate); the queues are untouched. The model's rule: a vCPU is loaded
+    ``max(1 / timeslice, rate)`` times per running second and migrates ``rate`` times.
     Without overcommit, ``random-migrate`` moves a random running vCPU to a random other pCPU
     at ``rate`` per running vCPU-second: to an idle one if any, else by swapping with the vCPU
     there (two migrations, so swaps happen at half the rate).
@@ -66,6 +72,18 @@ class Scheduler:
                 if other is not None:
                     run.load(other, here)
             return
+        extra = self.rate - 1.0 / self.timeslice_s if self.kind == "random-migrate" else 0.0
+        if extra > 1e-12 and run.pcpus >= 2:  # loads beyond one per timeslice: swaps
+            running = [vi for vi in run.running if vi is not None]
+            for _ in range(int(rng.poisson(extra * len(running) * dt / 2.0))):
+                vi = running[int(rng.integers(0, len(running)))]
+                here = run.vcpus[vi].pcpu
+                assert here is not None
+                there = (here + 1 + int(rng.integers(0, run.pcpus - 1))) % run.pcpus
+                other = run.running[there]
+                run.load(vi, there)
+                if other is not None:
+                    run.load(other, here)
         self.elapsed += dt
         if self.elapsed + 1e-12 < self.timeslice_s:
             return

@@ -114,6 +114,20 @@ CONFIGS: tuple[Config, ...] = (
         "the flagship study's arm64-smp mix in small: 4 4-vCPU guests on 8 ThunderX cores",
         (("*", "tlb-refill"),),
     ),
+    Config(
+        "overcommit-fast-migrate",
+        _wl(
+            "linux-arm32-up",
+            8,
+            1,
+            {"kind": "random-migrate", "migrations_per_vcpu_s": 300, "timeslice_ms": 10},
+            "cortex-a57-juno",
+        ),
+        4,
+        ("flush-on-migrate", "flush-on-switch", "kvm"),
+        "8 1-vCPU UP guests on 4 cores, 300 migrations per vCPU-second with 10 ms slices: "
+        "migrating 3x as often as the timeslice ends (blocks and wakes)",
+    ),
 )
 """The configurations the cross-validation test and ``vtlbsim validate`` run."""
 

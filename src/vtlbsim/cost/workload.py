@@ -13,6 +13,7 @@ timeslice_ms = 10
 kind = "linux-arm32-up"           # a built-in guest kind, or a path to a guest-kind TOML
 count = 200
 vcpus = 1
+trace = "traces/gzip.npz"         # optional: exact mode replays this trace for these vCPUs
 ```
 """
 
@@ -51,6 +52,17 @@ class DomainGroup(BaseModel):
     kind: str = Field(min_length=1)
     count: int = Field(default=1, ge=1)
     vcpus: int = Field(default=1, ge=1)
+    trace: str | None = Field(default=None, min_length=1)
+    """A trace (``vtlbsim trace import``'s .npz, or lackey text) that exact mode replays for
+    these domains' vCPUs instead of the kind's working-set model; relative to the workload
+    file. The analytic model ignores it."""
+
+    def trace_path(self, base_dir: str) -> Path | None:
+        """``trace`` resolved against the workload file's directory (None without a trace)."""
+        if self.trace is None:
+            return None
+        p = Path(self.trace).expanduser()
+        return p if p.is_absolute() or not base_dir else Path(base_dir) / p
 
 
 class Workload(BaseModel):
@@ -150,11 +162,17 @@ def check_references(workload: Workload, text: str, where: str) -> None:
             line = _find_line(text, ("domains", i, "kind"))
             at = f"{where}:{line}" if line else where
             raise WorkloadError(f"{at}: domains[{i}].kind: {exc}") from None
+        trace = dom.trace_path(workload.base_dir)
+        if trace is not None and not trace.is_file():
+            line = _find_line(text, ("domains", i, "trace"))
+            at = f"{where}:{line}" if line else where
+            raise WorkloadError(f"{at}: domains[{i}].trace: {trace}: no such trace file") from None
 
 
 def load_workload(path: str | Path) -> Workload:
     """Read and validate a workload file (fields, then that its platform and guest kinds
-    exist and are well formed); WorkloadError (one line) on any problem."""
+    exist and are well formed, and every domain's trace file exists, its path made absolute);
+    WorkloadError (one line) on any problem."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -162,4 +180,9 @@ def load_workload(path: str | Path) -> Workload:
         raise WorkloadError(f"{p}: cannot read workload file: {exc.strerror}") from None
     workload = workload_from_text(text, str(p), str(p.resolve().parent))
     check_references(workload, text, str(p))
-    return workload
+    # traces resolved now, so a copy without ``base_dir`` (``vtlbsim validate FILE``) finds them
+    domains = [
+        d.model_copy(update={"trace": str(d.trace_path(workload.base_dir))}) if d.trace else d
+        for d in workload.domains
+    ]
+    return workload.model_copy(update={"domains": domains})

@@ -1,0 +1,118 @@
+"""A purpose-built copy of the checker's engine and oracle, cheaper than a replay.
+
+The explorer expands a state into each of its successors; instead of replaying the whole event
+path for every successor, it copies the parent's engine and oracle and applies only the
+successor's events. The copy duplicates every container the engine or the oracle mutates
+(dicts, lists, sets, ``History`` logs, ``Coverage`` records, vCPUs, pCPUs) and shares what
+nothing mutates once made: TLB entries, code lines, PTEs, marks, findings, ``VcpuInfo`` and the
+policy (stateless: docs/check.md). ``tests/check/test_snapshot.py`` holds a copy plus the
+successor's events against a replay of the whole path, field by field.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ..arch.caches import BranchPredictor, ICache
+from ..arch.machine import Hcr, Machine, Pcpu
+from ..arch.tlb import Tlb
+from ..guest.domain import Domain, Vcpu
+from ..guest.tables import CodeMemory, History, TranslationTable
+from ..sim.engine import Engine
+from .coverage import Coverage
+from .oracle import Oracle
+
+
+def _history(h: History) -> History:
+    c = History.__new__(History)
+    c.steps = h.steps.copy()
+    c.values = h.values.copy()
+    return c
+
+
+def _table(t: TranslationTable) -> TranslationTable:
+    c = TranslationTable.__new__(TranslationTable)
+    c.name = t.name
+    c.current = t.current.copy()
+    c.history = {k: _history(h) for k, h in t.history.items()}
+    return c
+
+
+def _code(m: CodeMemory) -> CodeMemory:
+    c = CodeMemory.__new__(CodeMemory)
+    c.current = m.current.copy()
+    c.history = {k: _history(h) for k, h in m.history.items()}
+    return c
+
+
+def _domain(d: Domain) -> Domain:
+    c = Domain.__new__(Domain)
+    c.name = d.name
+    c.vmid = d.vmid
+    c.arch = d.arch
+    c.nvcpus = d.nvcpus
+    c.kind = d.kind
+    c.pinned = d.pinned
+    c.vcpus = [
+        Vcpu(c, v.index, v.name, v.pcpu, v.last_pcpu, v.asid, v.table, v.tables_used.copy())
+        for v in d.vcpus
+    ]
+    c.tables = {k: _table(t) for k, t in d.tables.items()}
+    c.code = _code(d.code)
+    return c
+
+
+def _pcpu(p: Pcpu) -> Pcpu:
+    tlb = Tlb()
+    tlb.by_vmid = {
+        vmid: {va: tags.copy() for va, tags in pages.items()}
+        for vmid, pages in p.tlb.by_vmid.items()
+    }
+    icache = ICache()
+    icache.lines = p.icache.lines.copy()
+    bp = BranchPredictor()
+    bp.entries = p.bp.entries.copy()
+    return Pcpu(p.index, p.socket, tlb, icache, bp, Hcr(p.hcr.fb, p.hcr.ttlb), p.running)
+
+
+def _coverage(c: Coverage) -> Coverage:
+    return Coverage(
+        c.tlb_all,
+        c.tlb_asid.copy(),
+        c.tlb_va_any.copy(),
+        c.tlb_va_asid.copy(),
+        c.tlb_va_global.copy(),
+        c.ic_all,
+        c.ic_pa.copy(),
+        c.bp_all,
+        c.bp_va.copy(),
+    )
+
+
+def copy_state(engine: Engine, oracle: Oracle) -> tuple[Engine, Oracle]:
+    """An independent engine and oracle in the same state as ``engine`` and its ``oracle``."""
+    assert engine.observer is oracle
+    domains = [_domain(d) for d in engine.domains.values()]
+    o = Oracle.__new__(Oracle)
+    o.violations = oracle.violations.copy()
+    o.guest_errors = oracle.guest_errors.copy()
+    o.local = {k: _coverage(c) for k, c in oracle.local.items()}
+    o.shared = {k: _coverage(c) for k, c in oracle.shared.items()}
+    o.any_tlbi_all = oracle.any_tlbi_all.copy()
+    o.any_tlbi_va = {k: d.copy() for k, d in oracle.any_tlbi_va.items()}
+    o.unmapped_at = oracle.unmapped_at.copy()
+    o.bindings = {k: d.copy() for k, d in oracle.bindings.items()}
+    m = Machine.__new__(Machine)
+    m.pcpus = [_pcpu(p) for p in engine.machine.pcpus]
+    m.sockets = engine.machine.sockets
+    e = Engine.__new__(Engine)
+    e.machine = m
+    e.domains = {d.name: d for d in domains}
+    e.policy = engine.policy
+    e.observer = o
+    e.step = engine.step
+    e.counts = Counter()
+    dict.update(e.counts, engine.counts)  # Counter(counts) goes through Counter.update, slower
+    e.last_vcpu_here = engine.last_vcpu_here.copy()
+    e._info = engine._info.copy()
+    return e, o

@@ -1,0 +1,83 @@
+"""The explorer's copy of an engine and oracle (``check/snapshot.py``): a copy of a parent's
+state plus a successor's events is the state a replay of the whole path gives, field by field,
+and applying events to a copy leaves the original untouched."""
+
+from __future__ import annotations
+
+import random
+from enum import Enum
+from typing import Any
+
+import pytest
+
+from vtlbsim.check.actions import GuestModel
+from vtlbsim.check.explore import Explorer
+from vtlbsim.check.snapshot import copy_state
+from vtlbsim.guest.kinds import KIND_NAMES
+from vtlbsim.hyp.policy import Policy
+from vtlbsim.hyp.registry import resolve
+from vtlbsim.sim.engine import Engine
+from vtlbsim.sim.events import Event
+
+
+def _fields(obj: object) -> list[str]:
+    names: list[str] = []
+    for cls in type(obj).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        names += [slots] if isinstance(slots, str) else list(slots)
+    return names + sorted(getattr(obj, "__dict__", {}))
+
+
+def norm(obj: Any, policy: Policy, open_: frozenset[int] = frozenset()) -> Any:
+    """Every field reachable from ``obj``, as nested tuples (shared objects expanded; a cycle
+    back to an object being expanded becomes its type name; the policy is not expanded)."""
+    if obj is policy or isinstance(obj, (int, str, float, bool, type(None), Enum)):
+        return obj if obj is not policy else "<policy>"
+    if id(obj) in open_:
+        return f"<cycle {type(obj).__name__}>"
+    inner = open_ | {id(obj)}
+    if isinstance(obj, dict):
+        return (
+            "dict",
+            tuple((norm(k, policy, inner), norm(v, policy, inner)) for k, v in obj.items()),
+        )
+    if isinstance(obj, (list, tuple)):
+        return (type(obj).__name__, tuple(norm(x, policy, inner) for x in obj))
+    if isinstance(obj, (set, frozenset)):
+        return ("set", tuple(sorted(repr(norm(x, policy, inner)) for x in obj)))
+    return (
+        type(obj).__name__,
+        tuple((n, norm(getattr(obj, n), policy, inner)) for n in _fields(obj) if hasattr(obj, n)),
+    )
+
+
+def dump(engine: Engine, policy: Policy) -> Any:
+    """Every field of the engine, its machine, domains and oracle."""
+    return norm(engine, policy)
+
+
+@pytest.mark.parametrize("kind", KIND_NAMES)
+@pytest.mark.parametrize("policy", ["none", "fb", "trap-ttlb", "kvm"])
+def test_copy_plus_events_is_a_replay(kind: str, policy: str) -> None:
+    pol = resolve(policy)
+    ex = Explorer(GuestModel.for_kind(kind, 2), pol, 2)
+    rng = random.Random(f"{kind}/{policy}")
+    for _ in range(20):
+        path: tuple[Event, ...] = ()
+        g = ex.model.initial()
+        engine, oracle = ex.replay(path)
+        for _ in range(9):
+            ops = ex.successors(engine, g)
+            before = dump(engine, pol)
+            for op in rng.sample(ops, min(3, len(ops))):
+                e2, o2 = copy_state(engine, oracle)
+                assert e2.observer is o2
+                e2.apply(op.events)
+                assert dump(e2, pol) == dump(ex.replay(path + op.events)[0], pol)
+            assert dump(engine, pol) == before  # the copies share nothing mutable with it
+            op = rng.choice(ops)
+            engine, oracle = copy_state(engine, oracle)
+            engine.apply(op.events)
+            path, g = path + op.events, op.state
+            if oracle.violations:
+                break
