@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -119,25 +120,24 @@ def test_fb_cost_never_decreases_with_cores(
     assert big.total_cycles >= small.total_cycles * (1 - 1e-12)
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    kind=st.lists(kinds, min_size=1, max_size=3),
-    policy=policies,
-    count=counts,
-    vcpus=vcpus_,
-    sched=st.sampled_from(SCHEDS),
-    pcpus=pcpus_,
-    duration=st.floats(0.5, 1000.0),
+# a guest mix on a machine, as the property tests below draw it
+mixes = st.fixed_dictionaries(
+    {
+        "kind": st.lists(kinds, min_size=1, max_size=3),
+        "count": counts,
+        "vcpus": vcpus_,
+        "sched": st.sampled_from(SCHEDS),
+    }
 )
+
+
+@settings(max_examples=60, deadline=None)
+@given(mix=mixes, policy=policies, pcpus=pcpus_, duration=st.floats(0.5, 1000.0))
 def test_doubling_duration_doubles_every_count_and_cause(
-    kind: list[str], policy: str, count: int, vcpus: int, sched: str, pcpus: int, duration: float
+    mix: dict[str, Any], policy: str, pcpus: int, duration: float
 ) -> None:
-    one = evaluate(
-        make(kind, count=count, vcpus=vcpus, sched=sched, duration=duration), policy, pcpus
-    )
-    two = evaluate(
-        make(kind, count=count, vcpus=vcpus, sched=sched, duration=2 * duration), policy, pcpus
-    )
+    one = evaluate(make(**mix, duration=duration), policy, pcpus)
+    two = evaluate(make(**mix, duration=2 * duration), policy, pcpus)
     assert one.events.keys() == two.events.keys()
     for name, n in one.events.items():
         assert math.isclose(two.events[name], 2 * n, rel_tol=1e-9, abs_tol=1e-9), name
@@ -147,19 +147,11 @@ def test_doubling_duration_doubles_every_count_and_cause(
 
 
 @settings(max_examples=80, deadline=None)
-@given(
-    kind=st.lists(kinds, min_size=1, max_size=3),
-    policy=policies,
-    count=counts,
-    vcpus=vcpus_,
-    sched=st.sampled_from(SCHEDS),
-    pcpus=pcpus_,
-    rate=st.floats(0.0, 500.0),
-)
+@given(mix=mixes, policy=policies, pcpus=pcpus_, rate=st.floats(0.0, 500.0))
 def test_causes_add_up_and_nothing_is_negative(
-    kind: list[str], policy: str, count: int, vcpus: int, sched: str, pcpus: int, rate: float
+    mix: dict[str, Any], policy: str, pcpus: int, rate: float
 ) -> None:
-    r = evaluate(make(kind, count=count, vcpus=vcpus, sched=sched, rate=rate), policy, pcpus)
+    r = evaluate(make(**mix, rate=rate), policy, pcpus)
     assert math.isclose(sum(r.cycles.values()), r.total_cycles, rel_tol=1e-12, abs_tol=1e-6)
     assert all(c >= -1e-6 for c in r.cycles.values()), r.cycles
     assert math.isclose(
@@ -168,9 +160,7 @@ def test_causes_add_up_and_nothing_is_negative(
     assert 0.0 <= r.cost_to_others_pct <= r.overhead_pct + 1e-12
     assert r.pcpus == pcpus
     # a pure function: the same arguments give the same result
-    assert (
-        evaluate(make(kind, count=count, vcpus=vcpus, sched=sched, rate=rate), policy, pcpus) == r
-    )
+    assert evaluate(make(**mix, rate=rate), policy, pcpus) == r
 
 
 def test_broadcast_cost_grows_with_cores_and_sockets() -> None:
