@@ -25,11 +25,9 @@ from vtlbsim.study.run import run_study
 from vtlbsim.study.spec import load_spec
 from vtlbsim.study.sweep import expand
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def main() -> int:
-    base = load_spec(ROOT / "studies" / "seed.toml")
+    base = load_spec("seed")
     rates = sorted({round(10 ** (i / 35 * 4), 3) for i in range(36)})  # 1 ... 10,000
     axes = base.axes.model_copy(update={"migration_rates": rates})
     spec = base.model_copy(update={"axes": axes})

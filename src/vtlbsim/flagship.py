@@ -1,4 +1,5 @@
-"""`make run`: the flagship study (``studies/seed.toml``) into ``out/seed/``, then the report.
+"""`make run`: the flagship study (the shipped ``studies/seed.toml``) into ``out/seed/`` under the
+current directory, then the report.
 
 Resumable like every study: a second ``make run`` on the same code computes nothing and only
 rebuilds the report. Prints the headline table and where the report is.
@@ -10,9 +11,10 @@ import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-SPEC = REPO / "studies" / "seed.toml"
-OUT = REPO / "out" / "seed"
+from . import datafiles
+
+SPEC = datafiles.package_dir(datafiles.STUDIES) / "seed.toml"
+OUT = Path("out") / "seed"
 
 
 def main(argv: list[str] | None = None) -> int:

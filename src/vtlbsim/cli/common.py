@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -29,3 +30,37 @@ def fail(message: str, code: int = BAD_INPUT) -> NoReturn:
     """Print ``vtlbsim: message`` on one line of stderr and exit with ``code``."""
     print(f"vtlbsim: {' '.join(str(message).split())}", file=sys.stderr)
     raise typer.Exit(code)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        print(f"vtlbsim {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global_options(
+    profiles: list[Path] = typer.Option(
+        [],
+        "--profiles",
+        metavar="DIR",
+        help="A directory of your own platform profiles (guest kinds in DIR/guests), searched "
+        "before the shipped ones; repeatable. Also: VTLBSIM_PROFILES=DIR[:DIR...].",
+    ),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_show_version,
+        is_eager=True,
+        help="Print vtlbsim's version and exit.",
+    ),
+) -> None:
+    """Is an Arm hypervisor's TLB/I-cache/BP maintenance policy safe, and what does it cost?"""
+    from .. import datafiles
+
+    for d in reversed(profiles):
+        if not d.is_dir():
+            fail(f"--profiles: {d}: not a directory")
+        datafiles.add_user_dir(d)

@@ -24,7 +24,9 @@ def _cell(v: Any) -> str:
 
 @app.command()
 def study(
-    spec_file: Path = typer.Argument(..., metavar="SPEC", help="A study spec (studies/*.toml)."),
+    spec_file: Path = typer.Argument(
+        ..., metavar="SPEC", help="A study spec file, or the name of a shipped study (seed)."
+    ),
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Store directory (default: out/<study name>)."
     ),

@@ -1,4 +1,4 @@
-"""Platform profiles (``profiles/*.toml``): a server's geometry and maintenance costs, each
+"""Platform profiles (``data/profiles/*.toml``, package data; see ``datafiles``): a server's geometry and maintenance costs, each
 figure with its source or the reason it is assumed.
 
 A profile file holds ``name``, ``description`` and one inline table per figure::
@@ -24,10 +24,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .. import tomlfile
+from .. import datafiles, tomlfile
 
-PROFILE_DIR = Path(__file__).resolve().parents[3] / "profiles"
-"""The repository's ``profiles/`` directory (platform TOMLs; guest kinds in ``guests/``)."""
+PROFILE_DIR = datafiles.package_dir(datafiles.PROFILES)
+"""The shipped platform profiles (package data; guest kinds in ``guests/``)."""
 
 
 class PlatformError(ValueError):
@@ -172,10 +172,9 @@ def platform_from_dict(data: dict[str, Any], where: str) -> Platform:
 
 
 def platform_names() -> list[str]:
-    """The profiles shipped in ``profiles/``, by name (file stem), sorted."""
-    if not PROFILE_DIR.is_dir():
-        return []
-    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+    """The profiles on the search path (the user's directories, then the shipped ones), by
+    name (file stem), sorted."""
+    return datafiles.names(datafiles.PROFILES)
 
 
 _CACHE: dict[str, Platform] = {}
@@ -186,7 +185,8 @@ def load_platform(name_or_path: str, base_dir: str = "") -> Platform:
     key = f"{base_dir}\0{name_or_path}"
     if key in _CACHE:
         return _CACHE[key]
-    candidates = [PROFILE_DIR / f"{name_or_path}.toml"]
+    named = datafiles.find(datafiles.PROFILES, name_or_path)
+    candidates = [named] if named is not None else []
     if name_or_path.endswith(".toml") or "/" in name_or_path:
         p = Path(name_or_path)
         candidates = [p] if p.is_absolute() else [Path(base_dir) / p, p]

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import tomlfile
+from .. import datafiles, tomlfile
 from ..arch.ops import Arch, lookup_op
 from .kinds import DISCIPLINES, Discipline
 
-GUEST_PROFILE_DIR = Path(__file__).resolve().parents[3] / "profiles" / "guests"
+GUEST_PROFILE_DIR = datafiles.package_dir(datafiles.GUESTS)
+"""The shipped guest kinds (package data)."""
 
 RATE_FIELDS: dict[str, str] = {
     "pte_changes_per_s": "user PTE changes that need a TLB invalidation, per running vCPU-second",
@@ -189,9 +190,8 @@ def load_rates(kind: str, base_dir: str = "") -> GuestRates:
         path = GUEST_PROFILE_DIR / f"{kind}.toml"
     else:
         p = Path(kind)
-        cands = (
-            [p] if p.is_absolute() else [Path(base_dir) / p, p, GUEST_PROFILE_DIR / f"{kind}.toml"]
-        )
+        named = datafiles.find(datafiles.GUESTS, kind)
+        cands = [p] if p.is_absolute() else [Path(base_dir) / p, p, *([named] if named else [])]
         found = next((c for c in cands if c.suffix == ".toml" and c.is_file()), None)
         if found is None:
             known = ", ".join(DISCIPLINES)

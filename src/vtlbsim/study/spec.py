@@ -241,8 +241,17 @@ def spec_from_text(text: str, where: str, base_dir: str = "") -> StudySpec:
 
 
 def load_spec(path: str | Path) -> StudySpec:
-    """Read and validate a study spec file; SpecError (one line) on any problem."""
+    """Read and validate a study spec: a file, or the name of a shipped spec (``seed``);
+    SpecError (one line) on any problem."""
     p = Path(path)
+    if not p.exists() and p.suffix == "" and "/" not in str(path):
+        from .. import datafiles
+
+        shipped = datafiles.find(datafiles.STUDIES, str(path))
+        if shipped is None:
+            known = ", ".join(datafiles.names(datafiles.STUDIES))
+            raise SpecError(f"{p}: no such study spec file or shipped study (shipped: {known})")
+        p = shipped
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:

@@ -22,15 +22,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .. import __version__, datafiles
 from .spec import DEFAULT_EVALUATOR, DEFAULT_SAFETY, SpecError, StudySpec
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
-REPO_DIR = PACKAGE_DIR.parents[1]
+PACKAGE_DIR = datafiles.package_dir("").parent
+"""The installed ``vtlbsim`` package."""
 MODEL_PACKAGES = ("arch", "guest", "hyp", "sim", "cost", "check")
 """The sub-packages whose code decides a point's numbers (study/ and cli/ only move them)."""
-MODEL_DATA_DIRS = ("profiles", "guests")
-"""Repository data the cost model reads (platform profiles, guest-kind rate files)."""
+MODEL_DATA = (datafiles.PROFILES,)
+"""Package data the cost model reads (platform profiles and, below them, guest kinds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +90,8 @@ def _digest_files(paths: Iterable[Path], root: Path) -> str:
 def model_version(evaluator: str = DEFAULT_EVALUATOR, safety: str = DEFAULT_SAFETY) -> str:
     """``VERSION+DIGEST``: the package version and a digest of the model's code and data.
 
-    The digest covers every ``.py`` file of the model sub-packages and every file of the
-    repository's ``profiles/`` and ``guests/``; a custom evaluator or safety function is
+    The digest covers every ``.py`` file of the model sub-packages and every shipped profile
+    and guest kind (``data/profiles``); a custom evaluator or safety function is
     named in the version. ``VTLBSIM_MODEL_VERSION`` in the environment replaces the digest
     (to keep a store across a change known not to move the numbers: at your own risk).
     """
@@ -99,10 +99,9 @@ def model_version(evaluator: str = DEFAULT_EVALUATOR, safety: str = DEFAULT_SAFE
     files: list[Path] = []
     for sub in MODEL_PACKAGES:
         files.extend((PACKAGE_DIR / sub).rglob("*.py"))
-    for data in MODEL_DATA_DIRS:
-        if (REPO_DIR / data).is_dir():
-            files.extend(p for p in (REPO_DIR / data).rglob("*.toml"))
-    digest = pinned if pinned else _digest_files(files, REPO_DIR)[:12]
+    for data in MODEL_DATA:
+        files.extend(datafiles.shipped_files(data))
+    digest = pinned if pinned else _digest_files(files, PACKAGE_DIR)[:12]
     tag = "" if evaluator == DEFAULT_EVALUATOR else f"+{evaluator}"
     tag += "" if safety == DEFAULT_SAFETY else f"+{safety}"
     return f"{__version__}+{digest}{tag}"
@@ -158,12 +157,9 @@ def _kind_digest(kind: str, spec: StudySpec, field: str) -> str:
         if p.is_file():
             return _file_digest(p)
         raise SpecError(f"{spec.source}: {field}: guest-kind file {kind!r} not found")
-    for named in (
-        REPO_DIR / "profiles" / "guests" / f"{kind}.toml",
-        REPO_DIR / "guests" / f"{kind}.toml",
-    ):
-        if named.is_file():
-            return _file_digest(named)
+    named = datafiles.find(datafiles.GUESTS, kind)
+    if named is not None:
+        return _file_digest(named)
     raise SpecError(
         f"{spec.source}: {field}: unknown guest kind {kind!r} "
         f"(expected one of: {', '.join(KIND_NAMES)}, or a path to a .toml)"
