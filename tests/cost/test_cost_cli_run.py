@@ -153,10 +153,13 @@ USER_KIND = """
 name = "my-rtos"
 arch = "aarch64"
 [discipline]
-pte_user = ["vale1"]
-asid_flush = ["aside1"]
-rollover = ["vmalle1"]
-code_change = ["iallu"]
+pte_user = { value = ["vale1"], source = "test" }
+asid_flush = { value = ["aside1"], source = "test" }
+rollover = { value = ["vmalle1"], source = "test" }
+code_change = { value = ["iallu"], source = "test" }
+map_exec = { value = [], source = "test" }
+ttbr_switch = { value = [], source = "test" }
+smp = { value = true, source = "test" }
 [rates]
 pte_changes_per_s = { value = 100, source = "measured on our board" }
 pte_local_fraction = { value = 0, assumption = "no local form" }
@@ -182,7 +185,7 @@ def test_user_kind_and_platform_override(cli, tmp_path: Path) -> None:  # type: 
     assert code == 0, err
     (row,) = json.loads(out)
     assert row["platform"] == "graviton2" and row["pcpus"] == 64
-    assert row["events"]["fb-upgraded"] > 0 and row["safe"] is None  # the checker does not know it
+    assert row["events"]["fb-upgraded"] > 0 and row["safe"] is None  # the fake checker
     code, out, err = cli(
         ["run", str(wl), "--policy", "fb", "--json", "--platform", "cortex-a57-juno"]
     )

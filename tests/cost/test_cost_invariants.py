@@ -65,11 +65,14 @@ IS_ONLY_KIND = """
 name = "is-only"
 arch = "aarch64"
 [discipline]
-pte_user = ["vale1is"]
-asid_flush = ["aside1is"]
-rollover = ["vmalle1is"]
-rollover_broadcast = true
-code_change = ["ivau"]
+pte_user = { value = ["vale1is"], source = "test" }
+asid_flush = { value = ["aside1is"], source = "test" }
+rollover = { value = ["vmalle1is"], source = "test" }
+rollover_broadcast = { value = true, source = "test" }
+code_change = { value = ["ivau"], source = "test" }
+map_exec = { value = [], source = "test" }
+ttbr_switch = { value = [], source = "test" }
+smp = { value = true, source = "test" }
 [rates]
 pte_changes_per_s = { value = 3000, assumption = "test" }
 pte_local_fraction = { value = 0, assumption = "test" }

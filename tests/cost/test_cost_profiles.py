@@ -88,8 +88,8 @@ def test_a_missing_figure_is_refused(tmp_path: Path) -> None:
 def test_user_kind_needs_valid_instructions(tmp_path: Path) -> None:
     p = tmp_path / "k.toml"
     p.write_text(
-        'name = "k"\narch = "aarch32"\n[discipline]\npte_user = ["vale1is"]\n'
-        "asid_flush = []\nrollover = []\ncode_change = []\n[rates]\n"
+        'name = "k"\narch = "aarch32"\n[discipline]\n'
+        'pte_user = { value = ["vale1is"], source = "test" }\n[rates]\n'
     )
     with pytest.raises(RatesError, match=r"discipline\.pte_user.*vale1is"):
         load_rates(str(p))

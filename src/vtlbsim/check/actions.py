@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from ..arch.ops import MaintenanceOp, Operand, lookup_op
 from ..guest.domain import MAIN_TABLE
-from ..guest.kinds import DISCIPLINES, Discipline
+from ..guest.kinds import Discipline, load_kind
 from ..guest.tables import Pte, TranslationTable
 from ..sim.engine import Engine
 from ..sim.events import Access, AccessKind, Event, Maintain, PteWrite, SetAsid, SetTable, WriteCode
@@ -91,21 +91,15 @@ class GuestModel:
 
     @classmethod
     def for_kind(cls, kind: str, vcpus: int, vas: int = DEFAULT_VAS) -> GuestModel:
-        """The model of a built-in kind with ``vas`` VA pages; UP kinds always get one vCPU."""
+        """The model of a guest kind (a built-in name or a kind file's path) with ``vas`` VA
+        pages; UP kinds always get one vCPU. KindError if the kind does not load."""
         if not 1 <= vas <= len(VAS):
             raise ValueError(f"vas must be 1..{len(VAS)}")
-        d = DISCIPLINES[kind]
-        names = {
-            *d.pte_user,
-            *(d.pte_user_local or ()),
-            *d.rollover,
-            *d.code_change,
-            *d.ttbr_switch,
-        }
+        d = load_kind(kind)
         ops: dict[str, MaintenanceOp] = {}
-        for n in sorted(names):
+        for n in d.instructions():
             op = lookup_op(d.arch, n)
-            if op is None:
+            if op is None:  # kinds.py validated every name: unreachable
                 raise ValueError(f"guest kind {kind!r}: {n!r} is not a {d.arch} instruction")
             ops[n] = op
         return cls(kind, d, vcpus if d.smp else 1, VAS[:vas], ops)
@@ -125,7 +119,7 @@ class GuestModel:
     def tag_shared(self) -> bool:
         """Several tables translate under one ASID (per-CPU tables; one ASID for every
         process): an entry one table filled may be judged against another."""
-        return self.percpu or bool(self.discipline.ttbr_switch)
+        return self.percpu or self.discipline.shared_asid
 
     @property
     def rollover_owed(self) -> bool:
@@ -137,7 +131,7 @@ class GuestModel:
         return (own_table(v),) if self.percpu else AS_TABLES
 
     def asid_of(self, table: str) -> int:
-        if self.percpu or self.discipline.ttbr_switch:
+        if self.percpu or self.discipline.shared_asid:
             return 0
         return AS_TABLES.index(table)
 

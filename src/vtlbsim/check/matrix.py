@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from functools import cache, lru_cache
 from pathlib import Path
 
-from ..guest.kinds import DISCIPLINES, KIND_NAMES
+from ..guest.kinds import KIND_NAMES, KindError, behaviour_digest, builtin, load_kind
 from ..hyp.registry import all_policies
 from .actions import DEFAULT_VAS
 from .explore import CheckResult, check
@@ -78,6 +78,7 @@ def fingerprint() -> str:
         for path in sorted(_PKG.glob(pattern)):
             h.update(path.relative_to(_PKG).as_posix().encode())
             h.update(_code_only(path.read_text()).encode())
+    h.update(behaviour_digest().encode())  # the built-in disciplines (data files)
     return h.hexdigest()
 
 
@@ -98,13 +99,19 @@ def _cached_verdicts() -> dict[tuple[str, str], bool]:
 
 @cache
 def safe(kind: str, policy: str) -> bool | None:
-    """True when the checker finds no violation for ``kind`` under ``policy`` within
-    ``DEFAULT_DEPTH`` actions at the default size; None when the kind or policy is unknown."""
-    if kind not in DISCIPLINES or policy not in all_policies():
+    """True when the checker finds no violation for ``kind`` (a built-in name, or a kind file's
+    path: checked like a built-in) under ``policy`` within ``DEFAULT_DEPTH`` actions at the
+    default size; None when the kind or policy is unknown."""
+    if policy not in all_policies():
         return None
-    hit = _cached_verdicts().get((kind, policy))
-    if hit is not None:
-        return hit
+    try:
+        found = load_kind(kind)
+    except KindError:
+        return None
+    if kind in KIND_NAMES and found == builtin(kind):  # the stored verdicts are the shipped kinds'
+        hit = _cached_verdicts().get((kind, policy))
+        if hit is not None:
+            return hit
     return check(kind, policy, DEFAULT_PCPUS, DEFAULT_VCPUS, DEFAULT_DEPTH).safe
 
 

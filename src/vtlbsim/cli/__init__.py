@@ -13,6 +13,7 @@ except ImportError:  # pragma: no cover
 
 from . import (  # noqa: F401  (each module registers its command)
     check_cmd,
+    guests_cmd,
     litmus_cmd,
     platforms_cmd,
     policies_cmd,

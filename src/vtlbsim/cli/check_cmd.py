@@ -13,7 +13,7 @@ from ..check.actions import DEFAULT_VAS, VAS
 from ..check.explore import CheckResult, GuestDisciplineError
 from ..check.explore import check as run_check
 from ..check.matrix import DEFAULT_DEPTH, DEFAULT_PCPUS, DEFAULT_VCPUS, matrix_results
-from ..guest.kinds import KIND_NAMES
+from ..guest.kinds import KindError, load_kind
 from ..hyp.registry import PolicyError, resolve
 from .common import app, console, fail
 
@@ -36,7 +36,9 @@ def _print_result(r: CheckResult) -> None:
 
 @app.command()
 def check(
-    guest: str | None = typer.Option(None, "--guest", "-g", help="Guest kind (SPEC §3)."),
+    guest: str | None = typer.Option(
+        None, "--guest", "-g", help="Guest kind (SPEC §3): a name or a kind .toml file."
+    ),
     policy: str | None = typer.Option(None, "--policy", "-p", help="Policy name or module:Class."),
     pcpus: int = typer.Option(DEFAULT_PCPUS, "--pcpus", help=f"pCPUs (1..{MAX_PCPUS})."),
     vcpus: int = typer.Option(
@@ -74,8 +76,10 @@ def check(
         return
     if guest is None or policy is None:
         fail("expected --guest KIND and --policy P (or --matrix)")
-    if guest not in KIND_NAMES:
-        fail(f"--guest: unknown guest kind {guest!r} (expected one of: {', '.join(KIND_NAMES)})")
+    try:
+        load_kind(guest)
+    except KindError as exc:
+        fail(f"--guest: {exc}")
     try:
         pol = resolve(policy)
     except PolicyError as exc:

@@ -31,12 +31,25 @@ def _safety_oracle() -> Callable[[str, str], bool | None] | None:
     return safe
 
 
+def _checked_kind(kind: str, base_dir: str) -> str:
+    """A built-in kind's name, or a kind file's absolute path (checked like a built-in)."""
+    from ..guest.kinds import KIND_NAMES, KindError, kind_path
+
+    if kind in KIND_NAMES:
+        return kind
+    try:
+        return str(kind_path(kind, base_dir).resolve())
+    except KindError:
+        return kind
+
+
 def workload_safe(workload: Workload, policy: str) -> bool | None:
     """Safe iff safe for every guest kind of the workload; False if any is unsafe; else None."""
     oracle = _safety_oracle()
     if oracle is None:
         return None
-    verdicts = [oracle(kind, policy) for kind in dict.fromkeys(d.kind for d in workload.domains)]
+    kinds = dict.fromkeys(_checked_kind(d.kind, workload.base_dir) for d in workload.domains)
+    verdicts = [oracle(kind, policy) for kind in kinds]
     if any(v is False for v in verdicts):
         return False
     if verdicts and all(v is True for v in verdicts):

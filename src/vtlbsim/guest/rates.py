@@ -1,21 +1,19 @@
 """Guest rate profiles (SPEC §3): how often a guest kind changes what its discipline covers.
 
 A kind = a *discipline* (``kinds.py``: which instructions after each change) + *rates* (here:
-per running vCPU-second, and working sets). Built-in kinds read ``profiles/guests/KIND.toml``,
-which holds only ``[rates]``; a user kind is a TOML file (a path in the workload's ``kind``)
-with ``name``, ``arch``, a ``[discipline]`` table (fields of ``Discipline``) and ``[rates]``.
-Each rate is ``{ value = ..., source = "..." }`` or ``{ value = ..., assumption = "..." }``.
+per running vCPU-second, and working sets), both in one TOML file (``kinds.py``). Each rate is
+``{ value = ..., source = "..." }`` or ``{ value = ..., assumption = "..." }``. A rate that only
+prices a discipline key (``DISCIPLINE_RATES``) is required exactly when the kind uses that key.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from .. import datafiles, tomlfile
-from ..arch.ops import Arch, lookup_op
-from .kinds import DISCIPLINES, Discipline
+from .. import datafiles
+from ..arch.ops import Arch
+from .kinds import Discipline, KindError, load_kind_file
 
 GUEST_PROFILE_DIR = datafiles.package_dir(datafiles.GUESTS)
 """The shipped guest kinds (package data)."""
@@ -32,6 +30,19 @@ RATE_FIELDS: dict[str, str] = {
     "shared_fraction": "share of a vCPU's TLB working set that its sibling vCPUs also use (kernel)",
 }
 """Every rate a profile gives, with its meaning."""
+
+DISCIPLINE_RATES: dict[str, tuple[str, str]] = {
+    "exec_maps_per_s": (
+        "map_exec",
+        "executable user pages mapped (exec page faults), per running vCPU-second",
+    ),
+    "pte_relax_fraction": (
+        "pte_relax",
+        "of pte_changes_per_s, the share that are permission relaxations (0..1)",
+    ),
+}
+"""Rates that price one discipline key: rate → (the key, its meaning). Required when the kind
+gives that key a non-empty instruction list, refused otherwise (a rate nothing uses)."""
 
 
 class RatesError(ValueError):
@@ -53,6 +64,8 @@ class GuestRates:
     tlb_working_set_pages: float
     icache_working_set_kib: float
     shared_fraction: float
+    exec_maps_per_s: float = 0.0
+    pte_relax_fraction: float = 0.0
     provenance: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Rate name → ("source" | "assumption", text)."""
     path: str = ""
@@ -66,16 +79,23 @@ class GuestRates:
         return [k for k, (how, _) in self.provenance.items() if how == "assumption"]
 
 
-def _rates(data: Any, where: str) -> tuple[dict[str, float], dict[str, tuple[str, str]]]:
+def _rates(
+    data: Any, where: str, discipline: Discipline
+) -> tuple[dict[str, float], dict[str, tuple[str, str]]]:
     if not isinstance(data, dict):
         raise RatesError(f"{where}: rates: expected a [rates] table")
     values: dict[str, float] = {}
     prov: dict[str, tuple[str, str]] = {}
+    used = [r for r, (k, _) in DISCIPLINE_RATES.items() if getattr(discipline, k)]
     for key, raw in data.items():
-        if key not in RATE_FIELDS:
+        if key in DISCIPLINE_RATES and key not in used:
+            dkey = DISCIPLINE_RATES[key][0]
             raise RatesError(
-                f"{where}: rates.{key}: unknown rate (expected one of {', '.join(RATE_FIELDS)})"
+                f"{where}: rates.{key}: prices discipline.{dkey}, which this kind does not use"
             )
+        if key not in RATE_FIELDS and key not in DISCIPLINE_RATES:
+            known = ", ".join([*RATE_FIELDS, *DISCIPLINE_RATES])
+            raise RatesError(f"{where}: rates.{key}: unknown rate (expected one of {known})")
         if not isinstance(raw, dict) or not isinstance(raw.get("value"), int | float):
             raise RatesError(f'{where}: rates.{key}: expected {{ value = NUMBER, source = "..." }}')
         extra = set(raw) - {"value", "source", "assumption"}
@@ -90,87 +110,15 @@ def _rates(data: Any, where: str) -> tuple[dict[str, float], dict[str, tuple[str
         values[key] = value
         how = "source" if has_src else "assumption"
         prov[key] = (how, str(raw[how]))
-    missing = [k for k in RATE_FIELDS if k not in values]
+    missing = [k for k in [*RATE_FIELDS, *used] if k not in values]
     if missing:
         raise RatesError(f"{where}: rates.{missing[0]}: required rate is missing")
     return values, prov
 
 
-def _ops(value: Any, arch: Arch, where: str, key: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise RatesError(f"{where}: discipline.{key}: expected a list of instruction names")
-    for name in value:
-        if lookup_op(arch, name) is None:
-            raise RatesError(f"{where}: discipline.{key}: {name!r} is not an {arch} instruction")
-    return tuple(v.lower() for v in value)
-
-
-def _discipline(data: dict[str, Any], name: str, where: str) -> Discipline:
-    try:
-        arch = Arch(data.get("arch", ""))
-    except ValueError:
-        raise RatesError(f"{where}: arch: expected 'aarch64' or 'aarch32'") from None
-    disc = data.get("discipline")
-    if not isinstance(disc, dict):
-        raise RatesError(f"{where}: discipline: expected a [discipline] table for a user kind")
-    allowed = {
-        "pte_user",
-        "pte_user_local",
-        "asid_flush",
-        "rollover",
-        "rollover_broadcast",
-        "code_change",
-        "ttbr_switch",
-        "percpu_tables",
-        "smp",
-    }
-    for key in disc:
-        if key not in allowed:
-            raise RatesError(
-                f"{where}: discipline.{key}: unknown field (expected one of {', '.join(sorted(allowed))})"
-            )
-    for key in ("pte_user", "asid_flush", "rollover", "code_change"):
-        if key not in disc:
-            raise RatesError(f"{where}: discipline.{key}: required field is missing")
-    for key in ("rollover_broadcast", "percpu_tables", "smp"):
-        if key in disc and not isinstance(disc[key], bool):
-            raise RatesError(f"{where}: discipline.{key}: expected true or false")
-    local = disc.get("pte_user_local")
-    return Discipline(
-        name=name,
-        arch=arch,
-        pte_user=_ops(disc["pte_user"], arch, where, "pte_user"),
-        pte_user_local=None if local is None else _ops(local, arch, where, "pte_user_local"),
-        asid_flush=_ops(disc["asid_flush"], arch, where, "asid_flush"),
-        rollover=_ops(disc["rollover"], arch, where, "rollover"),
-        rollover_broadcast=bool(disc.get("rollover_broadcast", False)),
-        code_change=_ops(disc["code_change"], arch, where, "code_change"),
-        ttbr_switch=_ops(disc.get("ttbr_switch", []), arch, where, "ttbr_switch"),
-        percpu_tables=bool(disc.get("percpu_tables", False)),
-        smp=bool(disc.get("smp", True)),
-    )
-
-
-def rates_from_dict(data: dict[str, Any], where: str, builtin: str | None = None) -> GuestRates:
-    """A GuestRates from a guest TOML's data; a built-in kind's discipline comes from kinds.py."""
-    allowed = {"name", "arch", "description", "discipline", "rates"}
-    for key in data:
-        if key not in allowed:
-            raise RatesError(
-                f"{where}: {key}: unknown field (expected one of {', '.join(sorted(allowed))})"
-            )
-    if builtin is not None:
-        discipline = DISCIPLINES[builtin]
-        if "discipline" in data:
-            raise RatesError(
-                f"{where}: discipline: a built-in kind's discipline is in guest/kinds.py"
-            )
-    else:
-        name = data.get("name")
-        if not isinstance(name, str) or not name:
-            raise RatesError(f"{where}: name: expected the kind's name")
-        discipline = _discipline(data, name, where)
-    values, prov = _rates(data.get("rates"), where)
+def rates_from_dict(data: dict[str, Any], where: str, discipline: Discipline) -> GuestRates:
+    """A GuestRates from a kind file's ``[rates]`` and its discipline (read by ``kinds.py``)."""
+    values, prov = _rates(data.get("rates"), where, discipline)
     return GuestRates(
         kind=discipline.name, discipline=discipline, provenance=prov, path=where, **values
     )
@@ -185,25 +133,10 @@ def load_rates(kind: str, base_dir: str = "") -> GuestRates:
     key = f"{base_dir}\0{kind}"
     if key in _CACHE:
         return _CACHE[key]
-    builtin = kind if kind in DISCIPLINES else None
-    if builtin is not None:
-        path = GUEST_PROFILE_DIR / f"{kind}.toml"
-    else:
-        p = Path(kind)
-        named = datafiles.find(datafiles.GUESTS, kind)
-        cands = [p] if p.is_absolute() else [Path(base_dir) / p, p, *([named] if named else [])]
-        found = next((c for c in cands if c.suffix == ".toml" and c.is_file()), None)
-        if found is None:
-            known = ", ".join(DISCIPLINES)
-            raise RatesError(
-                f"unknown guest kind {kind!r} (expected one of: {known}, or a path to a kind .toml)"
-            )
-        path = found
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RatesError(f"{path}: cannot read guest kind: {exc.strerror}") from None
-    data = tomlfile.loads(text, str(path), RatesError)
-    rates = rates_from_dict(data, str(path), builtin)
+        discipline, data = load_kind_file(kind, base_dir)
+    except KindError as exc:
+        raise RatesError(str(exc)) from None
+    rates = rates_from_dict(data, discipline.path, discipline)
     _CACHE[key] = rates
     return rates

@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import tomlfile
 from ..arch.ops import Arch
-from ..guest.kinds import KIND_NAMES
+from ..guest.kinds import KindError, load_kind
 from ..sim.events import Event
 from ..sim.scenario import DomainSpec, Scenario
 from .errors import LitmusError
@@ -174,11 +174,10 @@ class _Parser:
                 self.typed(
                     kind, str, f"{sec}.kind", self.key_line("kind", sec), "a guest kind name"
                 )
-                if kind not in KIND_NAMES:
-                    raise self.err(
-                        self.key_line("kind", sec),
-                        f"unknown guest kind {kind!r} (expected one of: {', '.join(KIND_NAMES)})",
-                    )
+                try:
+                    load_kind(kind, str(Path(self.path).parent))
+                except KindError as exc:
+                    raise self.err(self.key_line("kind", sec), str(exc)) from None
             pinned = self.typed(
                 body.get("pinned", False),
                 bool,
