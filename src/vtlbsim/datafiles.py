@@ -5,7 +5,9 @@ The package ships, under ``vtlbsim/data/``:
 
 - ``profiles/``: platform profiles (``NAME.toml``), and ``profiles/guests/``: guest kinds;
 - ``studies/``: study specs (the flagship ``seed.toml``);
-- any further collection a sub-package declares (e.g. the published-measurement record).
+- ``published/``: the published-measurement record (``vtlbsim validate --published``,
+  ``vtlbsim calibrate``);
+- any further collection a sub-package declares.
 
 A user adds directories of their own with the environment variable ``VTLBSIM_PROFILES``
 (``os.pathsep``-separated) or the CLI's ``--profiles DIR`` (``add_user_dir``). A user directory
@@ -25,6 +27,8 @@ ENV_VAR = "VTLBSIM_PROFILES"
 PROFILES = "profiles"
 GUESTS = "profiles/guests"
 STUDIES = "studies"
+PUBLISHED = "published"
+"""The published-measurement record: one experiment TOML per measurement (``cost/published.py``)."""
 
 _user_dirs: list[Path] = []
 

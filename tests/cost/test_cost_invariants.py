@@ -166,16 +166,18 @@ def test_causes_add_up_and_nothing_is_negative(
     assert evaluate(make(**mix, rate=rate), policy, pcpus) == r
 
 
-def test_broadcast_cost_grows_with_cores_and_sockets() -> None:
+def test_broadcast_cost_grows_when_it_crosses_a_socket() -> None:
+    from vtlbsim.cost.dvm import broadcast_load
     from vtlbsim.cost.platform import load_platform
 
     p = load_platform("thunderx-cn8890-2s")
-    one_socket = p.tlbi_is_cycles(48)
-    two_sockets = p.tlbi_is_cycles(49)
-    assert p.tlbi_is_cycles(2) < p.tlbi_is_cycles(24) < one_socket
-    # crossing to the second socket adds the cross-socket term on top of one more core
-    assert two_sockets - one_socket > p.tlbi_is_per_core_cycles
-    assert p.tlbi_is_cycles(1) >= p.tlbi_local_cycles
+    assert p.is_sockets(48) == 1 and p.is_sockets(49) == 2
+    one_socket = broadcast_load(p, 0.0, 0.0, p.is_sockets(48), 0.0).issue
+    two_sockets = broadcast_load(p, 0.0, 0.0, p.is_sockets(49), 0.0).issue
+    # idle machine: the operation and the Sync, each (1 + dvm_socket_factor) times as long
+    assert one_socket == p.dvm_op_cycles + p.dvm_sync_cycles
+    assert math.isclose(two_sockets, one_socket * (1 + p.dvm_socket_factor))
+    assert one_socket >= p.tlbi_local_cycles
 
 
 def test_fb_upgrades_what_arch_ops_says_only() -> None:

@@ -12,6 +12,7 @@ except ImportError:  # pragma: no cover
     from click import exceptions as cx  # type: ignore[no-redef]
 
 from . import (  # noqa: F401  (each module registers its command)
+    calibrate_cmd,
     check_cmd,
     guests_cmd,
     litmus_cmd,

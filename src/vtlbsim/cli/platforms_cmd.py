@@ -88,13 +88,14 @@ def show(
     for k in FIGURES:
         prov = p.provenance[k]
         text = f"source: {prov.source}" if prov.source else f"ASSUMPTION: {prov.assumption}"
-        t.add_row(k, f"{getattr(p, k):g}", text)
+        v = getattr(p, k)
+        t.add_row(k, v if isinstance(v, str) else f"{v:g}", text)
     console.print(t)
     n = len(p.assumed_figures())
     console.print(
-        f"{n} of {len(FIGURES)} figures are assumptions; broadcast cost on n cores over s sockets:"
-        f" {p.tlbi_is_base_cycles:g} + {p.tlbi_is_per_core_cycles:g}·(n-1) +"
-        f" {p.tlbi_is_per_socket_cycles:g}·(s-1) cycles (issuer), plus"
-        f" {p.dvm_receive_cycles:g} cycles on each other busy core",
+        f"{n} of {len(FIGURES)} figures are assumptions; a broadcast TLBI + DSB ISH on an idle"
+        f" machine: {p.dvm_op_cycles:g} + {p.dvm_sync_cycles:g} cycles (x {p.dvm_socket_factor:g}"
+        f" per extra socket), the Sync serialised at the DVM node; {p.dvm_receive_cycles:g}"
+        f" cycles on each core it reaches ({p.dvm_scope}) per DVM message (docs/cost.md)",
         markup=False,
     )

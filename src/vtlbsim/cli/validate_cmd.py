@@ -25,8 +25,17 @@ def _pct(x: float, machine: float) -> str:
 
 @app.command()
 def validate(
-    workload: Path | None = typer.Argument(
-        None, help="A workload file to cross-validate (default: the built-in configurations)."
+    files: list[Path] = typer.Argument(
+        None,
+        help="A workload file to cross-validate (default: the built-in configurations); with "
+        "--published: experiment files or directories (default: the shipped record).",
+        show_default=False,
+    ),
+    published: bool = typer.Option(
+        False,
+        "--published",
+        help="Predict the published hardware measurements (the record) instead: measured vs "
+        "predicted per run, and the error per role (docs/cost.md).",
     ),
     policy: list[str] = typer.Option([], "--policy", help="Policies (repeatable; with WORKLOAD)."),
     pcpus: int | None = typer.Option(None, "--pcpus", min=1, help="Core count (with WORKLOAD)."),
@@ -43,7 +52,16 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Run analytic and exact modes on the same points; print the relative error of every cost
-    category (exit 1 if one exceeds the tolerance)."""
+    category (exit 1 if one exceeds the tolerance). With --published: predict every published
+    measurement of the record and print measured vs predicted."""
+    if published:
+        from .published_view import show_record
+
+        show_record(list(files or []), as_json)
+        return
+    if files and len(files) > 1:
+        fail("validate: expected at most one workload file (or --published FILE...)")
+    workload = files[0] if files else None
     if sample is not None and not 0.0 < sample <= 1.0:
         fail(f"--sample: expected a share in (0, 1], got {sample}")
     traces: dict[str, str] = {}

@@ -10,16 +10,24 @@ Policy interface:
   TLB instruction costs a trap round trip plus what ``policy.on_trap`` returns minus itself;
 - ``policy.on_load(VcpuLoad)`` for each load situation of ``hyp.scheduler`` (stay/migrate ×
   who of the VM ran last on the pCPU), weighted by how often the scheduler model produces it;
-- each returned operation is costed by what it is: its scope (local, or IS over the ``P`` cores
-  with the platform's broadcast formula), and what it removes (TLB by VA / ASID / VMID / all,
-  the I-cache, the branch predictor) on this core (refill of the entries that would have hit)
-  and on the others (DVM work, and collateral refills of running siblings or of everyone).
+- each returned operation is costed by what it is: its scope (local, or IS, priced by the DVM
+  model ``cost/dvm.py`` under the run's broadcast load), and what it removes (TLB by VA / ASID /
+  VMID / all, the I-cache, the branch predictor) on this core (refill of the entries that would
+  have hit) and on the others (DVM stalls, and collateral refills of running siblings or of
+  everyone).
+
+Broadcasts share the DVM node, so what one costs depends on how many every busy core issues
+(``dvm.broadcast_load``): the model first counts the broadcasts per busy core under the policy
+and on bare metal (the guests' own IS maintenance), then charges each instruction at the
+latency of its load. A policy that adds broadcasts therefore also slows the guests' own ones,
+and that extra wait is charged to it (``broadcast-issue``).
 
 Causes (keys of ``CostResult.cycles``): see ``CAUSES``. Formulas are in docs/cost.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Iterable
@@ -30,13 +38,15 @@ from ..guest.rates import GuestRates, load_rates
 from ..hyp.policy import Policy, TrappedOp, VcpuInfo, VcpuLoad
 from ..hyp.registry import resolve
 from ..hyp.scheduler import LoadRates, LoadSituation, load_rates_for
+from .dvm import MESSAGES, BroadcastLoad, broadcast_load, filterable, instruction_cycles
 from .platform import Platform, load_platform
 from .result import CostResult
 from .workload import Workload
 
 CAUSES: dict[str, str] = {
-    "broadcast-issue": "extra wait of the issuing core: IS maintenance + DSB ISH instead of local",
-    "dvm-others": "DVM operations handled by every other busy core of the IS domain",
+    "broadcast-issue": "extra wait of the issuing core: IS maintenance + DSB ISH instead of local, "
+    "and the longer DVM queue the added broadcasts make every broadcast wait in",
+    "dvm-others": "stalls of every other busy core a DVM operation or Sync reaches",
     "collateral-tlb": "2-stage refills on other cores of entries a broadcast removed (siblings, or all)",
     "hyp-flush": "the hypervisor's flush instructions on vCPU load (issue + completion)",
     "tlb-refill": "2-stage walks refilling the loaded vCPU's entries a hypervisor flush removed",
@@ -97,14 +107,42 @@ class Machine:
     """Mean I-cache working set (lines, capped at the cache) of the running vCPUs."""
     vcpus: int = 1
     """vCPUs of all VMs together (``V``)."""
+    dvm: BroadcastLoad | None = None
+    """The DVM load the run's broadcasts see (None: an idle machine)."""
 
     @property
     def receivers(self) -> float:
-        """Busy cores other than the issuer: they lose cycles to each DVM operation."""
-        return (self.pcpus - 1) * self.busy
+        """Busy cores other than the issuer that a broadcast reaches (``dvm_scope`` system or
+        socket; I-cache and branch-predictor broadcasts under ``filtered`` too)."""
+        cores = self.pcpus
+        if self.plat.dvm_scope == "socket":
+            cores = min(cores, self.plat.cores_per_socket())
+        return (cores - 1) * self.busy
+
+    def receivers_of(self, g: Group, o: MaintenanceOp | HypOp) -> float:
+        """Busy cores a broadcast of ``o`` by a vCPU of ``g`` reaches: under a VMID snoop filter
+        (``filtered``) a pinned VM's TLB maintenance reaches only its siblings' cores; a VM that
+        migrates has, in the steady state, run on every core."""
+        if self.plat.dvm_scope == "filtered" and filterable(o) and g.pinned:
+            return (g.vcpus - 1) * g.running_share
+        return self.receivers
+
+    def sockets(self) -> int:
+        """Sockets a broadcast spans (one under ``dvm_scope = "socket"``)."""
+        return 1 if self.plat.dvm_scope == "socket" else self.plat.is_sockets(self.pcpus)
 
     def is_issue(self) -> float:
-        return self.plat.tlbi_is_cycles(self.pcpus)
+        """The issuer's wait for one broadcast instruction and its DSB under the run's load."""
+        if self.dvm is None:
+            return broadcast_load(self.plat, 0.0, 0.0, self.sockets(), 0.0).issue
+        return self.dvm.issue
+
+    def loaded(self, broadcasts_per_s: float) -> Machine:
+        """This machine with every busy core issuing ``broadcasts_per_s`` broadcasts per second."""
+        issuers = self.pcpus * self.busy
+        rate = broadcasts_per_s / (self.plat.clock_ghz * 1e9)
+        load = broadcast_load(self.plat, rate, issuers, self.sockets(), self.receivers)
+        return dataclasses.replace(self, dvm=load)
 
     def revisit_retention(self, ws: float, capacity: float) -> float:
         """Share of a vCPU's entries still cached on the pCPU a migration takes it to, under
@@ -176,15 +214,12 @@ class Group:
     running_share: float
     own_ws: float
     own_ic: float
+    pinned: bool = False
 
 
 def issue(m: Machine, o: MaintenanceOp) -> float:
-    """Issuing core's wait for one instruction: local, or the platform's broadcast formula."""
-    p = m.plat
-    if o.structure is Structure.ICACHE and o.match is Match.ALL:
-        base = p.ic_iallu_cycles
-        return base if o.scope is Scope.LOCAL else base + m.is_issue() - p.tlbi_local_cycles
-    return p.tlbi_local_cycles if o.scope is Scope.LOCAL else m.is_issue()
+    """Issuing core's wait for one instruction: local, or a broadcast under the run's load."""
+    return instruction_cycles(m.plat, o, m.is_issue())
 
 
 def _guest_op_cost(m: Machine, g: Group, o: MaintenanceOp, led: _Ledger, rate: float) -> None:
@@ -193,7 +228,9 @@ def _guest_op_cost(m: Machine, g: Group, o: MaintenanceOp, led: _Ledger, rate: f
     led.add("broadcast-issue", rate * issue(m, o))
     if o.scope is not Scope.IS:
         return
-    led.add("dvm-others", rate * m.receivers * p.dvm_receive_cycles, others=True)
+    led.count("dvm-broadcasts", rate)
+    stall = MESSAGES * m.receivers_of(g, o) * p.dvm_receive_cycles
+    led.add("dvm-others", rate * stall, others=True)
     siblings = (g.vcpus - 1) * g.running_share
     if o.structure is Structure.TLB:
         if o.match is Match.ALL:
@@ -214,6 +251,7 @@ def _negate(led: _Ledger) -> _Ledger:
     out = _Ledger()
     out.cycles = {k: -v for k, v in led.cycles.items()}
     out.others = -led.others
+    out.events = {"native-" + k: v for k, v in led.events.items()}
     return out
 
 
@@ -221,6 +259,8 @@ def _merge(into: _Ledger, part: _Ledger) -> None:
     for k, v in part.cycles.items():
         into.cycles[k] += v
     into.others += part.others
+    for k, v in part.events.items():
+        into.count(k, v)
 
 
 def _hyp_op_cost(
@@ -237,27 +277,25 @@ def _hyp_op_cost(
     ``useful`` TLB entries, ``useful_ic`` I-cache lines and a ``useful_bp`` share of the BP."""
     p = m.plat
     is_ = h.scope is Scope.IS
+    led.add("hyp-flush", rate * instruction_cycles(p, h, m.is_issue()))
+    if is_:
+        led.count("dvm-broadcasts", rate)
+        stall = MESSAGES * m.receivers_of(g, h) * p.dvm_receive_cycles
+        led.add("dvm-others", rate * stall, others=True)
     if h.target is HypTarget.ICACHE:
-        led.add(
-            "hyp-flush",
-            rate * (p.ic_iallu_cycles + (m.is_issue() - p.tlbi_local_cycles if is_ else 0)),
-        )
         led.add("icache-refill", rate * useful_ic * p.icache_line_refill_cycles)
         if is_:
-            led.add("dvm-others", rate * m.receivers * p.dvm_receive_cycles, others=True)
             led.add(
                 "icache-refill",
                 rate * m.receivers * m.ic_avg * p.icache_line_refill_cycles,
                 others=True,
             )
         return
-    led.add("hyp-flush", rate * (m.is_issue() if is_ else p.tlbi_local_cycles))
     if h.target is HypTarget.BP:
         led.add("bp-retrain", rate * useful_bp * p.bp_retrain_cycles)
         return
     led.add("tlb-refill", rate * useful * p.walk_2stage_cycles)
     if is_:
-        led.add("dvm-others", rate * m.receivers * p.dvm_receive_cycles, others=True)
         if h.target is HypTarget.TLB_ALL:
             lost = m.receivers * m.ws_avg
         else:
@@ -285,9 +323,10 @@ def guest_ops(g: Group) -> Iterable[tuple[str, str, float]]:
 
 
 def _charge_guest(
-    m: Machine, g: Group, policy: Policy, info: VcpuInfo, rs: float, led: _Ledger
+    m: Machine, mn: Machine, g: Group, policy: Policy, info: VcpuInfo, rs: float, led: _Ledger
 ) -> None:
-    """Guest maintenance over ``rs`` running vCPU-seconds: the policy's extra cost only."""
+    """Guest maintenance over ``rs`` running vCPU-seconds: the policy's extra cost only (what
+    it executes on ``m``, minus what the guest's instructions cost on bare metal, ``mn``)."""
     hcr = policy.hcr(info)
     for _, name, per_s in guest_ops(g):
         n = per_s * rs
@@ -310,13 +349,14 @@ def _charge_guest(
                     _guest_op_cost(m, g, act, delta, n)
         else:
             e = effective(o, hcr.fb)
-            if e is o:
-                continue
-            led.count("fb-upgraded", n)
-            led.count("broadcasts-added", n)
+            if e is o and o.scope is not Scope.IS:
+                continue  # a local instruction left local costs what it costs on bare metal
+            if e is not o:
+                led.count("fb-upgraded", n)
+                led.count("broadcasts-added", n)
             _guest_op_cost(m, g, e, delta, n)
         native = _Ledger()
-        _guest_op_cost(m, g, o, native, n)
+        _guest_op_cost(mn, g, o, native, n)
         _merge(delta, _negate(native))
         _merge(led, delta)
 
@@ -420,37 +460,21 @@ def evaluate_analytic(workload: Workload, policy_name: str, pcpus: int | None = 
             lr.running_share,
             min(rates.tlb_working_set_pages, reach),
             min(ic, lines),
+            lr.pinned,
         )
         groups.append((g, dg.count, lr))
     weight = float(total_v)
     ws_avg = sum(g.own_ws * c * g.vcpus for g, c, _ in groups) / weight
     ic_avg = sum(g.own_ic * c * g.vcpus for g, c, _ in groups) / weight
     lr0 = groups[0][2]
-    m = Machine(plat, n_pcpus, lr0.busy, lr0.overcommit, ws_avg, ic_avg, total_v)
-    led = _Ledger()
-    baseline = 0.0
-    for vmid, (g, count, lr) in enumerate(groups, start=1):
-        info = VcpuInfo(
-            domain=f"{g.rates.kind}",
-            vcpu=0,
-            vmid=vmid,
-            arch=g.rates.arch,
-            domain_vcpus=g.vcpus,
-            pinned=lr.pinned,
-        )
-        rs = count * g.vcpus * lr.running_share * workload.duration_s
-        led.count("running-vcpu-s", rs)
-        led.count("vcpu-loads", lr.loads_per_s * rs)
-        led.count("migrations", lr.migrations_per_s * rs)
-        r = g.rates
-        led.count("pte-changes", r.pte_changes_per_s * rs)
-        led.count("asid-flushes", r.asid_flushes_per_s * rs)
-        led.count("asid-rollovers", r.asid_rollovers_per_s * rs)
-        led.count("code-changes", r.code_changes_per_s * rs)
-        led.count("guest-context-switches", r.context_switches_per_s * rs)
-        baseline += lr.loads_per_s * rs * plat.vcpu_switch_cycles
-        _charge_guest(m, g, policy, info, rs, led)
-        _charge_loads(m, g, policy, info, lr, rs, led)
+    idle = Machine(plat, n_pcpus, lr0.busy, lr0.overcommit, ws_avg, ic_avg, total_v)
+    # First count the broadcasts per busy core (under the policy, and on bare metal), then
+    # charge every instruction at the latency of its load (docs/cost.md, "The DVM model").
+    counted = _charge_all(idle, idle, groups, policy, workload.duration_s)[0]
+    busy_s = n_pcpus * lr0.busy * workload.duration_s
+    m = idle.loaded(counted.events.get("dvm-broadcasts", 0.0) / busy_s)
+    mn = idle.loaded(counted.events.get("native-dvm-broadcasts", 0.0) / busy_s)
+    led, baseline = _charge_all(m, mn, groups, policy, workload.duration_s)
     machine = n_pcpus * plat.clock_ghz * 1e9 * workload.duration_s
     total = sum(led.cycles.values())
     assumptions = [f"{plat.name}:{k}" for k in plat.assumed_figures()]
@@ -473,3 +497,40 @@ def evaluate_analytic(workload: Workload, policy_name: str, pcpus: int | None = 
         baseline_cycles=baseline,
     )
     return res
+
+
+def _charge_all(
+    m: Machine,
+    mn: Machine,
+    groups: list[tuple[Group, int, LoadRates]],
+    policy: Policy,
+    duration_s: float,
+) -> tuple[_Ledger, float]:
+    """Every group's guest maintenance and loads over the run: the ledger, and the baseline
+    cycles of the scheduler's own vCPU switches."""
+    plat = m.plat
+    led = _Ledger()
+    baseline = 0.0
+    for vmid, (g, count, lr) in enumerate(groups, start=1):
+        info = VcpuInfo(
+            domain=f"{g.rates.kind}",
+            vcpu=0,
+            vmid=vmid,
+            arch=g.rates.arch,
+            domain_vcpus=g.vcpus,
+            pinned=lr.pinned,
+        )
+        rs = count * g.vcpus * lr.running_share * duration_s
+        led.count("running-vcpu-s", rs)
+        led.count("vcpu-loads", lr.loads_per_s * rs)
+        led.count("migrations", lr.migrations_per_s * rs)
+        r = g.rates
+        led.count("pte-changes", r.pte_changes_per_s * rs)
+        led.count("asid-flushes", r.asid_flushes_per_s * rs)
+        led.count("asid-rollovers", r.asid_rollovers_per_s * rs)
+        led.count("code-changes", r.code_changes_per_s * rs)
+        led.count("guest-context-switches", r.context_switches_per_s * rs)
+        baseline += lr.loads_per_s * rs * plat.vcpu_switch_cycles
+        _charge_guest(m, mn, g, policy, info, rs, led)
+        _charge_loads(m, g, policy, info, lr, rs, led)
+    return led, baseline

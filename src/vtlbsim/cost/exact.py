@@ -15,8 +15,11 @@ The run is a timeline of steps of ``dt`` (a divisor of the timeslice, at most 1 
    load asks ``policy.on_load`` and executes the flushes it returns.
 
 Costs, by the analytic model's causes (``analytic.CAUSES``), charge only what the policy adds to
-the guest's bare-metal behaviour: the per-instruction costs are the analytic model's (its
-``issue``), DVM work is charged per *busy* other core at the instant of each added broadcast,
+the guest's bare-metal behaviour: every broadcast is priced by the shared DVM model
+(``dvm.step_issue``) under the load this run's own schedule produces in its step - the
+broadcasts each pCPU issues in that step, under the policy and, for the baseline, as the guests
+wrote them - so an added broadcast also charges the longer wait it causes the guests' own ones;
+DVM stalls are charged per *busy* core a broadcast reaches (``dvm_scope``) at its instant,
 and every refill is counted, not guessed: a 2-stage walk or an I-cache miss whose entry a
 hypervisor flush removed (``tlb-refill``, ``icache-refill``), or that a broadcast the guest
 did not write removed on another core (``collateral-tlb``, ``icache-refill``). Misses after the
@@ -42,8 +45,9 @@ from ..hyp.policy import Policy, TrappedOp, VcpuInfo, VcpuLoad
 from ..hyp.registry import resolve
 from ..sim import fastpath as fp
 from ..sim.reference import ReferenceTlbs
-from .analytic import CAUSES, Machine, guest_ops, issue
+from .analytic import CAUSES, Machine, guest_ops
 from .analytic import Group as AnalyticGroup
+from .exact_dvm import dvm_stall, issue_cost, price_draws, price_step
 from .exact_sched import Scheduler
 from .platform import Platform, load_platform
 from .result import CostResult
@@ -118,6 +122,14 @@ class _Run:
     others: float = 0.0
     events: dict[str, float] = field(default_factory=dict)
     charge: bool = True
+    bcast: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Per pCPU: one broadcast's cost to its issuer in the current step, under the policy."""
+    native_bcast: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """The same with only the broadcasts the guests wrote (the bare-metal baseline)."""
+    ran: dict[int, set[int]] = field(default_factory=dict)
+    """VMID → the pCPUs its vCPUs ran on (what a ``filtered`` snoop filter delivers to)."""
+    physical_bcasts: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
+    sockets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def add(self, cause: str, cycles: float, *, others: bool = False) -> None:
         if self.charge:
@@ -139,17 +151,10 @@ class _Run:
         """Execute a hypervisor flush on ``p`` (and every PE if IS); charge its issue and DVM."""
         plat = self.plat
         self.count("hyp-flushes-is" if h.scope is Scope.IS else "hyp-flushes")
-        is_extra = self.machine.is_issue() - plat.tlbi_local_cycles if h.scope is Scope.IS else 0.0
-        if h.target is HypTarget.ICACHE:
-            self.add("hyp-flush", plat.ic_iallu_cycles + is_extra)
-        else:
-            self.add(
-                "hyp-flush",
-                self.machine.is_issue() if h.scope is Scope.IS else plat.tlbi_local_cycles,
-            )
+        self.add("hyp-flush", issue_cost(self, h, p))
         busy = self.busy_others(p)
         if h.scope is Scope.IS:
-            self.add("dvm-others", busy * plat.dvm_receive_cycles, others=True)
+            dvm_stall(self, p, vmid, h)
         if h.target is HypTarget.BP:  # not simulated (module docstring)
             self.add("bp-retrain", plat.bp_retrain_cycles)
             if h.scope is Scope.IS:
@@ -175,7 +180,7 @@ class _Run:
         added = e.scope is Scope.IS and written.scope is not Scope.IS
         if added:
             self.count("broadcasts-added")
-            self.add("dvm-others", self.busy_others(p) * self.plat.dvm_receive_cycles, others=True)
+            dvm_stall(self, p, vmid, e)
         t = self.tlbs
         others = e.scope is Scope.IS
         there = fp.R_GUEST_BROADCAST if written.scope is Scope.IS else fp.R_FB_COLLATERAL
@@ -209,14 +214,17 @@ class _Run:
                 if isinstance(act, HypOp):
                     self.hyp(act, p, info.vmid)
                 else:
-                    issued += issue(self.machine, act)
+                    issued += issue_cost(self, act, p)
                     self.physical(act, o, v, p, page)
-            self.add("broadcast-issue", issued - issue(self.machine, o))
+            self.add("broadcast-issue", issued - issue_cost(self, o, p, native=True))
             return
         e = effective(o, hcr.fb)
         if e is not o:
             self.count("fb-upgraded")
-            self.add("broadcast-issue", issue(self.machine, e) - issue(self.machine, o))
+        if e is not o or e.scope is Scope.IS:  # an IS one waits longer under the added load
+            self.add(
+                "broadcast-issue", issue_cost(self, e, p) - issue_cost(self, o, p, native=True)
+            )
         self.physical(e, o, v, p, page)
 
     # ---- scheduling ------------------------------------------------------------------------
@@ -238,6 +246,7 @@ class _Run:
         self.running[p] = vi
         v.pcpu = v.last_pcpu = p
         self.last_here[(info.vmid, p)] = info.vcpu
+        self.ran.setdefault(info.vmid, set()).add(p)
 
 
 def _ops_per_s(rates: GuestRates, vcpus: int) -> list[tuple[str, str, float]]:
@@ -340,8 +349,10 @@ def evaluate_exact(
     run = _Run(plat, n_p, pol, tlbs, vcpus, groups, rng, machine, [None] * n_p)
     scheduler = Scheduler(run, sched.kind, sched.migrations_per_vcpu_s, sched.timeslice_ms / 1e3)
     run.charge = False
-    scheduler.place()
     dt = sched.timeslice_ms / 1e3 / math.ceil(sched.timeslice_ms / 1e3 / MAX_DT_S)
+    idle = np.zeros(n_p, dtype=np.int64)
+    price_step(run, idle, idle, dt)  # an idle machine until the first step's broadcasts
+    scheduler.place()
     warmup = int(round(WARMUP_SLICES * sched.timeslice_ms / 1e3 / dt))
     steps = max(1, int(round(workload.duration_s * share / dt)))
     simulated = steps * dt
@@ -362,6 +373,7 @@ def evaluate_exact(
         active = [(p, vi) for p, vi in enumerate(run.running) if vi is not None]
         # one Poisson draw per (running vCPU, instruction), in pCPU order
         draws = rng.poisson(np.concatenate([means[vcpus[vi].group] for _, vi in active]))
+        price_draws(run, active, draws, ops, dt)
         k = 0
         for p, vi in active:
             v = vcpus[vi]

@@ -4,23 +4,23 @@ figure with its source or the reason it is assumed.
 A profile file holds ``name``, ``description`` and one inline table per figure::
 
     cores = { value = 96, source = "Cavium ThunderX CN88xx: 48 cores per socket, 2 sockets" }
-    tlbi_is_per_core_cycles = { value = 9, assumption = "why this value" }
+    dvm_op_cycles = { value = 600, assumption = "why this value" }
 
 Exactly one of ``source`` / ``assumption`` per figure. ``Platform`` exposes the values as plain
 attributes (``p.l2_tlb_entries``) and the provenance of each in ``p.provenance``.
 
-Broadcast cost (issue 3 §3): an IS TLBI + DSB ISH issued on one core of a domain of ``n``
-cores over ``s`` sockets completes in
-``tlbi_is_base_cycles + tlbi_is_per_core_cycles * (n - 1) + tlbi_is_per_socket_cycles * (s - 1)``
-cycles (the issuing core waits for every DVM sync acknowledgment; the interconnect and the
-cross-socket link serialise them), and each of the ``n - 1`` other cores spends
-``dvm_receive_cycles`` handling the DVM operation. See docs/cost.md for the sources.
+Broadcast cost: the DVM model (``cost/dvm.py``) prices an IS TLBI + DSB ISH from
+``dvm_op_cycles`` (the operation's round trip), ``dvm_sync_cycles`` (the Sync, serialised at the
+DVM node), ``dvm_receive_cycles`` (each receiving core's stall per message),
+``dvm_socket_factor`` (a broadcast over ``s`` sockets takes ``1 + factor·(s - 1)`` times as
+long) and ``dvm_scope``. ``vtlbsim calibrate`` fits them to the published measurements
+(docs/cost.md, "The DVM model" and "Held to the hardware record").
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -80,14 +80,18 @@ class Platform(BaseModel):
     # -- latencies, cycles
     tlbi_local_cycles: float = Field(ge=0)
     """A local TLBI + DSB NSH on the issuing core."""
-    tlbi_is_base_cycles: float = Field(ge=0)
-    """An IS TLBI + DSB ISH with one core in the IS domain (the fixed part)."""
-    tlbi_is_per_core_cycles: float = Field(ge=0)
-    """Added to the issuing core's wait per other core of the IS domain."""
-    tlbi_is_per_socket_cycles: float = Field(ge=0)
-    """Added per extra socket the IS domain spans (cross-socket DVM round trip)."""
+    dvm_op_cycles: float = Field(ge=0)
+    """One broadcast TLBI's DVM operation, idle machine, one socket: the issuer's wait."""
+    dvm_sync_cycles: float = Field(ge=0)
+    """The DVM Sync of the DSB that completes broadcasts: how long it holds the DVM node (and
+    its issuer, on an idle machine, one socket)."""
     dvm_receive_cycles: float = Field(ge=0)
-    """Cycles each receiving core loses to one incoming DVM operation (snoop + invalidate)."""
+    """Cycles each receiving core loses to one incoming DVM message (operation or Sync)."""
+    dvm_socket_factor: float = Field(ge=0)
+    """A broadcast spanning ``s`` sockets takes ``1 + dvm_socket_factor·(s - 1)`` times as long."""
+    dvm_scope: Literal["system", "socket", "filtered"]
+    """Which cores a broadcast reaches: every core, the issuer's socket, or (snoop filter) the
+    cores that ran the issuing VMID (TLB maintenance only)."""
     walk_2stage_cycles: float = Field(ge=0)
     """A TLB refill after a miss with both stages enabled (up to 24 memory accesses)."""
     icache_line_refill_cycles: float = Field(ge=0)
@@ -111,13 +115,13 @@ class Platform(BaseModel):
         per = -(-self.cores // self.sockets)
         return max(1, min(self.sockets, -(-pcpus // per)))
 
-    def tlbi_is_cycles(self, pcpus: int) -> float:
-        """Issue + completion of one IS TLBI + DSB ISH in an IS domain of ``pcpus`` cores."""
-        return (
-            self.tlbi_is_base_cycles
-            + self.tlbi_is_per_core_cycles * (pcpus - 1)
-            + self.tlbi_is_per_socket_cycles * (self.is_sockets(pcpus) - 1)
-        )
+    def cores_per_socket(self) -> int:
+        """Cores of one socket (cores fill sockets in order)."""
+        return -(-self.cores // self.sockets)
+
+    def socket_of(self, pcpu: int) -> int:
+        """The socket pCPU ``pcpu`` sits on (cores fill sockets in order)."""
+        return min(self.sockets - 1, pcpu // self.cores_per_socket())
 
     def tlb_reach_entries(self) -> int:
         """Entries a vCPU's working set can occupy (the L2 TLB holds the L1 contents)."""
@@ -178,6 +182,11 @@ def platform_names() -> list[str]:
 
 
 _CACHE: dict[str, Platform] = {}
+
+
+def forget_profiles() -> None:
+    """Drop the loaded profiles (after ``vtlbsim calibrate`` rewrote some)."""
+    _CACHE.clear()
 
 
 def load_platform(name_or_path: str, base_dir: str = "") -> Platform:

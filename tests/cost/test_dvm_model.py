@@ -1,0 +1,221 @@
+"""The DVM model (cost/dvm.py): hand-computed anchors, contention properties, the snoop filter,
+and analytic and exact mode sharing it."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vtlbsim.cost import dvm
+from vtlbsim.cost.analytic import evaluate_analytic
+from vtlbsim.cost.dvm import IssuerClass, broadcast_load, solve, step_issue
+from vtlbsim.cost.exact import evaluate_exact
+from vtlbsim.cost.platform import load_platform
+from vtlbsim.cost.workload import Workload
+
+DATA = Path(__file__).parent / "data"
+CONTENDED = str(DATA / "dvm-contended-16.toml")
+PHI = (1 + math.sqrt(5)) / 2
+
+
+def test_anchor_two_issuers_share_the_sync_server() -> None:
+    """Two identical cores, each thinking Z = 1 cycle then one Sync of service D = 1.
+
+    Schweitzer: R = D(1 + Q - Q/N) with N = 2 and Q = N R / (Z + R), so
+    R = 1 + R / (1 + R), i.e. R^2 - R - 1 = 0: R = (1 + sqrt 5) / 2 = 1.6180 (the golden
+    ratio); iteration T = Z + R = 2.6180; the two together complete 2 / 2.618 = 0.7639 Syncs
+    per cycle, below the server's 1 / D = 1.
+    """
+    sol = solve([IssuerClass(2, 1.0, 0.0, 1.0, 1.0)], np.zeros((1, 1)), 0.0)
+    assert sol.residence[0] == pytest.approx(1.6180, abs=1e-4)
+    assert sol.iteration[0] == pytest.approx(2.6180, abs=1e-4)
+    assert 2 * sol.throughput[0] == pytest.approx(0.7639, abs=1e-4)
+    assert sol.utilisation[0] == pytest.approx(0.7639, abs=1e-4)
+
+
+def test_anchor_a_lone_issuer_does_not_queue() -> None:
+    """One core: work 100, issue 20, one Sync of 30: R = D = 30, T = 150 (nobody to wait for)."""
+    sol = solve([IssuerClass(1, 100.0, 20.0, 1.0, 30.0)], np.zeros((1, 1)), 0.0)
+    assert sol.residence[0] == pytest.approx(30.0)
+    assert sol.iteration[0] == pytest.approx(150.0)
+
+
+def test_anchor_the_victim_loses_what_it_receives() -> None:
+    """An issuer (work 800, issue 100, one Sync of 100: T = 1000 cycles alone) sends 2 DVM
+    messages per iteration to a victim (work 1000, no maintenance); each costs the victim 50
+    cycles. The victim loses f = 50 x 2 / 1000 = 0.1 of its time: T = 1000 / 0.9 = 1111.1,
+    throughput 0.9 of its quiet value. The issuer receives nothing: T stays 1000."""
+    issuer = IssuerClass(1, 800.0, 100.0, 1.0, 100.0)
+    victim = IssuerClass(1, 1000.0, 0.0, 0.0, 0.0)
+    received = np.array([[0.0, 0.0], [2.0, 0.0]])
+    sol = solve([issuer, victim], received, 50.0)
+    assert sol.iteration[0] == pytest.approx(1000.0)
+    assert sol.stall[1] == pytest.approx(0.1)
+    assert sol.iteration[1] == pytest.approx(1111.111, abs=1e-3)
+
+
+def test_anchor_exact_mode_step_pricing() -> None:
+    """Exact mode's pricing of one step: pCPUs 0 and 1 each issue one broadcast in an interval
+    of 2 cycles, with an operation of 0 and a Sync of 1 cycle: Z = 2 - 0 - 1 = 1, D = 1, N = 2:
+    the golden-ratio case above, so one broadcast costs 0 + R = 1.6180. pCPU 2 issues none: a
+    hypervisor flush there finds the backlog Q = N R / T = 2 x 1.618 / 2.618 = 1.2361 jobs of 1
+    cycle, so it costs 0 + 1 + 1.2361 = 2.2361 (= sqrt 5)."""
+    plat = load_platform(CONTENDED).model_copy(
+        update={"dvm_op_cycles": 0.0, "dvm_sync_cycles": 1.0, "dvm_receive_cycles": 0.0}
+    )
+    out = step_issue(plat, np.array([1, 1, 0, 0]), np.zeros(4, np.int64), 2.0, 1)
+    assert out[0] == pytest.approx(1.6180, abs=1e-4) and out[1] == out[0]
+    assert out[2] == pytest.approx(2.2361, abs=1e-4)
+
+
+def test_anchor_idle_broadcast_and_socket_crossing() -> None:
+    """An idle machine: a broadcast costs its operation plus its Sync; over two sockets with
+    dvm_socket_factor = 1 both take twice as long (kunpeng920-2s: 2 x (op + sync))."""
+    p = load_platform("kunpeng920-2s")
+    assert p.dvm_socket_factor == 1.0
+    one = broadcast_load(p, 0.0, 0.0, 1, 0.0)
+    two = broadcast_load(p, 0.0, 0.0, 2, 0.0)
+    assert one.issue == p.dvm_op_cycles + p.dvm_sync_cycles
+    assert two.issue == 2 * (p.dvm_op_cycles + p.dvm_sync_cycles)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.floats(1.0, 1e4),
+    st.floats(1.0, 1e3),
+    st.lists(st.integers(1, 200), min_size=2, max_size=6, unique=True),
+)
+def test_latency_never_falls_and_throughput_saturates(
+    think: float, service: float, counts: list[int]
+) -> None:
+    """Issuer latency is non-decreasing in the number of concurrent issuers; their throughput
+    of Syncs is non-decreasing, never above one per service time, and reaches most of it when
+    issuers far outnumber what the server can keep up with."""
+    counts = sorted(counts)
+    res, thr = [], []
+    for n in counts:
+        s = solve([IssuerClass(n, think, 0.0, 1.0, service)], np.zeros((1, 1)), 0.0)
+        res.append(float(s.residence[0]))
+        thr.append(n * float(s.throughput[0]))
+    assert all(b >= a * (1 - 1e-9) for a, b in zip(res, res[1:], strict=False))
+    assert all(b >= a * (1 - 1e-9) for a, b in zip(thr, thr[1:], strict=False))
+    assert all(x <= (1 + 1e-9) / service for x in thr)
+    many = 20 * math.ceil((think + service) / service)
+    s = solve([IssuerClass(many, think, 0.0, 1.0, service)], np.zeros((1, 1)), 0.0)
+    assert many * s.throughput[0] >= 0.9 / service
+
+
+def _tlb_only_kind(tmp: Path) -> str:
+    """A guest kind whose only maintenance is TLB maintenance (a snoop filter can skip it)."""
+    f = tmp / "tlb-only.toml"
+    f.write_text(
+        'name = "tlb-only"\narch = "aarch64"\n[discipline]\npte_user = ["vale1"]\n'
+        'asid_flush = ["aside1"]\nrollover = ["vmalle1"]\ncode_change = []\n[rates]\n'
+        + "\n".join(
+            f'{k} = {{ value = {v}, assumption = "test" }}'
+            for k, v in {
+                "pte_changes_per_s": 1000.0,
+                "pte_local_fraction": 0.0,
+                "asid_flushes_per_s": 10.0,
+                "context_switches_per_s": 0.0,
+                "asid_rollovers_per_s": 0.0,
+                "code_changes_per_s": 0.0,
+                "tlb_working_set_pages": 64.0,
+                "icache_working_set_kib": 8.0,
+                "shared_fraction": 0.0,
+            }.items()
+        )
+        + "\n"
+    )
+    return str(f)
+
+
+def _scoped(tmp: Path, scope: str) -> str:
+    text = Path(CONTENDED).read_text()
+    text = text.replace('dvm_scope = { value = "system"', f'dvm_scope = {{ value = "{scope}"')
+    text = text.replace('name = "dvm-contended-16"', f'name = "dvm-{scope}-16"')
+    f = tmp / f"{scope}.toml"
+    f.write_text(text)
+    return str(f)
+
+
+@pytest.mark.parametrize("vcpus", [1, 2])
+def test_filtered_scope_spares_cores_the_vm_never_ran_on(tmp_path: Path, vcpus: int) -> None:
+    """Pinned VMs of k vCPUs on 8 busy cores under FB: with a VMID snoop filter each upgraded
+    TLBI reaches only the VM's k - 1 other cores, instead of the 7 others: dvm-others is
+    (k - 1) / 7 of what it is without the filter (0 for a 1-vCPU VM), in both modes."""
+    kind = _tlb_only_kind(tmp_path)
+    out = {}
+    for scope in ("system", "filtered"):
+        wl = Workload.model_validate(
+            {
+                "platform": _scoped(tmp_path, scope),
+                "duration_s": 0.05,
+                "scheduler": {"kind": "pinned"},
+                "domains": [{"kind": kind, "count": 8 // vcpus, "vcpus": vcpus}],
+            }
+        )
+        a = evaluate_analytic(wl, "fb", 8)
+        e = evaluate_exact(wl, "fb", 8, 0, None)
+        out[scope] = (a.cycles["dvm-others"], e.cycles["dvm-others"])
+    assert out["system"][0] > 0 and out["system"][1] > 0
+    share = (vcpus - 1) / 7
+    assert out["filtered"][0] == pytest.approx(share * out["system"][0], rel=1e-9)
+    assert out["filtered"][1] == pytest.approx(share * out["system"][1], rel=1e-9, abs=1e-9)
+
+
+def test_analytic_and_exact_share_the_model_and_agree_when_contended(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """16 pinned UP guests under FB on a 16-core machine whose DVM Sync takes 20 us: the
+    broadcasts queue (each costs its issuer well above the idle op + Sync), both modes price
+    them with dvm.solve, and they agree on broadcast-issue and dvm-others within 25 %."""
+    calls = {"n": 0}
+    real = dvm.solve
+
+    def counting(*args: object, **kw: object) -> dvm.Solution:
+        calls["n"] += 1
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dvm, "solve", counting)
+    dvm._step_solution.cache_clear()
+    wl = Workload.model_validate(
+        {
+            "platform": CONTENDED,
+            "duration_s": 0.1,
+            "scheduler": {"kind": "pinned"},
+            "domains": [{"kind": "linux-arm32-up", "count": 16, "vcpus": 1}],
+        }
+    )
+    a = evaluate_analytic(wl, "fb", 16)
+    from_analytic = calls["n"]
+    e = evaluate_exact(wl, "fb", 16, 0, None)
+    assert from_analytic > 0 and calls["n"] > from_analytic
+    p = load_platform(CONTENDED)
+    per_bcast = a.cycles["broadcast-issue"] / a.events["dvm-broadcasts"]
+    assert per_bcast > 1.2 * (p.dvm_op_cycles + p.dvm_sync_cycles)
+    for cause in ("broadcast-issue", "dvm-others"):
+        assert e.cycles[cause] == pytest.approx(a.cycles[cause], rel=0.25), cause
+
+
+def test_fb_cost_grows_with_load() -> None:
+    """Under FB, UP guests' local maintenance becomes load on the DVM node: the same guests
+    cost more per broadcast on more busy cores (the analytic model's load-dependence)."""
+    per = []
+    for n in (2, 16):
+        wl = Workload.model_validate(
+            {
+                "platform": CONTENDED,
+                "duration_s": 1.0,
+                "scheduler": {"kind": "pinned"},
+                "domains": [{"kind": "linux-arm32-up", "count": n, "vcpus": 1}],
+            }
+        )
+        r = evaluate_analytic(wl, "fb", n)
+        per.append(r.cycles["broadcast-issue"] / r.events["dvm-broadcasts"])
+    assert per[1] > per[0]
