@@ -52,7 +52,8 @@ def calibrate(
     except (ExperimentError, PlatformError, ValueError) as exc:
         fail(str(exc))
     console.print(
-        f"fit error {f.error:.3f}x (geometric mean over {len(f.rows)} calibrate runs, worst"
+        f"fit error {f.error:.3f}x (geometric mean over"
+        f" {sum(r.measured is not None for r in f.rows)} calibrate runs, worst"
         f" {f.worst:.3f}x) after {f.evaluations} evaluations",
         markup=False,
     )

@@ -59,6 +59,11 @@ def show_record(files: list[Path], as_json: bool) -> None:
             f" {s.worst:.2f}x ({s.worst_run})",
             markup=False,
         )
+    for s in summarise(rows, by="experiment"):
+        console.print(
+            f"  {s.role}: {s.runs} runs, geometric-mean error {s.geomean:.2f}x, worst {s.worst:.2f}x",
+            markup=False,
+        )
     console.print(
         "(error = max(pred/meas, meas/pred); unmeasured runs are inputs of their experiment:"
         " their predicted iteration_ns is shown; docs/cost.md, 'Held to the hardware record')",

@@ -164,7 +164,8 @@ def profile_updates(f: Fit, plat: Platform) -> dict[str, tuple[float, str, str]]
     own = [e for e in f.experiments if e in f.informs.get(f"scale:{plat.name}", [])]
     measured_here = plat.name == REFERENCE or f.scale(plat.name) is not None
     k = f.scale(plat.name) or 1.0
-    err = f"fit error {f.error:.2f}x (geometric mean over {len(f.rows)} calibrate runs, worst {f.worst:.2f}x)"
+    n = sum(r.measured is not None for r in f.rows)
+    err = f"fit error {f.error:.2f}x (geometric mean over {n} calibrate runs, worst {f.worst:.2f}x)"
     scales = [v for n, v in f.values.items() if n.startswith("scale:")] + [1.0]
     span = f"fitted platform scales span {min(scales):.2f}-{max(scales):.2f}x the reference"
 

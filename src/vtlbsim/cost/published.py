@@ -357,14 +357,19 @@ class RoleSummary:
     worst_run: str
 
 
-def summarise(rows: list[Row]) -> list[RoleSummary]:
-    """Geometric-mean and worst error factor of the measured runs, per role."""
+def summarise(rows: list[Row], by: str = "role") -> list[RoleSummary]:
+    """Geometric-mean and worst error factor of the measured runs, per role (``by="role"``)
+    or per experiment (``by="experiment"``, its role in ``RoleSummary.role``)."""
+    groups: dict[str, list[Row]] = {}
+    for r in rows:
+        if r.error is not None:
+            groups.setdefault(r.role if by == "role" else r.experiment, []).append(r)
+    keys = [k for k in ("calibrate", "validate") if k in groups] if by == "role" else list(groups)
     out: list[RoleSummary] = []
-    for role in ("calibrate", "validate"):
-        errs = [(r.error, f"{r.experiment}/{r.run}") for r in rows if r.role == role and r.error]
-        if not errs:
-            continue
+    for key in keys:
+        errs = [(r.error or 1.0, f"{r.experiment}/{r.run}") for r in groups[key]]
         gm = math.exp(sum(math.log(e) for e, _ in errs) / len(errs))
         worst = max(errs)
-        out.append(RoleSummary(role, len(errs), gm, worst[0], worst[1]))
+        name = key if by == "role" else f"{groups[key][0].role} {key}"
+        out.append(RoleSummary(name, len(errs), gm, worst[0], worst[1]))
     return out
