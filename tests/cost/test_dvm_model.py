@@ -4,6 +4,7 @@ and analytic and exact mode sharing it."""
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -111,27 +112,18 @@ def test_latency_never_falls_and_throughput_saturates(
 
 
 def _tlb_only_kind(tmp: Path) -> str:
-    """A guest kind whose only maintenance is TLB maintenance (a snoop filter can skip it)."""
-    f = tmp / "tlb-only.toml"
-    f.write_text(
-        'name = "tlb-only"\narch = "aarch64"\n[discipline]\npte_user = ["vale1"]\n'
-        'asid_flush = ["aside1"]\nrollover = ["vmalle1"]\ncode_change = []\n[rates]\n'
-        + "\n".join(
-            f'{k} = {{ value = {v}, assumption = "test" }}'
-            for k, v in {
-                "pte_changes_per_s": 1000.0,
-                "pte_local_fraction": 0.0,
-                "asid_flushes_per_s": 10.0,
-                "context_switches_per_s": 0.0,
-                "asid_rollovers_per_s": 0.0,
-                "code_changes_per_s": 0.0,
-                "tlb_working_set_pages": 64.0,
-                "icache_working_set_kib": 8.0,
-                "shared_fraction": 0.0,
-            }.items()
-        )
-        + "\n"
+    """A guest kind whose only maintenance is TLB maintenance (a snoop filter can skip it):
+    the shipped percpu-tables kind (local VALE1, ASIDE1, VMALLE1) with no code changes."""
+    from vtlbsim import datafiles
+
+    text = (datafiles.package_dir(datafiles.GUESTS) / "percpu-tables.toml").read_text()
+    text = text.replace('name = "percpu-tables"', 'name = "tlb-only"')
+    text = re.sub(
+        r"code_changes_per_s = \{ value = [0-9.]+", "code_changes_per_s = { value = 0.0", text
     )
+    assert 'name = "tlb-only"' in text and "code_changes_per_s = { value = 0.0" in text
+    f = tmp / "tlb-only.toml"
+    f.write_text(text)
     return str(f)
 
 
