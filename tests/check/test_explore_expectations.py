@@ -165,3 +165,27 @@ def test_flush_on_switch_safe_for_every_kind(kind: str) -> None:
     every load: whatever a vCPU meets was filled by itself since it was loaded, and its own
     local maintenance ran on this very pCPU, so the guest sees what bare metal would show."""
     assert check(kind, "flush-on-switch", depth=10).safe
+
+
+# ---- shipping profiles as their sources do it (issue 10) ----------------------------------
+
+
+def test_xvisor_percpu_tables_needs_a_vcpu_to_come_back() -> None:
+    """Xvisor flushes TLBI ALLE1IS whenever a vCPU is loaded on another pCPU than the one it
+    last left, and on its first load (``last_hcpu`` starts at 0xFFFFFFFF). So the 5-action H2
+    story (v0 fills on A, v1's *first* load on A hits it) is flushed away. v1 must be loaded on
+    A without a flush, i.e. it last left A: it ran on A before v0 filled. Shortest: run v1 on
+    A (1), run v0 on A (1, v1 leaves A), v0 map (1), v0 fetch (1), run v1 on A (1, no flush),
+    v1 fetch (1) = 6 actions, cross-vcpu-tlb."""
+    r = check("percpu-tables", "xvisor", depth=7)
+    assert not r.safe and len(r.actions) == 6
+    assert r.violation is not None and r.violation.category == "cross-vcpu-tlb"
+    replays_to_violation(r)
+    assert check("percpu-tables", "xvisor", depth=5).safe
+
+
+def test_hafnium_zero_slot_does_not_change_the_verdicts() -> None:
+    """Hafnium's zero-initialised ``last_vcpu_on_cpu[]`` reads as vCPU 0: vCPU 0's first load on
+    a pCPU does not flush. No vCPU of the VM ran there yet (the slot changes on every load of
+    another vCPU), so the pCPU holds none of the VMID's entries: percpu-tables stays safe."""
+    assert check("percpu-tables", "hafnium", depth=8).safe

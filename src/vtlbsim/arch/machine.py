@@ -8,7 +8,7 @@ from .caches import BranchPredictor, ICache
 from .tlb import Tlb
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Hcr:
     """The HCR_EL2 bits a policy sets for the vCPU a pCPU runs."""
 
@@ -16,6 +16,10 @@ class Hcr:
     """Force Broadcast: listed local EL1 maintenance acts as its Inner Shareable form."""
     ttlb: bool = False
     """Trap TLB maintenance: every EL1 TLBI traps to EL2."""
+    bsu: bool = False
+    """Barrier Shareability Upgrade = Inner Shareable (HCR_EL2.BSU = 0b01): a DSB or DMB executed
+    at EL1/EL0 acts with at least Inner Shareable scope, so a guest's ``DSB NSH`` also waits for
+    the remote part of a maintenance instruction FB made broadcast (Arm ARM, HCR_EL2.BSU)."""
 
 
 @dataclass(slots=True)

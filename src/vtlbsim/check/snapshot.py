@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ..arch.caches import BranchPredictor, ICache
-from ..arch.machine import Hcr, Machine, Pcpu
+from ..arch.machine import Machine, Pcpu
 from ..arch.tlb import Tlb
 from ..guest.domain import Domain, Vcpu
 from ..guest.tables import CodeMemory, History, TranslationTable
@@ -72,7 +72,7 @@ def _pcpu(p: Pcpu) -> Pcpu:
     icache.lines = p.icache.lines.copy()
     bp = BranchPredictor()
     bp.entries = p.bp.entries.copy()
-    return Pcpu(p.index, p.socket, tlb, icache, bp, Hcr(p.hcr.fb, p.hcr.ttlb), p.running)
+    return Pcpu(p.index, p.socket, tlb, icache, bp, p.hcr, p.running)
 
 
 def _coverage(c: Coverage) -> Coverage:

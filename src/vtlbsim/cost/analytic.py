@@ -33,7 +33,17 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..arch.ops import HypOp, HypTarget, MaintenanceOp, Match, Scope, Structure, effective, op
+from ..arch.ops import (
+    Arch,
+    HypOp,
+    HypTarget,
+    MaintenanceOp,
+    Match,
+    Scope,
+    Structure,
+    effective,
+    op,
+)
 from ..guest.rates import GuestRates, load_rates
 from ..hyp.policy import Policy, TrappedOp, VcpuInfo, VcpuLoad
 from ..hyp.registry import resolve
@@ -284,6 +294,8 @@ def _hyp_op_cost(
         led.add("dvm-others", rate * stall, others=True)
     if h.target is HypTarget.ICACHE:
         led.add("icache-refill", rate * useful_ic * p.icache_line_refill_cycles)
+        if g.rates.arch is Arch.AARCH32:  # IC IALLU also flushes the (visible) predictor
+            led.add("bp-retrain", rate * useful_bp * p.bp_retrain_cycles)
         if is_:
             led.add(
                 "icache-refill",

@@ -38,7 +38,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..arch.ops import HypOp, HypTarget, MaintenanceOp, Match, Scope, Structure, effective, op
+from ..arch.ops import (
+    Arch,
+    HypOp,
+    HypTarget,
+    MaintenanceOp,
+    Match,
+    Scope,
+    Structure,
+    effective,
+    op,
+)
 from ..guest.rates import GuestRates, load_rates
 from ..guest.workload import F_FETCH, F_GLOBAL, LINES_PER_PAGE, AccessStream, load_trace, stream_for
 from ..hyp.policy import Policy, TrappedOp, VcpuInfo, VcpuLoad
@@ -147,19 +157,23 @@ class _Run:
         return busy - (self.running[p] is not None)
 
     # ---- hypervisor and guest maintenance --------------------------------------------------
-    def hyp(self, h: HypOp, p: int, vmid: int) -> None:
-        """Execute a hypervisor flush on ``p`` (and every PE if IS); charge its issue and DVM."""
+    def hyp(self, h: HypOp, p: int, vmid: int, arch: Arch | None = None) -> None:
+        """Execute a hypervisor flush on ``p`` (and every PE if IS); charge its issue and DVM.
+        For an AArch32 guest (``arch``), IC IALLU also flushes the visible branch predictor."""
         plat = self.plat
         self.count("hyp-flushes-is" if h.scope is Scope.IS else "hyp-flushes")
         self.add("hyp-flush", issue_cost(self, h, p))
         busy = self.busy_others(p)
         if h.scope is Scope.IS:
             dvm_stall(self, p, vmid, h)
-        if h.target is HypTarget.BP:  # not simulated (module docstring)
+        if h.target is HypTarget.BP or (
+            h.target is HypTarget.ICACHE and arch is Arch.AARCH32
+        ):  # BP: not simulated (module docstring)
             self.add("bp-retrain", plat.bp_retrain_cycles)
             if h.scope is Scope.IS:
                 self.add("bp-retrain", busy * plat.bp_retrain_cycles, others=True)
-            return
+            if h.target is HypTarget.BP:
+                return
         match = fp.M_ALL if h.target is HypTarget.TLB_VMID else fp.M_EVERY_VMID
         t = self.tlbs
         if h.target is HypTarget.ICACHE:
@@ -242,7 +256,7 @@ class _Run:
         if load.migrated:
             self.count("migrations")
         for h in self.policy.on_load(load):
-            self.hyp(h, p, info.vmid)
+            self.hyp(h, p, info.vmid, info.arch)
         self.running[p] = vi
         v.pcpu = v.last_pcpu = p
         self.last_here[(info.vmid, p)] = info.vcpu

@@ -69,6 +69,14 @@ class Policy(ABC):
     name: ClassVar[str]
     summary: ClassVar[str]
     origin: ClassVar[str] = ""
+    dsb_on_deschedule: ClassVar[bool] = True
+    """The hypervisor executes a DSB ISH (or SY) on a pCPU when a vCPU leaves it, before the
+    vCPU can run anywhere else, so every maintenance instruction the vCPU issued there is
+    complete even if the vCPU was preempted between its TLBI and its own DSB. A hypervisor that
+    runs vCPUs as host threads gets it from the host's context switch (arm64 Linux
+    ``__switch_to()``: ``dsb(ish)`` "in case the thread migrates to a different CPU"); each
+    shipping profile cites where its source does it. Without it, ``vtlbsim check --incomplete``
+    lets a vCPU migrate with its broadcast maintenance still pending on the pCPU it left."""
 
     @abstractmethod
     def hcr(self, vcpu: VcpuInfo) -> Hcr:
@@ -83,12 +91,13 @@ class Policy(ABC):
         return (trap.op,)
 
 
-def flush_tlb_ic(arch: Arch, *, tlb: str = "vmalls12e1", bp: bool = True) -> tuple[HypOp, ...]:
-    """The local flush of a vCPU's VMID: TLB + I-cache (+ BPIALL for an AArch32 guest)."""
-    ops = [HYP_OPS[tlb], HYP_OPS["iallu"]]
-    if bp and arch is Arch.AARCH32:
-        ops.append(HYP_OPS["bpiall"])
-    return tuple(ops)
+def flush_tlb_ic(arch: Arch, *, tlb: str = "vmalls12e1") -> tuple[HypOp, ...]:
+    """The local flush of a vCPU's VMID: the TLB, then ``IC IALLU``, whatever the guest's
+    architecture. An AArch64 EL2 has no BPIALL (an AArch32-only System instruction); its
+    ``IC IALLU`` "also flushes branch predictors" where they are architecturally visible (Arm
+    ARM, IC IALLU), which is how a hypervisor flushes an AArch32 guest's predictions."""
+    del arch  # the same instructions for every guest: kept for the signature plug-ins use
+    return (HYP_OPS[tlb], HYP_OPS["iallu"])
 
 
 def emulate_as_is(trap: TrappedOp) -> tuple[MaintenanceOp]:
@@ -98,4 +107,7 @@ def emulate_as_is(trap: TrappedOp) -> tuple[MaintenanceOp]:
 
 NO_FLAGS = Hcr()
 FB = Hcr(fb=True)
+"""HCR_EL2.FB alone (Xvisor: no BSU)."""
+FB_BSU = Hcr(fb=True, bsu=True)
+"""HCR_EL2.FB with BSU = Inner Shareable: what Xen, KVM, Hafnium and Gunyah set together."""
 TTLB = Hcr(ttlb=True)

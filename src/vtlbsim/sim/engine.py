@@ -173,7 +173,11 @@ class Engine:
             elif hop.target is HypTarget.TLB_ALL:
                 removed += p.tlb.invalidate_all()
             elif hop.target is HypTarget.ICACHE:
+                # IC IALLU at EL2 "also flushes branch predictors" where they are
+                # architecturally visible (Arm ARM, IC IALLU), as the model's are: an AArch64
+                # EL2 has no BPIALL, this is how it flushes an AArch32 guest's predictions.
                 p.icache.invalidate_all()
+                p.bp.invalidate_all()
             else:
                 p.bp.invalidate_all()
         self.counts[f"tlb-entries-removed.hyp-{why}"] += removed

@@ -9,7 +9,7 @@ from ..policy import NO_FLAGS, Policy, VcpuInfo, VcpuLoad, flush_tlb_ic
 
 class FlushOnMigrate(Policy):
     name = "flush-on-migrate"
-    summary = "local VMALLS12E1 + IC IALLU (+ BPIALL) when the vCPU arrives from another pCPU"
+    summary = "local VMALLS12E1 + IC IALLU when the vCPU arrives from another pCPU"
     origin = "the seed's prototype; Xvisor, RISC-V KVM"
 
     def hcr(self, vcpu: VcpuInfo) -> Hcr:

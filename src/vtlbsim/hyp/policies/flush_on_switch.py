@@ -1,4 +1,5 @@
-"""`flush-on-switch`: flush the VMID's TLB entries and the I-cache (and BP) on every load."""
+"""`flush-on-switch`: flush the VMID's TLB entries and the I-cache (which also flushes visible
+branch predictors) on every load."""
 
 from collections.abc import Sequence
 
@@ -9,7 +10,7 @@ from ..policy import NO_FLAGS, Policy, VcpuInfo, VcpuLoad, flush_tlb_ic
 
 class FlushOnSwitch(Policy):
     name = "flush-on-switch"
-    summary = "local VMALLS12E1 + IC IALLU (+ BPIALL on aarch32) on every vCPU load"
+    summary = "local VMALLS12E1 + IC IALLU on every vCPU load"
     origin = "Stefano Stabellini's first idea in the seed thread"
 
     def hcr(self, vcpu: VcpuInfo) -> Hcr:

@@ -1,25 +1,35 @@
-"""`xen`: Xen on Arm as shipped.
+"""`xen`: Xen on Arm as shipped (xen-project/xen c447b7308b).
 
-HCR_EL2.FB for every guest (commit e2faa286fa, 2016; ``get_default_hcr_flags()`` in
-xen/arch/arm/traps.c). Commit 607ad85d85 (2017): per-p2m ``last_vcpu_ran[]`` initialised to
-INVALID_VCPU_ID; ``p2m_restore_state()`` flushes locally (TLBI VMALLS12E1) only when the slot
-holds *another* vCPU, so an empty slot does not flush. No I-cache or BP flush.
+HCR_EL2: FB and BSU = Inner Shareable for every guest (``get_default_hcr_flags()`` in
+xen/arch/arm/traps.c: ``HCR_BSU_INNER | ... | HCR_FB``; FB since commit e2faa286fa, 2016).
+On load, ``p2m_restore_state()`` (xen/arch/arm/mmu/p2m.c, commit 607ad85d85, 2017) flushes
+locally (``flush_guest_tlb_local()``: TLBI VMALLS12E1) only when the per-p2m slot
+``last_vcpu_ran[cpu]`` holds *another* vCPU; ``p2m_init`` fills the slots with
+INVALID_VCPU_ID, so an empty slot does not flush. No I-cache or BP flush on that path.
+
+DSB on deschedule: every guest exit runs ``check_pending_guest_serror`` (xen/arch/arm/arm64/
+entry.S), whose first instruction is ``dsb sy``, under the default ``serrors=diverse``; and
+``ctxt_switch_from()`` saves a GICv3 with ``gicv3_save_state()``, which starts with
+``dsb(sy)``. Either completes the guest's maintenance on the pCPU it leaves.
 """
 
 from collections.abc import Sequence
 
 from ...arch.machine import Hcr
 from ...arch.ops import HYP_OPS, HypOp
-from ..policy import FB, Policy, VcpuInfo, VcpuLoad
+from ..policy import FB_BSU, Policy, VcpuInfo, VcpuLoad
 
 
 class Xen(Policy):
     name = "xen"
-    summary = "Xen: FB + local VMALLS12E1 when another vCPU of the VM ran here last (empty: none)"
+    summary = (
+        "Xen: FB+BSU + local VMALLS12E1 when another vCPU of the VM ran here last (empty: none)"
+    )
     origin = "Xen e2faa286fa (2016) + 607ad85d85 (2017)"
+    dsb_on_deschedule = True
 
     def hcr(self, vcpu: VcpuInfo) -> Hcr:
-        return FB
+        return FB_BSU
 
     def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
         return (HYP_OPS["vmalls12e1"],) if load.other_vcpu_ran_here else ()

@@ -1,26 +1,38 @@
-"""`xvisor`: FB (since 2018) and, on a pCPU change, TLBI ALLE1IS plus the I-cache on AArch32.
+"""`xvisor`: FB without BSU and, when a vCPU is loaded on another pCPU than the one it last
+left (or for the first time), TLBI ALLE1IS; no I-cache flush (xvisor/xvisor 8713a802).
 
-Per REFERENCES.md §Hypervisors (Xvisor's arm vCPU switch, 2013; FB added 2018).
+- HCR_EL2: arch/arm/cpu/arm64/cpu_vcpu_helper.c sets ``HCR_FB_MASK`` (since commit 0ab19357,
+  2018) and no BSU field, on both the arm64 and the arm32ve ports.
+- On load, ``arch_vcpu_switch()`` (arm64 port) runs ``inv_tlb_guest_allis()`` (``tlbi
+  alle1is; dsb ish; isb``) then ``dsb(sy); isb()`` when ``last_hcpu`` differs from this pCPU.
+  ``last_hcpu`` is recorded when the vCPU is switched out and starts at 0xFFFFFFFF
+  (``arch_vcpu_init``), so a vCPU's first load flushes too. The local ``invalidate_icache()``
+  of the same function belongs to the arm32ve *host* port: an Armv8 host flushes no I-cache,
+  for AArch64 and AArch32 guests alike.
+- DSB on deschedule: a vCPU caught between its TLBI and its DSB leaves its pCPU through an
+  interrupt, which a GICv3 host acknowledges with ``arch_gic_read_iar()``
+  (arch/arm/cpu/arm64/include/arch_gicv3.h), ending in ``dsb(sy)`` on that pCPU before the
+  scheduler switches the vCPU out. (A GICv2 host reads GICC_IAR through MMIO instead; the
+  model assumes the GICv3 path.)
 """
 
 from collections.abc import Sequence
 
 from ...arch.machine import Hcr
-from ...arch.ops import HYP_OPS, Arch, HypOp
+from ...arch.ops import HYP_OPS, HypOp
 from ..policy import FB, Policy, VcpuInfo, VcpuLoad
 
 
 class Xvisor(Policy):
     name = "xvisor"
-    summary = "Xvisor: FB + TLBI ALLE1IS (+ IC IALLU on aarch32) when the vCPU changes pCPU"
+    summary = (
+        "Xvisor: FB (no BSU) + TLBI ALLE1IS on a vCPU's first load and on a pCPU change; no I-cache"
+    )
     origin = "Xvisor (2013 flush on pCPU change; FB since 2018)"
+    dsb_on_deschedule = True
 
     def hcr(self, vcpu: VcpuInfo) -> Hcr:
         return FB
 
     def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
-        if not load.migrated:
-            return ()
-        if load.vcpu.arch is Arch.AARCH32:
-            return (HYP_OPS["alle1is"], HYP_OPS["iallu"])
-        return (HYP_OPS["alle1is"],)
+        return (HYP_OPS["alle1is"],) if load.last_pcpu != load.pcpu else ()
