@@ -91,7 +91,8 @@ def test_matrix_table(cli: CliRun) -> None:
         (["--guest", "percpu-tables", "--policy", "fb", "--pcpus", "0"], "--pcpus"),
         (["--guest", "percpu-tables", "--policy", "fb", "--vcpus", "9"], "--vcpus"),
         (["--guest", "percpu-tables", "--policy", "fb", "--depth", "-1"], "--depth"),
-        (["--matrix", "--guest", "percpu-tables"], "--matrix"),
+        (["--matrix", "--guest", "nope"], "--guest"),
+        (["--matrix", "--policy", "nope"], "--policy"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(cli: CliRun, args: list[str], needle: str) -> None:

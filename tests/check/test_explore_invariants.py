@@ -25,7 +25,18 @@ from vtlbsim.sim.events import (
     WriteCode,
 )
 
-POLICIES = ["none", "fb", "last-vcpu-ran", "trap-ttlb", "flush-on-migrate"]
+POLICIES = [
+    "none",
+    "fb",
+    "last-vcpu-ran",
+    "trap-ttlb",
+    "flush-on-migrate",
+    # with state of their own (issue 12): slots and last pCPUs renamed with the symmetry
+    "flush-on-arrival",
+    "xen",
+    "kvm",
+    "xvisor",
+]
 
 
 def walk(ex: Explorer, choices: list[int]) -> tuple[tuple[Event, ...], object]:

@@ -93,9 +93,13 @@ class CheckResult:
 class Explorer:
     """Replays event paths for one kind, policy and machine size."""
 
-    def __init__(self, model: GuestModel, policy: Policy, pcpus: int) -> None:
+    def __init__(
+        self, model: GuestModel, policy: Policy, pcpus: int, policy_ref: str | None = None
+    ) -> None:
         self.model = model
         self.policy = policy
+        self.policy_ref = policy_ref or policy.name
+        """How a litmus file names the policy (a plug-in by its ``module:Class`` path)."""
         self.pcpus = pcpus
         d = model.discipline
         self.spec = DomainSpec(DOMAIN, model.vcpus, d.arch, model.kind)
@@ -140,7 +144,7 @@ class Explorer:
             [self.spec],
             list(path),
             title=title,
-            policy=self.policy.name,
+            policy=self.policy_ref,
             expect="violation",
         )
 
@@ -183,7 +187,7 @@ def _check(
         raise ValueError("depth must be >= 0, pcpus and vcpus >= 1")
     pol = resolve(policy) if isinstance(policy, str) else policy
     model = GuestModel.for_kind(kind, vcpus, vas)
-    ex = Explorer(model, pol, pcpus)
+    ex = Explorer(model, pol, pcpus, policy if isinstance(policy, str) else None)
     t0 = time.perf_counter()
     root: tuple[Event, ...] = ()
     g0 = model.initial()

@@ -22,9 +22,12 @@ The key is the smallest renaming of these facts over every pCPU and vCPU permuta
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import fields, is_dataclass
+from enum import Enum
 from typing import Any
 
 from ..guest.tables import Pte
+from ..hyp.policy import PcpuId, VcpuId
 from ..sim.engine import Engine
 from .actions import DOMAIN, GuestModel, GuestState, own_table
 from .oracle import Oracle
@@ -50,15 +53,21 @@ def raw_facts(
     shared = oracle.shared[DOMAIN]
     local = oracle.local
     pcpus = engine.machine.pcpus
-    f: dict[str, list[Fact]] = {k: [] for k in "vpmatLiFbB"}
+    f: dict[str, list[Fact]] = {k: [] for k in "vpmatLiFbBs"}
     flush = model.rollover_owed
+    # the load history the engine keeps matters only to a policy that reads it
+    history = engine.policy.load_history
     for vc in dom.vcpus:
         owed = flush and vc.index in g.needs_flush
         # a vCPU never loaded has no context yet (its bring-up picks the table)
         table = vc.table if vc.last_pcpu is not None else ""
-        f["v"].append((vc.index, _n(vc.pcpu), _n(vc.last_pcpu), vc.asid, table, owed))
+        last = _n(vc.last_pcpu) if history else -1
+        f["v"].append((vc.index, _n(vc.pcpu), last, vc.asid, table, owed))
     for p in pcpus:
-        f["p"].append((p.index, _idx(p.running), _n(engine.last_vcpu_here.get((DOMAIN, p.index)))))
+        here = _n(engine.last_vcpu_here.get((DOMAIN, p.index))) if history else -1
+        f["p"].append((p.index, _idx(p.running), here))
+    for scope, dn, pi, vi, value in engine.pstate.entries():
+        f["s"].append((scope, dn, pi, vi, state_form(value)))
     for name in model.tables:
         for va, pte in dom.table(name).current.items():
             f["m"].append((name, va, pte.pa, pte.is_global))
@@ -155,6 +164,46 @@ def _trained_on(
     return tuple(sorted(out))
 
 
+def state_form(x: object) -> tuple[Any, ...]:
+    """A policy state value as nested tagged tuples: totally ordered, ``VcpuId`` and ``PcpuId``
+    marked so a renaming can reach them (``("v", i)``, ``("p", i)``), any other int data."""
+    t = type(x)
+    if t is VcpuId:
+        return ("v", int(x))  # type: ignore[call-overload]
+    if t is PcpuId:
+        return ("p", int(x))  # type: ignore[call-overload]
+    if x is None:
+        return ("n",)
+    if t is bool or t is int or t is str or t is float:
+        return ("a", t.__name__, x)
+    if isinstance(x, Enum):
+        return ("e", t.__qualname__, x.name)
+    if isinstance(x, (frozenset, set)):
+        return ("F", tuple(sorted(state_form(y) for y in x)))
+    if isinstance(x, tuple):
+        return ("t", t.__qualname__, tuple(state_form(y) for y in x))
+    if is_dataclass(x) and not isinstance(x, type):
+        return ("d", t.__qualname__, tuple(state_form(getattr(x, f.name)) for f in fields(x)))
+    raise TypeError(
+        f"policy state value {x!r} ({t.__qualname__}): the checker needs None, bool, int, str, "
+        "float, VcpuId, PcpuId, enums, tuples, frozensets or frozen dataclasses of these"
+    )
+
+
+def _renamed(form: tuple[Any, ...], v: Sequence[int], p: Sequence[int]) -> tuple[Any, ...]:
+    """``form`` (from ``state_form``) with its vCPUs and pCPUs renamed."""
+    tag = form[0]
+    if tag == "v":
+        return ("v", v[form[1]])
+    if tag == "p":
+        return ("p", p[form[1]])
+    if tag == "F":
+        return ("F", tuple(sorted(_renamed(y, v, p) for y in form[1])))
+    if tag == "t" or tag == "d":
+        return (tag, form[1], tuple(_renamed(y, v, p) for y in form[2]))
+    return form
+
+
 def _rename(
     f: dict[str, list[Fact]], vp: Sequence[int], pp: Sequence[int], tables: dict[str, str]
 ) -> Iterator[tuple[Any, ...]]:
@@ -173,6 +222,7 @@ def _rename(
     yield tuple(sorted((v[a], b, c) for a, b, c in f["F"]))
     yield tuple(sorted((p[a], b, c, d, e, v[g], h) for a, b, c, d, e, g, h in f["b"]))
     yield tuple(sorted((v[a], t.get(b, b), c, d) for a, b, c, d in f["B"]))
+    yield tuple(sorted((a, b, p[c], v[d], _renamed(e, v, p)) for a, b, c, d, e in f["s"]))
 
 
 def _smaller(parts: Iterator[tuple[Any, ...]], best: tuple[Any, ...]) -> tuple[Any, ...] | None:

@@ -114,5 +114,6 @@ def copy_state(engine: Engine, oracle: Oracle) -> tuple[Engine, Oracle]:
     e.counts = Counter()
     dict.update(e.counts, engine.counts)  # Counter(counts) goes through Counter.update, slower
     e.last_vcpu_here = engine.last_vcpu_here.copy()
+    e.pstate = engine.pstate.copy()
     e._info = engine._info.copy()
     return e, o

@@ -4,6 +4,7 @@ counterexample as a litmus file; `--matrix` for every kind x every policy (SPEC 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import typer
@@ -51,9 +52,18 @@ def check(
         DEFAULT_VAS, "--vas", help=f"VA pages the guest uses (1..{len(VAS)}; see docs/check.md)."
     ),
     out: Path | None = typer.Option(
-        None, "--out", "-o", help="Write the counterexample litmus file here."
+        None,
+        "--out",
+        "-o",
+        help="Write the counterexample litmus file here (--matrix: a folder, one file per "
+        "unsafe pair).",
     ),
-    matrix: bool = typer.Option(False, "--matrix", help="Every guest kind x every policy."),
+    matrix: bool = typer.Option(
+        False,
+        "--matrix",
+        help="Every guest kind x every policy; with --policy, that policy against every kind; "
+        "with --guest, that kind against every policy.",
+    ),
     jobs: int = typer.Option(1, "--jobs", "-j", help="--matrix: processes to spread pairs over."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
@@ -69,23 +79,27 @@ def check(
         fail(f"--jobs: expected 1..64, got {jobs}")
     if not 1 <= vas <= len(VAS):
         fail(f"--vas: expected 1..{len(VAS)}, got {vas}")
+    if guest is not None:
+        try:
+            load_kind(guest)
+        except KindError as exc:
+            fail(f"--guest: {exc}")
+    if policy is not None:
+        try:
+            resolve(policy)
+        except PolicyError as exc:
+            fail(f"--policy: {exc}")
     if matrix:
-        if guest is not None or policy is not None or out is not None:
-            fail("--matrix: expected no --guest, --policy or --out (it checks every pair)")
-        _matrix(pcpus, vcpus, depth, vas, jobs, as_json)
+        if out is not None and out.exists() and not out.is_dir():
+            fail(f"--out {out}: expected a folder for --matrix (one litmus file per unsafe pair)")
+        kinds = None if guest is None else [guest]
+        policies = None if policy is None else [policy]
+        _matrix(kinds, policies, pcpus, vcpus, depth, vas, jobs, out, as_json)
         return
     if guest is None or policy is None:
         fail("expected --guest KIND and --policy P (or --matrix)")
     try:
-        load_kind(guest)
-    except KindError as exc:
-        fail(f"--guest: {exc}")
-    try:
-        pol = resolve(policy)
-    except PolicyError as exc:
-        fail(f"--policy: {exc}")
-    try:
-        r = run_check(guest, pol, pcpus=pcpus, vcpus=vcpus, depth=depth, vas=vas)
+        r = run_check(guest, policy, pcpus=pcpus, vcpus=vcpus, depth=depth, vas=vas)
     except GuestDisciplineError as exc:  # a bug in the action generator, not bad input
         fail(str(exc), code=3)
     if r.counterexample is not None and out is not None:
@@ -106,16 +120,43 @@ def check(
         raise typer.Exit(1)
 
 
-def _matrix(pcpus: int, vcpus: int, depth: int, vas: int, jobs: int, as_json: bool) -> None:
+def _matrix(
+    kinds: list[str] | None,
+    policies: list[str] | None,
+    pcpus: int,
+    vcpus: int,
+    depth: int,
+    vas: int,
+    jobs: int,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """The matrix (narrowed to one kind or one policy if given); exit 1 if a narrowed matrix
+    has an unsafe pair (the full one always has: it holds the unsafe baselines)."""
     try:
-        results = matrix_results(pcpus=pcpus, vcpus=vcpus, depth=depth, vas=vas, jobs=jobs)
-    except PolicyError as exc:
+        results = matrix_results(
+            kinds, policies, pcpus=pcpus, vcpus=vcpus, depth=depth, vas=vas, jobs=jobs
+        )
+    except (PolicyError, KindError) as exc:
         fail(str(exc))
     except GuestDisciplineError as exc:  # a bug in the action generator, not bad input
         fail(str(exc), code=3)
+    written = _write_counterexamples(results, out) if out is not None else {}
     if as_json:
-        console.print_json(json.dumps([r.to_json() for r in results]))
-        return
+        rows = [r.to_json() for r in results]
+        for row, r in zip(rows, results, strict=True):
+            if (r.kind, r.policy) in written:
+                row["written_to"] = str(written[(r.kind, r.policy)])
+        console.print_json(json.dumps(rows))
+    else:
+        _print_matrix(results, pcpus, vcpus, depth, vas)
+        if written:
+            console.print(f"{len(written)} counterexamples written to {out}/", markup=False)
+    if (kinds is not None or policies is not None) and not all(r.safe for r in results):
+        raise typer.Exit(1)
+
+
+def _print_matrix(results: list[CheckResult], pcpus: int, vcpus: int, depth: int, vas: int) -> None:
     kinds = list(dict.fromkeys(r.kind for r in results))
     policies = list(dict.fromkeys(r.policy for r in results))
     by = {(r.kind, r.policy): r for r in results}
@@ -138,3 +179,27 @@ def _matrix(pcpus: int, vcpus: int, depth: int, vas: int, jobs: int, as_json: bo
         "`vtlbsim check --guest KIND --policy P` prints it.",
         markup=False,
     )
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("_") or "x"
+
+
+def _write_counterexamples(results: list[CheckResult], out: Path) -> dict[tuple[str, str], Path]:
+    """Each counterexample as ``OUT/KIND--POLICY.toml``, a litmus file ``vtlbsim litmus`` replays."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"--out {out}: cannot create the folder: {exc.strerror}")
+    written: dict[tuple[str, str], Path] = {}
+    for r in results:
+        if r.counterexample is None:
+            continue
+        kind = Path(r.kind).stem if r.kind.endswith(".toml") else r.kind
+        path = out / f"{_slug(kind)}--{_slug(r.policy)}.toml"
+        try:
+            path.write_text(r.counterexample.to_litmus())
+        except OSError as exc:
+            fail(f"--out {path}: cannot write: {exc.strerror}")
+        written[(r.kind, r.policy)] = path
+    return written

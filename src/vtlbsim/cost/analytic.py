@@ -10,6 +10,8 @@ Policy interface:
   TLB instruction costs a trap round trip plus what ``policy.on_trap`` returns minus itself;
 - ``policy.on_load(VcpuLoad)`` for each load situation of ``hyp.scheduler`` (stay/migrate ×
   who of the VM ran last on the pCPU), weighted by how often the scheduler model produces it;
+  a stateful policy is played the situation's shortest history first
+  (``hyp.scheduler.situation_flushes``), so it sees the state its own rules build;
 - each returned operation is costed by what it is: its scope (local, or IS, priced by the DVM
   model ``cost/dvm.py`` under the run's broadcast load), and what it removes (TLB by VA / ASID /
   VMID / all, the I-cache, the branch predictor) on this core (refill of the entries that would
@@ -45,9 +47,10 @@ from ..arch.ops import (
     op,
 )
 from ..guest.rates import GuestRates, load_rates
-from ..hyp.policy import Policy, TrappedOp, VcpuInfo, VcpuLoad
+from ..hyp.policy import Policy, VcpuInfo
 from ..hyp.registry import resolve
-from ..hyp.scheduler import LoadRates, LoadSituation, load_rates_for
+from ..hyp.scheduler import LoadRates, LoadSituation, load_rates_for, situation_flushes
+from ..hyp.state import PolicyState
 from .dvm import MESSAGES, BroadcastLoad, broadcast_load, filterable, instruction_cycles
 from .platform import Platform, load_platform
 from .result import CostResult
@@ -352,7 +355,7 @@ def _charge_guest(
         if hcr.ttlb and o.ttlb_traps:
             led.count("traps", n)
             delta.add("trap", n * m.plat.trap_roundtrip_cycles)
-            for act in policy.on_trap(TrappedOp(info, 0, o)):
+            for act in PolicyState().trap(policy, info, 0, o):  # from the initial state
                 if isinstance(act, HypOp):
                     _hyp_op_cost(m, g, act, 0.0, 0.0, 0.0, delta, n)
                 else:
@@ -390,17 +393,14 @@ def _charge_loads(
     reach, lines = float(p.tlb_reach_entries()), float(p.icache_lines())
     n_stay = m.overcommit - 1.0
     n_move = m.overcommit if m.overcommit > 1.0 else m.busy
-    other = 1 if info.vcpu != 1 else 2
     plan: list[tuple[float, bool, str | None, list[HypOp]]] = []
     for sit, per_s in lr.by_situation.items():
         n = per_s * rs
         if n == 0.0:
             continue
         migrated, who = _VCPU_HERE[sit]
-        last_here = {"self": info.vcpu, "other": other, None: None}[who]
-        load = VcpuLoad(info, pcpu=0, last_pcpu=1 if migrated else 0, last_vcpu_here=last_here)
         led.count(f"loads:{sit.value}", n)
-        plan.append((n, migrated, who, list(policy.on_load(load))))
+        plan.append((n, migrated, who, list(situation_flushes(policy, info, sit))))
     loads = sum(x[0] for x in plan)
     ic_local = sum(
         x[0]

@@ -12,7 +12,8 @@ The run is a timeline of steps of ``dt`` (a divisor of the timeslice, at most 1 
    ``arch.ops.effective(op, fb)``. By-VA instructions name a random page of the vCPU's data
    working set (global, i.e. shared, with the kind's ``shared_fraction``);
 3. the scheduler acts (``cost/exact_sched.py``): time-slice rotation under overcommit, migrations; each
-   load asks ``policy.on_load`` and executes the flushes it returns.
+   load asks ``policy.on_load`` (through ``hyp/state.py``, which keeps the policy's own state)
+   and executes the flushes it returns.
 
 Costs, by the analytic model's causes (``analytic.CAUSES``), charge only what the policy adds to
 the guest's bare-metal behaviour: every broadcast is priced by the shared DVM model
@@ -51,8 +52,9 @@ from ..arch.ops import (
 )
 from ..guest.rates import GuestRates, load_rates
 from ..guest.workload import F_FETCH, F_GLOBAL, LINES_PER_PAGE, AccessStream, load_trace, stream_for
-from ..hyp.policy import Policy, TrappedOp, VcpuInfo, VcpuLoad
+from ..hyp.policy import Policy, VcpuInfo
 from ..hyp.registry import resolve
+from ..hyp.state import PolicyState
 from ..sim import fastpath as fp
 from ..sim.reference import ReferenceTlbs
 from .analytic import CAUSES, Machine, guest_ops
@@ -128,6 +130,8 @@ class _Run:
     machine: Machine
     running: list[int | None] = field(default_factory=list)
     last_here: dict[tuple[int, int], int] = field(default_factory=dict)
+    pstate: PolicyState = field(default_factory=PolicyState)
+    """The policy's own state (``hyp/state.py``)."""
     cycles: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CAUSES, 0.0))
     others: float = 0.0
     events: dict[str, float] = field(default_factory=dict)
@@ -224,7 +228,7 @@ class _Run:
             self.count("traps")
             self.add("trap", self.plat.trap_roundtrip_cycles)
             issued = 0.0
-            for act in self.policy.on_trap(TrappedOp(info, p, o)):
+            for act in self.pstate.trap(self.policy, info, p, o):
                 if isinstance(act, HypOp):
                     self.hyp(act, p, info.vmid)
                 else:
@@ -251,11 +255,11 @@ class _Run:
         if v.pcpu is not None:
             self.running[v.pcpu] = None
         info = v.info
-        load = VcpuLoad(info, p, v.last_pcpu, self.last_here.get((info.vmid, p)))
         self.count("vcpu-loads")
-        if load.migrated:
+        if v.last_pcpu is not None and v.last_pcpu != p:
             self.count("migrations")
-        for h in self.policy.on_load(load):
+        here = self.last_here.get((info.vmid, p))
+        for h in self.pstate.load(self.policy, info, p, v.last_pcpu, here):
             self.hyp(h, p, info.vmid, info.arch)
         self.running[p] = vi
         v.pcpu = v.last_pcpu = p

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..arch.ops import HypOp, MaintenanceOp, Scope, effective, op
-from ..hyp.policy import TrappedOp
+from ..hyp.state import PolicyState
 from .dvm import MESSAGES, filterable, instruction_cycles, step_issue
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def broadcasts(run: _Run, vi: int, name: str) -> tuple[int, int]:
         o = op(info.arch, name)
         hcr = run.policy.hcr(info)
         if hcr.ttlb and o.ttlb_traps:
-            acts = run.policy.on_trap(TrappedOp(info, 0, o))
+            acts = PolicyState().trap(run.policy, info, 0, o)  # the initial state
             pol = sum(1 for a in acts if a.scope is Scope.IS)
         else:
             pol = int(effective(o, hcr.fb).scope is Scope.IS)

@@ -22,7 +22,8 @@ import numpy as np
 
 from .. import datafiles
 from ..arch.ops import Arch, HypOp, MaintenanceOp, Scope, effective
-from ..hyp.policy import TrappedOp, VcpuInfo
+from ..hyp.policy import VcpuInfo
+from ..hyp.state import PolicyState
 from .dvm import IssuerClass, filterable, local_cycles, solve, span_factor
 from .experiment import (
     Actor,
@@ -137,7 +138,7 @@ def _member(plat: Platform, a: Actor, vm_sockets: int) -> _Member:
             return [o]
         if hcr.ttlb and o.ttlb_traps:
             issue += plat.trap_roundtrip_cycles
-            return list(policy.on_trap(TrappedOp(info, 0, o)))
+            return list(PolicyState().trap(policy, info, 0, o))
         return [effective(o, hcr.fb)]
 
     items: list[MaintenanceOp | HypOp | None] = []

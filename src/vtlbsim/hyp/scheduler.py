@@ -26,8 +26,12 @@ Rules (steady state; every vCPU is always runnable, an assumption docs/cost.md s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
+
+from ..arch.ops import HypOp
+from .policy import Policy, VcpuInfo
+from .state import PolicyState
 
 
 class SchedulerKind(StrEnum):
@@ -108,3 +112,38 @@ def load_rates_for(
         LoadSituation.MIGRATE_EMPTY: 0.0,
     }
     return LoadRates(loads, migr, by, running, busy, c, sched is SchedulerKind.PINNED)
+
+
+_HISTORY: dict[LoadSituation, tuple[tuple[str, int], ...]] = {
+    # (who, pCPU) loads before the one a situation describes, which is ("self", 0)
+    LoadSituation.STAY_SELF: (("self", 0),),
+    LoadSituation.STAY_OTHER: (("self", 0), ("sibling", 0)),
+    LoadSituation.MIGRATE_SELF: (("self", 0), ("self", 1)),
+    LoadSituation.MIGRATE_OTHER: (("self", 1), ("sibling", 0)),
+    LoadSituation.MIGRATE_EMPTY: (("self", 1),),
+}
+"""The shortest history that puts a VM's vCPU in each situation on pCPU 0 (``sibling``: another
+vCPU of the VM). MIGRATE_EMPTY is a first load of the VM on pCPU 0: Xen's INVALID slot does not
+flush there, KVM's -1 does."""
+
+
+def situation_flushes(
+    policy: Policy, info: VcpuInfo, situation: LoadSituation
+) -> tuple[HypOp, ...]:
+    """The flushes ``policy`` executes at a load of ``info`` in ``situation``: the situation's
+    history is played through the policy from a fresh VM, so a stateful policy sees the state
+    its own rules build (the same store the engine and exact mode use)."""
+    sibling = replace(info, vcpu=0 if info.vcpu != 0 else 1)
+    store = PolicyState()
+    last_pcpu: dict[int, int] = {}
+    last_here: dict[int, int] = {}
+
+    def load(who: VcpuInfo, pcpu: int) -> tuple[HypOp, ...]:
+        ops = store.load(policy, who, pcpu, last_pcpu.get(who.vcpu), last_here.get(pcpu))
+        last_here[pcpu] = who.vcpu
+        last_pcpu[who.vcpu] = pcpu
+        return ops
+
+    for who, pcpu in _HISTORY[situation]:
+        load(info if who == "self" else sibling, pcpu)
+    return load(info, 0)

@@ -16,7 +16,8 @@ from ..arch.ops import HypOp, HypTarget, MaintenanceOp, Match, Scope, Structure,
 from ..arch.tlb import GLOBAL, TlbEntry
 from ..guest.domain import Domain, Vcpu
 from ..guest.tables import Pte
-from ..hyp.policy import Policy, TrappedOp, VcpuInfo, VcpuLoad
+from ..hyp.policy import Policy, VcpuId, VcpuInfo
+from ..hyp.state import PolicyState
 from .events import (
     Access,
     AccessKind,
@@ -77,6 +78,8 @@ class Engine:
         self.step = 0
         self.counts: Counter[str] = Counter()
         self.last_vcpu_here: dict[tuple[str, int], int] = {}
+        self.pstate = PolicyState()
+        """The policy's own state (``hyp/state.py``)."""
         self._info: dict[str, VcpuInfo] = {}
 
     # ---- helpers -------------------------------------------------------------------------
@@ -92,7 +95,7 @@ class Engine:
         i = self._info.get(v.name)
         if i is None:
             d = v.domain
-            i = VcpuInfo(d.name, v.index, d.vmid, d.arch, d.nvcpus, d.pinned)
+            i = VcpuInfo(d.name, VcpuId(v.index), d.vmid, d.arch, d.nvcpus, d.pinned)
             self._info[v.name] = i
         return i
 
@@ -151,13 +154,11 @@ class Engine:
             self.machine.pcpus[v.pcpu].running = None
             v.last_pcpu = v.pcpu
         info = self.info(v)
-        load = VcpuLoad(
-            info, p.index, v.last_pcpu, self.last_vcpu_here.get((v.domain.name, p.index))
-        )
         self.counts["vcpu-load"] += 1
-        if load.migrated:
+        if v.last_pcpu is not None and v.last_pcpu != p.index:
             self.counts["migration"] += 1
-        for hop in self.policy.on_load(load):
+        here = self.last_vcpu_here.get((v.domain.name, p.index))
+        for hop in self.pstate.load(self.policy, info, p.index, v.last_pcpu, here):
             self._hyp(hop, p, v.domain.vmid, "load")
         p.hcr = self.policy.hcr(info)
         p.running = v.name
@@ -262,7 +263,7 @@ class Engine:
         self.counts[kind] += 1
         if written.structure is Structure.TLB and p.hcr.ttlb:
             self.counts["trap"] += 1
-            for action in self.policy.on_trap(TrappedOp(self.info(v), p.index, written)):
+            for action in self.pstate.trap(self.policy, self.info(v), p.index, written):
                 if isinstance(action, HypOp):
                     self._hyp(action, p, d.vmid, "trap")
                 else:

@@ -15,6 +15,7 @@ class ForceBroadcast(Policy):
     name = "fb"
     summary = "HCR_EL2.FB+BSU: local TLBI/IC IALLU/BPIALL broadcast to the IS domain; no flush"
     origin = "Xen e2faa286fa (2016, the seed)"
+    load_history = False
 
     def hcr(self, vcpu: VcpuInfo) -> Hcr:
         return FB_BSU

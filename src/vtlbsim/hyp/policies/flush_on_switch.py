@@ -12,6 +12,7 @@ class FlushOnSwitch(Policy):
     name = "flush-on-switch"
     summary = "local VMALLS12E1 + IC IALLU on every vCPU load"
     origin = "Stefano Stabellini's first idea in the seed thread"
+    load_history = False
 
     def hcr(self, vcpu: VcpuInfo) -> Hcr:
         return NO_FLAGS

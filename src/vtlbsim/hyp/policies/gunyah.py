@@ -9,12 +9,16 @@ its vCPUs pinned with ``pinned = true``.
 DSB on deschedule: ``vcpu_context_switch_save()`` (hyp/vm/vcpu/aarch64/src/context_switch.c)
 executes ``dsb ish`` for every vCPU that is not pinned, "to ensure that any cache or TLB op
 executed by the VCPU in EL1 is complete before the VCPU potentially migrates".
+
+VMID reuse: destroying a VM's address space (``pgtable_vm_destroy()``, hyp/mem/pgtable/armv8)
+unmaps all of stage 2 and commits with ``vm_tlbi_vmalle1()`` for its VMID, broadcast (the
+model's VMALLS12E1IS removes the same combined entries).
 """
 
 from collections.abc import Sequence
 
 from ...arch.machine import Hcr
-from ...arch.ops import HypOp
+from ...arch.ops import HYP_OPS, HypOp
 from ..policy import FB_BSU, NO_FLAGS, Policy, VcpuInfo, VcpuLoad
 
 
@@ -22,6 +26,7 @@ class Gunyah(Policy):
     name = "gunyah"
     summary = "Gunyah: FB+BSU for vCPUs that may migrate, nothing for pinned ones; no flush"
     origin = "Gunyah hypervisor (vcpu affinity-dependent HCR_EL2.FB)"
+    load_history = False
     dsb_on_deschedule = True
 
     def hcr(self, vcpu: VcpuInfo) -> Hcr:
@@ -29,3 +34,6 @@ class Gunyah(Policy):
 
     def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
         return ()
+
+    def on_vmid_reuse(self, vmid: int) -> Sequence[HypOp]:
+        return (HYP_OPS["vmalls12e1is"],)

@@ -10,16 +10,17 @@ pCPU differs; no I-cache flush (TF-Hafnium/hafnium 21bfbdc1).
   differs from the vCPU's index, then records it. The array is zero-initialised with the VM,
   so an empty slot reads as vCPU 0: vCPU 0's first load on a pCPU does not flush, any other
   vCPU's does. (No vCPU of the VM ran there, so the TLB holds none of its entries: safe.)
+  The slot is the policy's ``vm_pcpu`` state, initially ``VcpuId(0)``.
+- VMID reuse: none. Hafnium creates its VMs once, from the manifest at boot, and never
+  destroys one, so a VMID never serves a second VM.
 - DSB on deschedule: a secondary vCPU is run by its own kernel thread in the primary
   (Hafnium's Linux driver, ``hf_vcpu_thread``), so it changes pCPU only with that thread, and
   the primary's arm64 ``__switch_to()`` executes ``dsb(ish)`` before the thread leaves.
 """
 
-from collections.abc import Sequence
-
 from ...arch.machine import Hcr
-from ...arch.ops import HYP_OPS, HypOp
-from ..policy import FB_BSU, NO_FLAGS, Policy, VcpuInfo, VcpuLoad
+from ...arch.ops import HYP_OPS
+from ..policy import FB_BSU, NO_FLAGS, Decision, Policy, VcpuId, VcpuInfo, VcpuLoad
 
 
 class Hafnium(Policy):
@@ -27,10 +28,17 @@ class Hafnium(Policy):
     summary = "Hafnium: FB+BSU (secondary VMs) + local VMALLE1 when another vCPU ran here last; no I-cache"
     origin = "Hafnium 1f32e72b (2019)"
     dsb_on_deschedule = True
+    load_history = False
+    initial_vm_pcpu = VcpuId(0)  # last_vcpu_on_cpu[] is zero-initialised with the VM
 
     def hcr(self, vcpu: VcpuInfo) -> Hcr:
         return NO_FLAGS if vcpu.pinned else FB_BSU
 
-    def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
-        slot = 0 if load.last_vcpu_here is None else load.last_vcpu_here
-        return (HYP_OPS["vmalle1"],) if slot != load.vcpu.vcpu else ()
+    def on_load(self, load: VcpuLoad) -> Decision:
+        me = load.vcpu.vcpu
+        if load.state.vm_pcpu == me:
+            return Decision()
+        return Decision((HYP_OPS["vmalle1"],), vm_pcpu=me)
+
+    def on_vmid_reuse(self, vmid: int) -> None:
+        return None

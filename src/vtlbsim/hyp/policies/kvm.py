@@ -1,4 +1,9 @@
-"""`kvm`: KVM/arm64 as shipped, which is `fb+last-vcpu-ran`.
+"""`kvm`: KVM/arm64 as shipped, which is `fb+last-vcpu-ran` (the per-VM per-CPU
+``last_vcpu_ran`` slot starts at -1, so a VM's first load on a pCPU flushes).
+
+VMID reuse: a VMID serves one VM per generation; at a rollover ``kvm_arm_vmid_update()`` ->
+``flush_context()`` runs ``__kvm_flush_vm_context`` (TLBI ALLE1IS) before any VMID is handed
+out again (arch/arm64/kvm/vmid.c, hyp/vhe/tlb.c).
 
 DSB on deschedule: a KVM vCPU runs in its own host thread and changes pCPU only with that
 thread, and arm64 ``__switch_to()`` (arch/arm64/kernel/process.c) executes ``dsb(ish)``:
@@ -6,6 +11,9 @@ thread, and arm64 ``__switch_to()`` (arch/arm64/kernel/process.c) executes ``dsb
 different CPU".
 """
 
+from collections.abc import Sequence
+
+from ...arch.ops import HYP_OPS, HypOp
 from .fb_last_vcpu_ran import FbLastVcpuRan
 
 
@@ -16,3 +24,6 @@ class Kvm(FbLastVcpuRan):
     )
     origin = "KVM 94d0e5980d67 (2016) + 01dc9262ff57 (2021)"
     dsb_on_deschedule = True
+
+    def on_vmid_reuse(self, vmid: int) -> Sequence[HypOp]:
+        return (HYP_OPS["alle1is"],)

@@ -11,6 +11,7 @@ class NonePolicy(Policy):
     name = "none"
     summary = "no FB, no flush: safe only if every vCPU is pinned alone on its pCPU"
     origin = "Bao, Jailhouse (pinned vCPUs)"
+    load_history = False
 
     def hcr(self, vcpu: VcpuInfo) -> Hcr:
         return NO_FLAGS

@@ -15,6 +15,7 @@ class TrapTtlb(Policy):
     name = "trap-ttlb"
     summary = "HCR_EL2.TTLB: trap every guest TLBI, execute it as its IS form; IC/BP not trapped"
     origin = "trap-and-emulate (KVM does this for nested guests only)"
+    load_history = False
 
     def hcr(self, vcpu: VcpuInfo) -> Hcr:
         return TTLB
