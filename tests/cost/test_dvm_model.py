@@ -211,3 +211,25 @@ def test_fb_cost_grows_with_load() -> None:
         r = evaluate_analytic(wl, "fb", n)
         per.append(r.cycles["broadcast-issue"] / r.events["dvm-broadcasts"])
     assert per[1] > per[0]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.floats(1.0, 200.0),
+    st.floats(0.0, 1e6),
+    st.floats(0.0, 1e4),
+    st.floats(0.5, 4.0),
+    st.floats(1.0, 5e3),
+    st.floats(0.0, 2e3),
+    st.floats(0.0, 2e3),
+)
+def test_closed_form_matches_the_iteration(
+    count: float, work: float, issue: float, syncs: float, service: float, msgs: float, stall: float
+) -> None:
+    """One class: the closed form (quadratic + bisection) and the general damped iteration
+    reach the same fixed point - two different algorithms for the same equations."""
+    c = IssuerClass(count, work, issue, syncs, service)
+    a = dvm._solve_one(c, msgs, stall, 1)
+    b = dvm._solve_iterative([c], np.array([[msgs]]), stall, 1)
+    assert a.residence[0] == pytest.approx(b.residence[0], rel=1e-6, abs=1e-6)
+    assert a.stall[0] == pytest.approx(b.stall[0], abs=1e-6)

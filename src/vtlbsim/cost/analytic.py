@@ -79,11 +79,17 @@ class _Ledger:
     cycles: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CAUSES, 0.0))
     others: float = 0.0
     events: dict[str, float] = field(default_factory=dict)
+    deferred: dict[tuple[str, str], float] = field(default_factory=dict)
+    """(cause, load) → broadcasts charged at that load's price, once the load is known."""
 
     def add(self, cause: str, cycles: float, *, others: bool = False) -> None:
         self.cycles[cause] += cycles
         if others:
             self.others += cycles
+
+    def defer(self, cause: str, load: str, n: float) -> None:
+        key = (cause, load)
+        self.deferred[key] = self.deferred.get(key, 0.0) + n
 
     def count(self, name: str, n: float) -> None:
         self.events[name] = self.events.get(name, 0.0) + n
@@ -120,8 +126,9 @@ class Machine:
     """Mean I-cache working set (lines, capped at the cache) of the running vCPUs."""
     vcpus: int = 1
     """vCPUs of all VMs together (``V``)."""
-    dvm: BroadcastLoad | None = None
-    """The DVM load the run's broadcasts see (None: an idle machine)."""
+    load: str = "policy"
+    """Which DVM load this machine's broadcasts are priced at: the policy's, or "native" (the
+    guests' own broadcasts only, the bare-metal baseline). Priced once both are counted."""
 
     @property
     def receivers(self) -> float:
@@ -144,18 +151,15 @@ class Machine:
         """Sockets a broadcast spans (one under ``dvm_scope = "socket"``)."""
         return 1 if self.plat.dvm_scope == "socket" else self.plat.is_sockets(self.pcpus)
 
-    def is_issue(self) -> float:
-        """The issuer's wait for one broadcast instruction and its DSB under the run's load."""
-        if self.dvm is None:
-            return broadcast_load(self.plat, 0.0, 0.0, self.sockets(), 0.0).issue
-        return self.dvm.issue
+    def native(self) -> Machine:
+        """The same machine, its broadcasts priced at the bare-metal load."""
+        return dataclasses.replace(self, load="native")
 
-    def loaded(self, broadcasts_per_s: float) -> Machine:
-        """This machine with every busy core issuing ``broadcasts_per_s`` broadcasts per second."""
+    def broadcast_price(self, broadcasts_per_s: float) -> BroadcastLoad:
+        """What one broadcast costs when every busy core issues ``broadcasts_per_s``."""
         issuers = self.pcpus * self.busy
         rate = broadcasts_per_s / (self.plat.clock_ghz * 1e9)
-        load = broadcast_load(self.plat, rate, issuers, self.sockets(), self.receivers)
-        return dataclasses.replace(self, dvm=load)
+        return broadcast_load(self.plat, rate, issuers, self.sockets(), self.receivers)
 
     def revisit_retention(self, ws: float, capacity: float) -> float:
         """Share of a vCPU's entries still cached on the pCPU a migration takes it to, under
@@ -230,15 +234,18 @@ class Group:
     pinned: bool = False
 
 
-def issue(m: Machine, o: MaintenanceOp) -> float:
-    """Issuing core's wait for one instruction: local, or a broadcast under the run's load."""
-    return instruction_cycles(m.plat, o, m.is_issue())
+def _issue(m: Machine, o: MaintenanceOp | HypOp, led: _Ledger, cause: str, rate: float) -> None:
+    """Charge the issuing core's wait for ``rate`` executions of ``o``: local, or a broadcast
+    at ``m``'s load (deferred: ``_Ledger.defer``) plus its local work beyond a local TLBI's."""
+    led.add(cause, rate * instruction_cycles(m.plat, o, 0.0))
+    if o.scope is Scope.IS:
+        led.defer(cause, m.load, rate)
 
 
 def _guest_op_cost(m: Machine, g: Group, o: MaintenanceOp, led: _Ledger, rate: float) -> None:
     """Charge ``rate`` executions of ``o`` as executed (no baseline subtraction)."""
     p = m.plat
-    led.add("broadcast-issue", rate * issue(m, o))
+    _issue(m, o, led, "broadcast-issue", rate)
     if o.scope is not Scope.IS:
         return
     led.count("dvm-broadcasts", rate)
@@ -265,6 +272,7 @@ def _negate(led: _Ledger) -> _Ledger:
     out.cycles = {k: -v for k, v in led.cycles.items()}
     out.others = -led.others
     out.events = {"native-" + k: v for k, v in led.events.items()}
+    out.deferred = {k: -v for k, v in led.deferred.items()}
     return out
 
 
@@ -274,6 +282,8 @@ def _merge(into: _Ledger, part: _Ledger) -> None:
     into.others += part.others
     for k, v in part.events.items():
         into.count(k, v)
+    for (cause, load), n in part.deferred.items():
+        into.defer(cause, load, n)
 
 
 def _hyp_op_cost(
@@ -290,7 +300,7 @@ def _hyp_op_cost(
     ``useful`` TLB entries, ``useful_ic`` I-cache lines and a ``useful_bp`` share of the BP."""
     p = m.plat
     is_ = h.scope is Scope.IS
-    led.add("hyp-flush", rate * instruction_cycles(p, h, m.is_issue()))
+    _issue(m, h, led, "hyp-flush", rate)
     if is_:
         led.count("dvm-broadcasts", rate)
         stall = MESSAGES * m.receivers_of(g, h) * p.dvm_receive_cycles
@@ -479,14 +489,18 @@ def evaluate_analytic(workload: Workload, policy_name: str, pcpus: int | None = 
     ws_avg = sum(g.own_ws * c * g.vcpus for g, c, _ in groups) / weight
     ic_avg = sum(g.own_ic * c * g.vcpus for g, c, _ in groups) / weight
     lr0 = groups[0][2]
-    idle = Machine(plat, n_pcpus, lr0.busy, lr0.overcommit, ws_avg, ic_avg, total_v)
-    # First count the broadcasts per busy core (under the policy, and on bare metal), then
-    # charge every instruction at the latency of its load (docs/cost.md, "The DVM model").
-    counted = _charge_all(idle, idle, groups, policy, workload.duration_s)[0]
+    m = Machine(plat, n_pcpus, lr0.busy, lr0.overcommit, ws_avg, ic_avg, total_v)
+    led, baseline = _charge_all(m, m.native(), groups, policy, workload.duration_s)
+    # Every broadcast is priced at the load it was issued under, counted over the whole run:
+    # broadcasts per busy core per second, under the policy and on bare metal (docs/cost.md,
+    # "The DVM model").
     busy_s = n_pcpus * lr0.busy * workload.duration_s
-    m = idle.loaded(counted.events.get("dvm-broadcasts", 0.0) / busy_s)
-    mn = idle.loaded(counted.events.get("native-dvm-broadcasts", 0.0) / busy_s)
-    led, baseline = _charge_all(m, mn, groups, policy, workload.duration_s)
+    price = {
+        "policy": m.broadcast_price(led.events.get("dvm-broadcasts", 0.0) / busy_s).issue,
+        "native": m.broadcast_price(led.events.get("native-dvm-broadcasts", 0.0) / busy_s).issue,
+    }
+    for (cause, load), n in led.deferred.items():
+        led.add(cause, n * price[load])
     machine = n_pcpus * plat.clock_ghz * 1e9 * workload.duration_s
     total = sum(led.cycles.values())
     assumptions = [f"{plat.name}:{k}" for k in plat.assumed_figures()]

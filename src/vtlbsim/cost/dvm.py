@@ -34,6 +34,7 @@ mode and the published-measurement experiments (``cost/experiment.py``).
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -155,49 +156,141 @@ def solve(
     the Syncs served per cycle never exceed one per service time.
     """
     n = len(classes)
+    n_srv = max([servers, 1] + [c.server + 1 for c in classes])
     if n == 0:
         z = np.zeros(0)
-        return Solution(z, z, z, np.zeros(max(servers, 1)), np.zeros(max(servers, 1)))
-    count = np.array([c.count for c in classes], dtype=np.float64)
-    work = np.array([c.work for c in classes], dtype=np.float64)
-    issue = np.array([c.issue for c in classes], dtype=np.float64)
-    visits = np.array([c.syncs for c in classes], dtype=np.float64)
-    service = np.array([c.sync_service for c in classes], dtype=np.float64)
-    server = np.array([c.server for c in classes], dtype=np.int64)
-    n_srv = max(servers, int(server.max()) + 1)
-    active = (count > 0) & (visits > 0)
-    demand = visits * service
-    queue = np.zeros(n)
-    stall = np.zeros(n)
-    per_member = np.where(count > 0, 1.0 / np.maximum(count, 1e-300), 0.0)
-    residence = demand.copy()
-    iteration = work + issue + residence
-    for _ in range(_MAX_ITER):
-        think = work / (1.0 - stall) + issue
-        load = np.bincount(server, weights=service * queue, minlength=n_srv)
-        seen = load[server] - service * queue * per_member
-        new_res = np.where(active, visits * (service + np.maximum(seen, 0.0)), 0.0)
-        new_iter = np.maximum(think + new_res, 1e-300)
-        x = 1.0 / new_iter
-        new_queue = np.where(active, count * new_res * x, 0.0)
-        new_stall = np.minimum(MAX_STALL, receive_cycles * (received @ (x * (count > 0))))
-        delta = max(
-            float(np.max(np.abs(new_iter - iteration) / new_iter)),
-            float(np.max(np.abs(new_queue - queue) / np.maximum(count, 1.0))),
-            float(np.max(np.abs(new_stall - stall))),
+        return Solution(z, z, z, np.zeros(n_srv), np.zeros(n_srv))
+    if n == 1:
+        return _solve_one(
+            classes[0], float(np.asarray(received).reshape(-1)[0]), receive_cycles, n_srv
         )
-        residence = 0.5 * residence + 0.5 * new_res
-        queue = 0.5 * queue + 0.5 * new_queue
-        stall = 0.5 * stall + 0.5 * new_stall
-        iteration = 0.5 * iteration + 0.5 * new_iter
+    return _solve_iterative(classes, received, receive_cycles, n_srv)
+
+
+def _solve_one(c: IssuerClass, received: float, receive_cycles: float, n_srv: int) -> Solution:
+    """``solve`` for one class, in closed form: with demand ``D = V·S`` and think time ``Z``,
+    Schweitzer's ``R = D(1 + Q(N - 1)/N)``, ``Q = N·R/(Z + R)`` is the quadratic
+    ``R^2 + (Z - N·D)·R - D·Z = 0``; the stall share ``f = receive·received/(Z(f) + R(f))``
+    (``Z(f) = work/(1 - f) + issue``) is the root of an increasing function, found by
+    bisection."""
+    demand = c.syncs * c.sync_service
+    active = c.count > 0 and c.syncs > 0
+
+    def residence(f: float) -> float:
+        if not active:
+            return 0.0
+        z = c.work / (1.0 - f) + c.issue
+        b = z - c.count * demand
+        return (-b + math.sqrt(b * b + 4.0 * demand * z)) / 2.0
+
+    def excess(f: float) -> float:
+        t = c.work / (1.0 - f) + c.issue + residence(f)
+        return f - min(MAX_STALL, receive_cycles * received / max(t, 1e-300))
+
+    lo, hi = 0.0, MAX_STALL
+    if excess(lo) < 0.0:
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if excess(mid) < 0.0:
+                lo = mid
+            else:
+                hi = mid
+        f = 0.5 * (lo + hi)
+    else:
+        f = 0.0
+    r = residence(f)
+    t = max(c.work / (1.0 - f) + c.issue + r, 1e-300)
+    busy = np.zeros(n_srv)
+    backlog = np.zeros(n_srv)
+    busy[c.server] = c.count / t * demand
+    backlog[c.server] = c.sync_service * (c.count * r / t if active else 0.0)
+    return Solution(np.array([t]), np.array([r]), np.array([f]), busy, backlog)
+
+
+def _stall_root(others: float, own: float, work: float, rest: float) -> float:
+    """The stall share ``f`` with ``f = min(MAX_STALL, others + own/(work/(1 - f) + rest))``
+    (an increasing left side against a non-increasing right side: bisection)."""
+
+    def excess(f: float) -> float:
+        return f - min(MAX_STALL, others + own / max(work / (1.0 - f) + rest, 1e-300))
+
+    if excess(0.0) >= 0.0:
+        return 0.0
+    lo, hi = 0.0, MAX_STALL
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if excess(mid) < 0.0:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def _solve_iterative(
+    classes: list[IssuerClass], received: np.ndarray, receive_cycles: float, n_srv: int
+) -> Solution:
+    """``solve`` for several classes: the fixed point by damped iteration."""
+    n = len(classes)
+    # Plain Python: the networks are small (a handful of classes) and numpy's per-call cost
+    # would dominate the ~40 iterations.
+    count = [float(c.count) for c in classes]
+    work = [float(c.work) for c in classes]
+    issue = [float(c.issue) for c in classes]
+    visits = [float(c.syncs) for c in classes]
+    service = [float(c.sync_service) for c in classes]
+    server = [c.server for c in classes]
+    active = [count[i] > 0 and visits[i] > 0 for i in range(n)]
+    per_member = [1.0 / count[i] if count[i] > 0 else 0.0 for i in range(n)]
+    recv = [[float(v) for v in row] for row in np.asarray(received, dtype=np.float64).tolist()]
+    senders = [[(j, recv[i][j]) for j in range(n) if recv[i][j] and count[j] > 0] for i in range(n)]
+    queue = [0.0] * n
+    stall = [0.0] * n
+    residence = [visits[i] * service[i] if active[i] else 0.0 for i in range(n)]
+    iteration = [work[i] + issue[i] + residence[i] for i in range(n)]
+    for _ in range(_MAX_ITER):
+        load = [0.0] * n_srv
+        for i in range(n):
+            load[server[i]] += service[i] * queue[i]
+        x = [0.0] * n
+        new_res = [0.0] * n
+        new_iter = [0.0] * n
+        new_queue = [0.0] * n
+        delta = 0.0
+        for i in range(n):
+            if active[i]:
+                seen = max(0.0, load[server[i]] - service[i] * queue[i] * per_member[i])
+                new_res[i] = visits[i] * (service[i] + seen)
+            new_iter[i] = max(work[i] / (1.0 - stall[i]) + issue[i] + new_res[i], 1e-300)
+            x[i] = 1.0 / new_iter[i]
+            if active[i]:
+                new_queue[i] = count[i] * new_res[i] * x[i]
+            delta = max(
+                delta,
+                abs(new_iter[i] - iteration[i]) / new_iter[i],
+                abs(new_queue[i] - queue[i]) / max(count[i], 1.0),
+            )
+        for i in range(n):
+            # The stall share's strong self-feedback (a class receives from its own members,
+            # whose rate its stall sets) is solved exactly for class i, the others held fixed.
+            others = receive_cycles * sum(m * x[j] for j, m in senders[i] if j != i)
+            own = receive_cycles * recv[i][i] if count[i] > 0 else 0.0
+            new_stall = _stall_root(others, own, work[i], issue[i] + new_res[i])
+            delta = max(delta, abs(new_stall - stall[i]))
+            stall[i] = new_stall
+            residence[i] = 0.5 * residence[i] + 0.5 * new_res[i]
+            queue[i] = 0.5 * queue[i] + 0.5 * new_queue[i]
+            iteration[i] = 0.5 * iteration[i] + 0.5 * new_iter[i]
         if delta < _TOL:
             break
-    think = work / (1.0 - stall) + issue
-    iteration = think + residence
-    x = 1.0 / np.maximum(iteration, 1e-300)
-    busy = np.bincount(server, weights=count * x * demand, minlength=n_srv)
-    backlog = np.bincount(server, weights=service * queue, minlength=n_srv)
-    return Solution(iteration, residence, stall, busy, backlog)
+    it = np.array(
+        [max(work[i] / (1.0 - stall[i]) + issue[i] + residence[i], 1e-300) for i in range(n)]
+    )
+    busy = np.zeros(n_srv)
+    backlog = np.zeros(n_srv)
+    for i in range(n):
+        busy[server[i]] += count[i] / it[i] * visits[i] * service[i]
+        backlog[server[i]] += service[i] * queue[i]
+    return Solution(it, np.array(residence), np.array(stall), busy, backlog)
 
 
 @dataclass(frozen=True, slots=True)
