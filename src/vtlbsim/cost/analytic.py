@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..arch.ops import (
@@ -376,6 +376,12 @@ def _charge_guest(
             e = effective(o, hcr.fb)
             if e is o and o.scope is not Scope.IS:
                 continue  # a local instruction left local costs what it costs on bare metal
+            if e is o:  # the guest's own broadcast: only the wait its load adds differs
+                led.count("dvm-broadcasts", n)
+                led.count("native-dvm-broadcasts", n)
+                led.defer("broadcast-issue", m.load, n)
+                led.defer("broadcast-issue", mn.load, -n)
+                continue
             if e is not o:
                 led.count("fb-upgraded", n)
                 led.count("broadcasts-added", n)
@@ -461,9 +467,19 @@ def policy_instance(name: str) -> Policy:
     return cls()
 
 
-def evaluate_analytic(workload: Workload, policy_name: str, pcpus: int | None = None) -> CostResult:
-    """Expected cycles ``policy_name`` costs ``workload`` on ``pcpus`` cores, by cause."""
-    plat = load_platform(workload.platform, workload.base_dir)
+def evaluate_analytic(
+    workload: Workload,
+    policy_name: str,
+    pcpus: int | None = None,
+    *,
+    platform: Platform | None = None,
+    rates: Mapping[str, GuestRates] | None = None,
+) -> CostResult:
+    """Expected cycles ``policy_name`` costs ``workload`` on ``pcpus`` cores, by cause.
+
+    ``platform`` and ``rates`` (guest kind → rates) replace the profiles the workload names:
+    what-if figures, e.g. the report's uncertainty corners (``study/uncertainty.py``)."""
+    plat = platform or load_platform(workload.platform, workload.base_dir)
     n_pcpus = pcpus or workload.pcpus or plat.cores
     policy = policy_instance(policy_name)
     sched = workload.scheduler
@@ -471,16 +487,16 @@ def evaluate_analytic(workload: Workload, policy_name: str, pcpus: int | None = 
     reach, lines = float(plat.tlb_reach_entries()), float(plat.icache_lines())
     groups: list[tuple[Group, int, LoadRates]] = []
     for dg in workload.domains:
-        rates = load_rates(dg.kind, workload.base_dir)
+        kind_rates = (rates or {}).get(dg.kind) or load_rates(dg.kind, workload.base_dir)
         lr = load_rates_for(
             sched.kind, n_pcpus, total_v, dg.vcpus, sched.migrations_per_vcpu_s, sched.timeslice_ms
         )
-        ic = rates.icache_working_set_kib * 1024 / plat.icache_line_bytes
+        ic = kind_rates.icache_working_set_kib * 1024 / plat.icache_line_bytes
         g = Group(
-            rates,
+            kind_rates,
             dg.vcpus,
             lr.running_share,
-            min(rates.tlb_working_set_pages, reach),
+            min(kind_rates.tlb_working_set_pages, reach),
             min(ic, lines),
             lr.pinned,
         )

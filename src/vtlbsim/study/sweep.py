@@ -20,10 +20,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__, datafiles
 from .spec import DEFAULT_EVALUATOR, DEFAULT_SAFETY, SpecError, StudySpec
+
+if TYPE_CHECKING:
+    from ..cost.workload import Workload
 
 PACKAGE_DIR = datafiles.package_dir("").parent
 """The installed ``vtlbsim`` package."""
@@ -286,11 +289,11 @@ def column_name(prefix: str, cause: str) -> str:
     return f"{prefix}_{re.sub(r'[^0-9a-z]+', '_', cause.lower()).strip('_')}"
 
 
-def evaluate_point(point: Point, key: str, version: str, evaluator: str) -> dict[str, Any]:
-    """Cost one point and flatten the result into one store row (safety filled in later)."""
+def workload_of(point: Point) -> Workload:
+    """The cost model's workload for one point."""
     from ..cost.workload import DomainGroup, SchedulerSpec, Workload
 
-    wl = Workload(
+    return Workload(
         platform=point.platform,
         pcpus=point.pcpus,
         duration_s=point.duration_s,
@@ -303,6 +306,11 @@ def evaluate_point(point: Point, key: str, version: str, evaluator: str) -> dict
         domains=[DomainGroup(kind=k, count=c, vcpus=v) for k, c, v in point.domains],
         base_dir=point.base_dir,
     )
+
+
+def evaluate_point(point: Point, key: str, version: str, evaluator: str) -> dict[str, Any]:
+    """Cost one point and flatten the result into one store row (safety filled in later)."""
+    wl = workload_of(point)
     res = load_callable(evaluator)(
         wl, point.policy, pcpus=point.pcpus, mode=point.mode, seed=point.seed, sample=point.sample
     )
