@@ -4,11 +4,15 @@ scenario per second: the checker's unit of work is one replay per transition).
 
     .venv/bin/python benchmarks/check_throughput.py [--depth 10] [--kind K] [--policy P]
         [--matrix-depth D]   # also time the full matrix at depth D (default: skip)
+
+It also holds the merged search (state merging + symmetry) to the search of every path at
+depth 6 for the benchmark's pair and for the seed's unsafe pair, and exits 1 when they differ.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from vtlbsim.check.explore import check
@@ -46,7 +50,19 @@ def reference_replays_per_second(seconds: float = 1.0) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def main() -> None:
+def agree_with_every_path(kind: str, policy: str, depth: int) -> bool:
+    """The merged search and the every-path search give the same verdict and length."""
+    merged = check(kind, policy, pcpus=2, vcpus=2, depth=depth)
+    every = check(kind, policy, pcpus=2, vcpus=2, depth=depth, merge=False)
+    same = (merged.safe, len(merged.actions)) == (every.safe, len(every.actions))
+    print(
+        f"{kind} under {policy}, depth {depth}: merged {merged.summary()}; every path "
+        f"{every.summary()}: {'agree' if same else 'DISAGREE'}"
+    )
+    return same
+
+
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--depth", type=int, default=10)
     ap.add_argument("--kind", default="linux-arm64-smp")
@@ -55,6 +71,9 @@ def main() -> None:
     a = ap.parse_args()
     ref = reference_replays_per_second()
     print(f"reference: {ref:,.0f} replays/s of the 9-event H1 scenario")
+    if replay(parse(H1), resolve("none")).outcome != "violation":
+        print("DISAGREEMENT: the reference H1 scenario is clean under none", file=sys.stderr)
+        return 1
     for d in range(6, a.depth + 1):
         r = check(a.kind, a.policy, pcpus=2, vcpus=2, depth=d)
         rate = r.states / r.seconds if r.seconds else 0.0
@@ -73,7 +92,12 @@ def main() -> None:
             f"full matrix ({len(res)} pairs) at depth {a.matrix_depth}: {dt:.1f} s "
             f"({unsafe} unsafe), = {dt * ref:,.0f} reference replays"
         )
+    pairs = [(a.kind, a.policy, 6), ("linux-arm32-up", "none", 7)]
+    if not all([agree_with_every_path(*pair) for pair in pairs]):
+        print("DISAGREEMENT: the merged search and the every-path search differ", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

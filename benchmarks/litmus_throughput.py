@@ -2,7 +2,8 @@
 
 Prints steps per second for the oracle-checked engine (what `vtlbsim litmus` runs), for the
 parser, and, as the reference measured in the same run, for the engine with no oracle; the
-ratio is the oracle's overhead. Usage: python benchmarks/litmus_throughput.py [STEPS]
+ratio is the oracle's overhead. The two runs must agree on every event count (the oracle only
+watches); the script exits 1 when they do not. Usage: python benchmarks/litmus_throughput.py [STEPS]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from vtlbsim.check.replay import build_domains, replay
 from vtlbsim.hyp.registry import resolve
 from vtlbsim.litmus import parse
 from vtlbsim.sim.engine import Engine
+from vtlbsim.sim.events import render
 from vtlbsim.sim.random_scenario import GuestShape, random_scenario
 
 GUESTS = [
@@ -36,7 +38,7 @@ def best_of(n: int, fn: object) -> float:
     return min(times)
 
 
-def main() -> None:
+def main() -> int:
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     sc = random_scenario(2026, steps, 8, GUESTS)
     n = len(sc.events)
@@ -56,6 +58,16 @@ def main() -> None:
 
         ref = best_of(3, bare)
         out = replay(sc, resolve(policy))
+        alone = Engine(Machine(sc.pcpus), build_domains(sc), resolve(policy))
+        alone.apply(sc.events)
+        if out.counts != alone.counts:
+            diff = sorted(set(out.counts.items()) ^ set(alone.counts.items()))
+            print(
+                f"DISAGREEMENT under {policy}: the oracle-checked run and the engine alone "
+                f"count events differently: {diff[:6]}",
+                file=sys.stderr,
+            )
+            return 1
         print(
             f"{policy:>17}: oracle-checked {n / checked:>10,.0f} steps/s; engine alone "
             f"{n / ref:>10,.0f} steps/s (reference); checked/reference = {ref / checked:.2f}; "
@@ -63,7 +75,11 @@ def main() -> None:
         )
     t = best_of(3, lambda: parse(text, "bench.toml"))
     print(f"parser: {n / t:,.0f} steps/s")
+    if [render(e) for e in parse(text, "bench.toml").events] != [render(e) for e in sc.events]:
+        print("DISAGREEMENT: the script read back differs from the one written", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

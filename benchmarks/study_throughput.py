@@ -8,6 +8,9 @@ canonicalise. The reference is ``vtlbsim.cost.evaluate`` called in a plain loop 
 process on the same points (no keys, no store): the ratio is what the study machinery costs
 on top of the cost model.
 
+Both studies' stores must hold, for every point, the total the reference loop computed (and
+so the same rows as each other); the script exits 1 when they do not.
+
 Usage: python benchmarks/study_throughput.py   (prints a table)
 """
 
@@ -23,6 +26,7 @@ from pathlib import Path
 
 from vtlbsim.study.run import run_study
 from vtlbsim.study.spec import load_spec
+from vtlbsim.study.store import Store
 from vtlbsim.study.sweep import expand
 
 
@@ -40,6 +44,7 @@ def main() -> int:
     from vtlbsim.cost import evaluate
     from vtlbsim.cost.workload import DomainGroup, SchedulerSpec, Workload
 
+    reference: dict[tuple[object, ...], float] = {}
     t0 = time.perf_counter()
     for p in points:
         wl = Workload(
@@ -54,7 +59,8 @@ def main() -> int:
             ),
             domains=[DomainGroup(kind=k, count=c, vcpus=v) for k, c, v in p.domains],
         )
-        evaluate(wl, p.policy, pcpus=p.pcpus, mode="analytic")
+        r = evaluate(wl, p.policy, pcpus=p.pcpus, mode="analytic")
+        reference[(p.pcpus, p.mix, p.migration_rate, p.policy)] = r.total_cycles
     ref = time.perf_counter() - t0
     print(
         f"{'reference: evaluate() loop, 1 process':<40} {ref:7.2f} s  {n / ref:9,.0f} pts/s  1.00x"
@@ -72,6 +78,19 @@ def main() -> int:
             assert run.computed == n and run.stored == n
             label = f"vtlbsim study --workers {workers}"
             print(f"{label:<40} {dt:7.2f} s  {n / dt:9,.0f} pts/s  {ref / dt:4.2f}x")
+            with Store(out, read_only=True) as store:
+                _, rows = store.query(
+                    "SELECT pcpus, mix, migration_rate, policy, total_cycles FROM results"
+                )
+            stored = {tuple(r[:4]): r[4] for r in rows}
+            if stored != reference:
+                wrong = [k for k in reference if stored.get(k) != reference[k]]
+                print(
+                    f"DISAGREEMENT: {label} stored {len(wrong)} totals unlike the reference "
+                    f"loop's (first: {wrong[:1]})",
+                    file=sys.stderr,
+                )
+                return 1
     return 0
 
 
