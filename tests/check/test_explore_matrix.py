@@ -104,3 +104,57 @@ def test_jobs_give_the_same_results_in_the_same_order() -> None:
         (r.kind, r.policy, r.safe, r.actions, r.states) for r in two
     ]
     assert not all(r.safe for r in one)  # the comparison covers counterexamples too
+
+
+# Every source file whose code decides a verdict (the engine, the oracle, the architecture, the
+# guest model the checker replays, the policy interface and every policy, the checker itself).
+VERDICT_SOURCES = (
+    "arch/ops.py",
+    "arch/tlb.py",
+    "arch/caches.py",
+    "arch/machine.py",
+    "guest/domain.py",
+    "guest/tables.py",
+    "guest/kinds.py",
+    "hyp/policy.py",
+    *(f"hyp/policies/{p.name}" for p in sorted(matrix._PKG.glob("hyp/policies/*.py"))),
+    "sim/engine.py",
+    "sim/events.py",
+    "check/oracle.py",
+    "check/coverage.py",
+    "check/findings.py",
+    "check/actions.py",
+    "check/explore.py",
+    "check/key.py",
+    "check/snapshot.py",
+)
+
+
+def test_fingerprint_covers_every_source_a_verdict_depends_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cached verdict is used only while the fingerprint matches, so the fingerprint must
+    change when the code of any of those files changes (a policy file included)."""
+    import shutil
+
+    pkg = tmp_path / "vtlbsim"
+    shutil.copytree(matrix._PKG, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(matrix, "_PKG", pkg)
+    assert any(
+        s.startswith("hyp/policies/") and s != "hyp/policies/__init__.py" for s in VERDICT_SOURCES
+    )
+    try:
+        matrix.fingerprint.cache_clear()
+        base = matrix.fingerprint()
+        missed = []
+        for rel in VERDICT_SOURCES:
+            f = pkg / rel
+            text = f.read_text()
+            f.write_text(text + "\n_FINGERPRINT_PROBE = 1\n")
+            matrix.fingerprint.cache_clear()
+            if matrix.fingerprint() == base:
+                missed.append(rel)
+            f.write_text(text)
+        assert missed == []
+    finally:
+        matrix.fingerprint.cache_clear()
