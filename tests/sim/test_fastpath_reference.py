@@ -53,7 +53,69 @@ def test_numba_loop_equals_reference(geo: fp.Geometry, batches: list) -> None:  
             assert fast.invalidate_icache_others(p, vmid, icpage, reason) == (
                 ref.invalidate_icache_others(p, vmid, icpage, reason)
             )
-    assert fast.clock == ref.clock
+    for a, b in zip(fast.snapshot(), ref.snapshot(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+step = st.tuples(
+    st.lists(st.integers(0, 3), min_size=3, max_size=3),  # VMID per pCPU (0: idle)
+    st.lists(st.integers(0, 2), min_size=3, max_size=3),  # ASID per pCPU
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), min_size=3, max_size=3),
+    st.lists(st.integers(0, 64 * 2), min_size=3, max_size=3),  # private offset per pCPU
+    st.lists(  # queued maintenance after the step: TLB or I-cache, local or broadcast
+        st.tuples(
+            st.booleans(),
+            st.integers(0, 2),
+            st.integers(1, 3),
+            st.integers(0, 4),
+            st.integers(0, 2),
+            st.integers(-1, 24),
+            st.integers(1, 3),
+            st.integers(1, fp.N_REASONS - 1),
+            st.integers(-1, fp.N_REASONS - 1),
+        ),
+        max_size=6,
+    ),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    geo=st.sampled_from(GEOMETRIES),
+    stream=st.lists(st.tuples(st.integers(0, 64 * 24 - 1), st.integers(0, 7)), min_size=41),
+    steps=st.lists(step, min_size=1, max_size=8),
+)
+def test_parallel_step_and_queue_equal_reference(  # type: ignore[no-untyped-def]
+    geo: fp.Geometry, stream, steps
+) -> None:
+    """``run_step`` (pCPUs in parallel, one batch per row cell) and queued maintenance give
+    the state, counters and clocks of the reference doing the same one by one."""
+    fast = fp.FastTlbs(3, geo)
+    ref = ReferenceTlbs(3, geo)
+    lines = np.array([r[0] for r in stream], dtype=np.int64)
+    flags = np.array([r[1] for r in stream], dtype=np.uint8)
+    for vmids, asids, spans, offsets, ops in steps:
+        n = len(stream)
+        starts = np.array([[a, b] for a, b in spans], dtype=np.int64)
+        stops = np.array([[min(n, a + 1 + b // 2), min(n, b + a % 3)] for a, b in spans])
+        args = (
+            np.array(vmids, dtype=np.int64),
+            np.array(asids, dtype=np.int64),
+            starts,
+            stops,
+            np.array(offsets, dtype=np.int64),
+            lines,
+            flags,
+        )
+        fast.run_step(*args)
+        ref.run_step(*args)
+        for tlb, p, vmid, match, asid, page, npages, reason, others in ops:
+            if tlb:
+                fast.queue_tlb(p, vmid, match, asid, max(page, 0), npages, reason, others)
+                ref.queue_tlb(p, vmid, match, asid, max(page, 0), npages, reason, others)
+            else:
+                fast.queue_icache(p, vmid, page, reason, others)
+                ref.queue_icache(p, vmid, page, reason, others)
     for a, b in zip(fast.snapshot(), ref.snapshot(), strict=True):
         np.testing.assert_array_equal(a, b)
 

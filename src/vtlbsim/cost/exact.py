@@ -34,7 +34,9 @@ share of the duration after the warm-up and scales every figure to the full dura
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +74,8 @@ line change no TLB or I-cache state; docs/exact.md measures the ratio on the shi
 STREAM_LEN = 1 << 20
 """References generated per guest kind; each vCPU reads it cyclically from its own offset."""
 MAX_DT_S = 1e-3
+PROGRESS_STEPS = 50
+"""Steps between two calls of ``evaluate_exact``'s progress callback."""
 WARMUP_SLICES = 20
 """Every run first simulates this many timeslices uncharged: caches fill and every vCPU runs, so
 the charged part is the steady state the analytic model describes, not a cold boot."""
@@ -144,6 +148,8 @@ class _Run:
     """VMID → the pCPUs its vCPUs ran on (what a ``filtered`` snoop filter delivers to)."""
     physical_bcasts: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
     sockets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    busy: int | None = None
+    """PEs running a vCPU, while the guests' maintenance runs (nobody moves then); else None."""
 
     def add(self, cause: str, cycles: float, *, others: bool = False) -> None:
         if self.charge:
@@ -157,7 +163,7 @@ class _Run:
 
     def busy_others(self, p: int) -> int:
         """PEs other than ``p`` that run a vCPU (they handle a broadcast's DVM operation)."""
-        busy = self.pcpus - self.running.count(None)
+        busy = self.pcpus - self.running.count(None) if self.busy is None else self.busy
         return busy - (self.running[p] is not None)
 
     # ---- hypervisor and guest maintenance --------------------------------------------------
@@ -179,15 +185,11 @@ class _Run:
             if h.target is HypTarget.BP:
                 return
         match = fp.M_ALL if h.target is HypTarget.TLB_VMID else fp.M_EVERY_VMID
-        t = self.tlbs
+        others = fp.R_HYP_BROADCAST if h.scope is Scope.IS else -1
         if h.target is HypTarget.ICACHE:
-            t.invalidate_icache(p, vmid, -1, fp.R_HYP_LOAD)
-            if h.scope is Scope.IS:
-                t.invalidate_icache_others(p, vmid, -1, fp.R_HYP_BROADCAST)
+            self.tlbs.queue_icache(p, vmid, -1, fp.R_HYP_LOAD, others)
             return
-        t.invalidate_tlb(p, vmid, match, 0, 0, 1, fp.R_HYP_LOAD)
-        if h.scope is Scope.IS:
-            t.invalidate_tlb_others(p, vmid, match, 0, 0, 1, fp.R_HYP_BROADCAST)
+        self.tlbs.queue_tlb(p, vmid, match, 0, 0, 1, fp.R_HYP_LOAD, others)
 
     def physical(
         self, e: MaintenanceOp, written: MaintenanceOp, v: _Vcpu, p: int, page: int
@@ -199,27 +201,22 @@ class _Run:
         if added:
             self.count("broadcasts-added")
             dvm_stall(self, p, vmid, e)
-        t = self.tlbs
-        others = e.scope is Scope.IS
         there = fp.R_GUEST_BROADCAST if written.scope is Scope.IS else fp.R_FB_COLLATERAL
+        others = there if e.scope is Scope.IS else -1
         if e.structure is Structure.TLB:
             asid = OTHER_ASID if e.match is Match.ASID else ASID
             m = _MATCH[e.match]
-            t.invalidate_tlb(p, vmid, m, asid, page, 1, fp.R_GUEST_LOCAL)
-            if others:
-                t.invalidate_tlb_others(p, vmid, m, asid, page, 1, there)
+            self.tlbs.queue_tlb(p, vmid, m, asid, page, 1, fp.R_GUEST_LOCAL, others)
         elif e.structure is Structure.ICACHE:
             pg = page if e.match is Match.VA else -1
-            t.invalidate_icache(p, vmid, pg, fp.R_GUEST_LOCAL)
-            if others:
-                t.invalidate_icache_others(p, vmid, pg, there)
+            self.tlbs.queue_icache(p, vmid, pg, fp.R_GUEST_LOCAL, others)
         elif added:  # BP: not simulated (module docstring)
             self.add("bp-retrain", self.busy_others(p) * self.plat.bp_retrain_cycles, others=True)
 
     def guest_op(self, v: _Vcpu, p: int, name: str, page: int) -> None:
         """The guest on ``p`` issues instruction ``name`` (by VA: ``page``)."""
         info = v.info
-        o = op(info.arch, name)
+        o = _op(info.arch, name)
         hcr = self.policy.hcr(info)
         self.count("guest-maintenance")
         if o.scope is Scope.LOCAL:
@@ -267,6 +264,10 @@ class _Run:
         self.ran.setdefault(info.vmid, set()).add(p)
 
 
+_op = cache(op)
+"""``arch.ops.op``, looked up once per (architecture, name)."""
+
+
 def _ops_per_s(rates: GuestRates, vcpus: int) -> list[tuple[str, str, float]]:
     """(event, instruction, executions per running vCPU-second): the analytic model's list."""
     group = AnalyticGroup(rates, vcpus, 0.0, 0.0, 0.0)
@@ -309,13 +310,16 @@ def evaluate_exact(
     traces: dict[str, str] | None = None,
     backend: str = "numba",
     refs_per_vcpu_s: float = REFS_PER_VCPU_S,
+    progress: Callable[[float, float], None] | None = None,
 ) -> CostResult:
     """Simulate ``workload`` under ``policy`` (module docstring) and cost it by cause.
 
     ``traces`` maps a guest kind to a trace file (lackey or .npz) that replaces its model; it
     takes precedence over a domain group's own ``trace`` field (relative to the workload file),
     which otherwise replaces the model for that group's vCPUs;
-    ``backend`` is ``"numba"`` or ``"reference"`` (plain Python, for tests).
+    ``backend`` is ``"numba"`` or ``"reference"`` (plain Python, for tests); ``progress``, if
+    given, is called every ``PROGRESS_STEPS`` steps with (simulated seconds done, in all),
+    the warm-up included. The result does not depend on how many threads the loop uses.
     """
     plat = load_platform(workload.platform, workload.base_dir)
     n_p = pcpus or workload.pcpus or plat.cores
@@ -376,32 +380,43 @@ def evaluate_exact(
     simulated = steps * dt
     refs_step = refs_per_vcpu_s * dt
     carry = 0.0
+    plan = _StepPlan(groups, n_p, refs_step)
     ops = [_ops_per_s(g.rates, vcpus_of[i]) for i, g in enumerate(groups)]
     means = [np.array([x[2] * dt for x in o], dtype=np.float64) for o in ops]
-    for step in range(-warmup, steps):
-        if step == 0:  # the warm-up is over: charge from here on
-            run.charge = True
-            tlbs.counters[:] = 0
-        carry += refs_step
-        n_refs = int(carry)
-        carry -= n_refs
-        for p, vi in enumerate(run.running):
-            if vi is not None:
-                _run_refs(run, p, vcpus[vi], n_refs)
-        active = [(p, vi) for p, vi in enumerate(run.running) if vi is not None]
-        # one Poisson draw per (running vCPU, instruction), in pCPU order
-        draws = rng.poisson(np.concatenate([means[vcpus[vi].group] for _, vi in active]))
-        price_draws(run, active, draws, ops, dt)
-        k = 0
-        for p, vi in active:
-            v = vcpus[vi]
-            g = groups[v.group]
-            for event, name, _ in ops[v.group]:
-                for _ in range(int(draws[k])):
-                    run.count(event + ":" + name)
-                    run.guest_op(v, p, name, _page_for(run, g, v, name))
-                k += 1
-        scheduler.tick(step, dt)
+    try:
+        for step in range(-warmup, steps):
+            if step == 0:  # the warm-up is over: charge from here on
+                run.charge = True
+                tlbs.counters[:] = 0
+            carry += refs_step
+            n_refs = int(carry)
+            carry -= n_refs
+            # the step's references run on another thread while this one decides the guests'
+            # maintenance and the scheduler's moves (they never read TLB state; what they queue
+            # takes effect at the next step, as it would have after this step's references)
+            wait = tlbs.start_step(*plan.fill(run, n_refs), plan.lines, plan.flags)
+            active = [(p, vi) for p, vi in enumerate(run.running) if vi is not None]
+            # one Poisson draw per (running vCPU, instruction), in pCPU order
+            draws = rng.poisson(np.concatenate([means[vcpus[vi].group] for _, vi in active]))
+            price_draws(run, active, draws, ops, dt)
+            k = 0
+            run.busy = len(active)
+            for p, vi in active:
+                v = vcpus[vi]
+                g = groups[v.group]
+                for event, name, _ in ops[v.group]:
+                    for _ in range(int(draws[k])):
+                        run.count(event + ":" + name)
+                        run.guest_op(v, p, name, _page_for(run, g, v, name))
+                    k += 1
+            run.busy = None
+            scheduler.tick(step, dt)
+            wait()
+            if progress is not None and (step % PROGRESS_STEPS == 0 or step == steps - 1):
+                progress((step + warmup + 1) * dt, (steps + warmup) * dt)
+        tlbs.flush()
+    finally:
+        tlbs.close()
     scale = workload.duration_s / simulated
     walks = tlbs.counters[:, fp.C_WALK : fp.C_WALK + fp.N_REASONS].sum(axis=0) * scale
     misses = tlbs.counters[:, fp.C_IC_MISS : fp.C_IC_MISS + fp.N_REASONS].sum(axis=0) * scale
@@ -447,15 +462,48 @@ def evaluate_exact(
     )
 
 
-def _run_refs(run: _Run, p: int, v: _Vcpu, n: int) -> None:
-    """``n`` references of ``v``'s stream on ``p``, from its cursor, wrapping around."""
-    s = run.groups[v.group].stream
-    length = len(s)
-    while n > 0:
-        stop = min(length, v.cursor + n)
-        run.tlbs.run(p, v.info.vmid, ASID, s.lines, s.flags, v.cursor, stop, v.offset)
-        n -= stop - v.cursor
-        v.cursor = stop % length
+class _StepPlan:
+    """What every pCPU runs in one step: every group's stream in one array, and per pCPU its
+    vCPU's VMID, ASID, private offset and batches (from the vCPU's cursor, wrapping around to
+    the start of its stream: one batch per wrap)."""
+
+    def __init__(self, groups: list[_Group], pcpus: int, refs_per_step: float) -> None:
+        streams = list({id(g.stream): g.stream for g in groups}.values())
+        self.lines = np.concatenate([x.lines for x in streams])
+        self.flags = np.concatenate([x.flags for x in streams])
+        starts = np.cumsum([0] + [len(x) for x in streams])
+        base = {id(x): int(b) for x, b in zip(streams, starts, strict=False)}
+        self.base = [base[id(g.stream)] for g in groups]
+        self.length = [len(g.stream) for g in groups]
+        wraps = 2 + math.ceil(math.ceil(refs_per_step) / max(1, min(self.length)))
+        self.vmids = np.zeros(pcpus, dtype=np.int64)
+        self.asids = np.full(pcpus, ASID, dtype=np.int64)
+        self.offsets = np.zeros(pcpus, dtype=np.int64)
+        self.starts = np.zeros((pcpus, wraps), dtype=np.int64)
+        self.stops = np.zeros((pcpus, wraps), dtype=np.int64)
+
+    def fill(
+        self, run: _Run, n: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The arrays of ``FastTlbs.run_step`` for ``n`` references per running vCPU; advances
+        each running vCPU's cursor."""
+        self.vmids[:] = 0
+        self.stops[:] = 0
+        for p, vi in enumerate(run.running):
+            if vi is None:
+                continue
+            v = run.vcpus[vi]
+            base, length = self.base[v.group], self.length[v.group]
+            self.vmids[p] = v.info.vmid
+            self.offsets[p] = v.offset
+            left, j = n, 0
+            while left > 0:
+                stop = min(length, v.cursor + left)
+                self.starts[p, j], self.stops[p, j] = base + v.cursor, base + stop
+                left -= stop - v.cursor
+                v.cursor = stop % length
+                j += 1
+        return self.vmids, self.asids, self.starts, self.stops, self.offsets
 
 
 def _page_for(run: _Run, g: _Group, v: _Vcpu, name: str) -> int:
@@ -463,7 +511,7 @@ def _page_for(run: _Run, g: _Group, v: _Vcpu, name: str) -> int:
     page, global (shared by the VM's vCPUs) with the kind's ``shared_fraction``; a private page
     is offset to the vCPU's own copy."""
     rng = run.rng
-    if op(v.info.arch, name).structure is Structure.ICACHE:
+    if _op(v.info.arch, name).structure is Structure.ICACHE:
         page = int(g.code_pages[rng.integers(0, g.code_pages.size)])
         return page if page in g.global_code_set else page + v.offset // LINES_PER_PAGE
     private = g.private_data

@@ -15,10 +15,12 @@ Every structure is a set of four arrays of shape ``(pcpus, sets, ways)``:
 Rules both this loop and ``sim/reference.py`` implement, bit for bit:
 
 - set index: ``page % sets``; a lookup scans the ways in order, first valid match wins;
-- a hit sets the way's stamp to the current clock; the clock advances by one per reference
-  that reaches a lookup (references to the page, or I-cache line, that the previous reference
-  of the same side used are L1 hits that change no state: the entry is already MRU, and
-  maintenance happens only between batches);
+- a hit sets the way's stamp to the current clock of its pCPU; each pCPU has its own clock,
+  which advances by one per reference that reaches a lookup on that pCPU (references to the
+  page, or I-cache line, that the previous reference of the same side used are L1 hits that
+  change no state: the entry is already MRU, and maintenance happens only between batches).
+  Stamps are only ever compared within one set of one pCPU, so pCPUs are independent between
+  two maintenance points and ``run_step`` runs them in parallel with identical results;
 - fill: ghosts of the same tag in the set become empty (stamp -1); the victim is the invalid
   way (empty or ghost) with the lowest stamp, lowest index on ties, else the valid way with the
   lowest stamp;
@@ -27,14 +29,28 @@ Rules both this loop and ``sim/reference.py`` implement, bit for bit:
   then the L1 (tag global when the reference's GLOBAL flag is set); a miss that finds a ghost of
   its tag in the L2 is charged to that ghost's reason, otherwise to ``capacity`` (cold or
   evicted). A fetch then looks up the I-cache by (VMID, line) with the same rules.
+
+Speed without changing the rules: at most one valid I-cache way holds a (VMID, line) (a fill
+happens only after a lookup found none, invalidation only removes), so the first valid match
+is the only one and a per-pCPU *way hint* (the way that last held a line of the same hint
+slot) is checked before the scan; maintenance between batches is queued (``queue_tlb``,
+``queue_icache``) and applied in order, in one call, per pCPU in parallel.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+# Worker threads of the OpenMP layer sleep between steps instead of spinning: a step is a few
+# milliseconds, and on a machine shared with other jobs a spinning thread that is descheduled
+# makes every barrier wait for a whole time slice (measured: 10x slower under load).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..guest.workload import F_FETCH, F_GLOBAL, LINES_PER_PAGE
 
@@ -79,6 +95,14 @@ M_EVERY_VMID = 4
 
 CTX_SHIFT = 17
 
+HINT_SLOTS = 256
+"""I-cache way hints per pCPU (a power of two; slot = line key mod HINT_SLOTS)."""
+
+# Columns of a queued maintenance operation (``FastTlbs.queue_tlb`` / ``queue_icache``).
+Q_TARGET, Q_PCPU, Q_VMID, Q_MATCH, Q_ASID, Q_PAGE, Q_NPAGES, Q_REASON, Q_OTHERS = range(9)
+T_TLB = 0
+T_ICACHE = 1
+
 
 def tag(vmid: int, asid: int, is_global: bool) -> int:
     """The ``ctx`` tag of an entry: ``vmid << 17 | (0 if global else asid + 1)``."""
@@ -117,7 +141,7 @@ def _ghost(va: Any, ctx: Any, st: Any, p: int, s: int, key: int, c1: int, c2: in
 @njit(cache=True, inline="always")
 def _fill(
     va: Any, ctx: Any, stamp: Any, st: Any, p: int, s: int, key: int, c: int, now: int
-) -> None:
+) -> int:
     victim = -1
     best = 0
     lru = -1
@@ -141,6 +165,7 @@ def _fill(
     ctx[p, s, victim] = c
     stamp[p, s, victim] = now
     st[p, s, victim] = 1
+    return victim
 
 
 # ---- the access loop -------------------------------------------------------------------------
@@ -150,6 +175,7 @@ def run_batch(
     l1d: Any,
     l2: Any,
     ic: Any,
+    hint: Any,
     p: int,
     vmid: int,
     asid: int,
@@ -164,9 +190,11 @@ def run_batch(
 ) -> int:
     """Run references ``lines[start:stop]`` of one vCPU (``vmid``, ``asid``) on pCPU ``p``.
 
-    ``l1i``, ``l1d``, ``l2``, ``ic`` are (va, ctx, stamp, st) tuples; ``counters`` is this pCPU's
-    counter row (layout ``C_*``). ``offset`` is added to the line of every non-global reference
-    (a vCPU's private pages); the I-cache is keyed by ``line >> ic_shift``. Returns the advanced clock. The rules are the module's.
+    ``l1i``, ``l1d``, ``l2``, ``ic`` are (va, ctx, stamp, st) tuples, ``hint`` the I-cache way
+    hints (``pcpus × HINT_SLOTS``); ``counters`` is this pCPU's counter row (layout ``C_*``).
+    ``offset`` is added to the line of every non-global reference (a vCPU's private pages); the
+    I-cache is keyed by ``line >> ic_shift``. ``clock`` is pCPU ``p``'s clock; returns it
+    advanced. The rules are the module's.
     """
     i_va, i_ctx, i_stamp, i_st = l1i
     d_va, d_ctx, d_stamp, d_st = l1d
@@ -193,9 +221,10 @@ def run_batch(
         fetch = (f & F_FETCH) != 0
         if fetch:
             n_fetch += 1
-            if line == last_line:
-                n_l1 += 1
+            if last_line >= 0 and (line >> ic_shift) == (last_line >> ic_shift):
+                n_l1 += 1  # the I-cache line (so the page) of the previous fetch
                 n_ic += 1
+                last_line = line
                 continue
             if last_line >= 0 and page == last_line // LINES_PER_PAGE:
                 n_l1 += 1
@@ -246,20 +275,74 @@ def run_batch(
         if fetch:
             key = line >> ic_shift
             s = _set_of(key, c_sets)
-            w = _find(c_va, c_ctx, c_st, p, s, key, vmid, vmid)
+            h = key & (HINT_SLOTS - 1)
+            w = hint[p, h]
+            if c_va[p, s, w] != key or c_st[p, s, w] != 1 or c_ctx[p, s, w] != vmid:
+                w = _find(c_va, c_ctx, c_st, p, s, key, vmid, vmid)
             if w >= 0:
                 c_stamp[p, s, w] = clock
+                hint[p, h] = w
                 n_ic += 1
             else:
                 r = _ghost(c_va, c_ctx, c_st, p, s, key, vmid, vmid)
                 counters[C_IC_MISS + r] += 1
-                _fill(c_va, c_ctx, c_stamp, c_st, p, s, key, vmid, clock)
+                hint[p, h] = _fill(c_va, c_ctx, c_stamp, c_st, p, s, key, vmid, clock)
     counters[C_REFS] += n_refs
     counters[C_FETCHES] += n_fetch
     counters[C_L1_HIT] += n_l1
     counters[C_L2_HIT] += n_l2
     counters[C_IC_HIT] += n_ic
     return clock
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def run_step(
+    l1i: Any,
+    l1d: Any,
+    l2: Any,
+    ic: Any,
+    hint: Any,
+    ops: Any,
+    vmids: Any,
+    asids: Any,
+    starts: Any,
+    stops: Any,
+    offsets: Any,
+    lines: Any,
+    flags: Any,
+    ic_shift: int,
+    clocks: Any,
+    counters: Any,
+) -> None:
+    """Every pCPU ``p`` first applies the queued operations ``ops`` (``apply_queue``), then, if
+    ``vmids[p] > 0``, runs its batches ``starts[p, j]:stops[p, j]`` (in order; ``stops <=
+    starts`` ends them) of ``lines``/``flags`` as ``run_batch`` would; pCPUs in parallel (they
+    share no state: the module's rules)."""
+    for p in prange(vmids.shape[0]):
+        apply_on(l1i, l1d, l2, ic, ops, p, ic_shift)
+        if vmids[p] <= 0:
+            continue
+        for j in range(starts.shape[1]):
+            if stops[p, j] <= starts[p, j]:
+                break
+            clocks[p] = run_batch(
+                l1i,
+                l1d,
+                l2,
+                ic,
+                hint,
+                p,
+                vmids[p],
+                asids[p],
+                lines,
+                flags,
+                starts[p, j],
+                stops[p, j],
+                offsets[p],
+                ic_shift,
+                clocks[p],
+                counters[p],
+            )
 
 
 # ---- maintenance -----------------------------------------------------------------------------
@@ -374,6 +457,41 @@ def invalidate_icache_others(
     return gone
 
 
+@njit(cache=True)
+def apply_on(l1i: Any, l1d: Any, l2: Any, ic: Any, ops: Any, q: int, ic_shift: int) -> None:
+    """Apply to pCPU ``q`` the queued operations (rows of ``Q_*`` columns) that reach it, in
+    order: an operation reaches its own pCPU (reason ``Q_REASON``) and, when ``Q_OTHERS >= 0``
+    (a broadcast), every other pCPU (reason ``Q_OTHERS``). pCPUs share no state, so applying
+    them pCPU by pCPU is the same as operation by operation."""
+    for i in range(ops.shape[0]):
+        if ops[i, Q_PCPU] == q:
+            reason = ops[i, Q_REASON]
+        elif ops[i, Q_OTHERS] >= 0:
+            reason = ops[i, Q_OTHERS]
+        else:
+            continue
+        vmid = ops[i, Q_VMID]
+        if ops[i, Q_TARGET] == T_ICACHE:
+            invalidate_icache(ic, q, vmid, ops[i, Q_PAGE], reason, ic_shift)
+            continue
+        match, asid, page, npages = (
+            ops[i, Q_MATCH],
+            ops[i, Q_ASID],
+            ops[i, Q_PAGE],
+            ops[i, Q_NPAGES],
+        )
+        invalidate_tlb(l1i, q, vmid, match, asid, page, npages, reason)
+        invalidate_tlb(l1d, q, vmid, match, asid, page, npages, reason)
+        invalidate_tlb(l2, q, vmid, match, asid, page, npages, reason)
+
+
+@njit(cache=True)
+def apply_queue(l1i: Any, l1d: Any, l2: Any, ic: Any, ops: Any, ic_shift: int) -> None:
+    """``apply_on`` every pCPU."""
+    for q in range(l2[0].shape[0]):
+        apply_on(l1i, l1d, l2, ic, ops, q, ic_shift)
+
+
 # ---- state holder ----------------------------------------------------------------------------
 class Geometry:
     """Entries and ways of each structure of one pCPU; ``entries // ways`` sets (at least one).
@@ -420,8 +538,16 @@ def empty_arrays(pcpus: int, sets: int, ways: int) -> Arrays:
     )
 
 
+def _done() -> None:
+    return None
+
+
 class FastTlbs:
-    """Every pCPU's L1 I, L1 D, L2 TLBs and I-cache, driven by the numba kernels."""
+    """Every pCPU's L1 I, L1 D, L2 TLBs and I-cache, driven by the numba kernels.
+
+    ``clocks[p]`` is pCPU ``p``'s clock. Operations queued with ``queue_tlb``/``queue_icache``
+    take effect, in order, before the next batch, step, immediate invalidation or ``flush``.
+    """
 
     def __init__(self, pcpus: int, geometry: Geometry) -> None:
         self.pcpus = pcpus
@@ -430,8 +556,11 @@ class FastTlbs:
         self.l1d = empty_arrays(pcpus, *geometry.sets("l1d"))
         self.l2 = empty_arrays(pcpus, *geometry.sets("l2"))
         self.ic = empty_arrays(pcpus, *geometry.sets("icache"))
+        self.hint = np.zeros((pcpus, HINT_SLOTS), dtype=np.int64)
         self.counters = np.zeros((pcpus, N_COUNTERS), dtype=np.int64)
-        self.clock = 0
+        self.clocks = np.zeros(pcpus, dtype=np.int64)
+        self._queue: list[tuple[int, int, int, int, int, int, int, int, int]] = []
+        self._thread: ThreadPoolExecutor | None = None
 
     def run(
         self,
@@ -446,43 +575,122 @@ class FastTlbs:
     ) -> None:
         """References ``start:stop`` of a stream, by (vmid, asid) on pCPU ``p`` (``offset``:
         added to non-global lines)."""
-        self.clock = int(
-            run_batch(
-                self.l1i,
-                self.l1d,
-                self.l2,
-                self.ic,
-                p,
-                vmid,
-                asid,
-                lines,
-                flags,
-                start,
-                stop,
-                offset,
-                self.geometry.ic_shift,
-                self.clock,
-                self.counters[p],
-            )
+        self.flush()
+        self.clocks[p] = run_batch(
+            self.l1i,
+            self.l1d,
+            self.l2,
+            self.ic,
+            self.hint,
+            p,
+            vmid,
+            asid,
+            lines,
+            flags,
+            start,
+            stop,
+            offset,
+            self.geometry.ic_shift,
+            int(self.clocks[p]),
+            self.counters[p],
         )
+
+    def run_step(
+        self,
+        vmids: np.ndarray,
+        asids: np.ndarray,
+        starts: np.ndarray,
+        stops: np.ndarray,
+        offsets: np.ndarray,
+        lines: np.ndarray,
+        flags: np.ndarray,
+    ) -> None:
+        """Every pCPU ``p`` with ``vmids[p] > 0`` runs batches ``starts[p, j]:stops[p, j]`` (a
+        row ends at the first empty one), pCPUs in parallel; the same as ``run`` on each batch,
+        pCPUs in any order. The queued operations take effect first."""
+        self.start_step(vmids, asids, starts, stops, offsets, lines, flags, background=False)()
+
+    def start_step(
+        self,
+        vmids: np.ndarray,
+        asids: np.ndarray,
+        starts: np.ndarray,
+        stops: np.ndarray,
+        offsets: np.ndarray,
+        lines: np.ndarray,
+        flags: np.ndarray,
+        *,
+        background: bool = True,
+    ) -> Callable[[], None]:
+        """``run_step`` on a thread of its own (the loop releases the GIL); returns the function
+        that waits for it. The queued operations are taken now; operations queued meanwhile
+        take effect at the next step. The arrays must not change until the wait."""
+        ops = self._take()
+        args = (self.l1i, self.l1d, self.l2, self.ic, self.hint, ops, vmids, asids, starts)
+        rest = (stops, offsets, lines, flags, self.geometry.ic_shift, self.clocks, self.counters)
+        if not background:
+            run_step(*args, *rest)
+            return _done
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="vtlbsim-exact")
+        return self._thread.submit(run_step, *args, *rest).result
+
+    def close(self) -> None:
+        """Stop the step thread (if any)."""
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
+
+    def _take(self) -> np.ndarray:
+        ops = np.array(self._queue, dtype=np.int64).reshape(len(self._queue), 9)
+        self._queue.clear()
+        return ops
+
+    def queue_tlb(
+        self,
+        p: int,
+        vmid: int,
+        match: int,
+        asid: int,
+        page: int,
+        npages: int,
+        reason: int,
+        others: int = -1,
+    ) -> None:
+        """Invalidate on every TLB level of ``p`` with ``reason`` and, if ``others >= 0``, of
+        every other pCPU with reason ``others`` (deferred: see the class)."""
+        self._queue.append((T_TLB, p, vmid, match, asid, page, npages, reason, others))
+
+    def queue_icache(self, p: int, vmid: int, page: int, reason: int, others: int = -1) -> None:
+        """IC IALLU (``page < 0``) or one page's lines on ``p`` and, if ``others >= 0``, on every
+        other pCPU with that reason (deferred)."""
+        self._queue.append((T_ICACHE, p, vmid, 0, 0, page, 1, reason, others))
+
+    def flush(self) -> None:
+        """Apply the queued operations."""
+        if self._queue:
+            apply_queue(self.l1i, self.l1d, self.l2, self.ic, self._take(), self.geometry.ic_shift)
 
     def invalidate_tlb(
         self, p: int, vmid: int, match: int, asid: int, page: int, npages: int, reason: int
     ) -> int:
-        """Invalidate on every TLB level of ``p``; returns the L2 entries removed (the
+        """Invalidate on every TLB level of ``p`` now; returns the L2 entries removed (the
         translations lost: an L1 entry is a copy of an L2 one or of a walk just made)."""
+        self.flush()
         invalidate_tlb(self.l1i, p, vmid, match, asid, page, npages, reason)
         invalidate_tlb(self.l1d, p, vmid, match, asid, page, npages, reason)
         return int(invalidate_tlb(self.l2, p, vmid, match, asid, page, npages, reason))
 
     def invalidate_icache(self, p: int, vmid: int, page: int, reason: int) -> int:
-        """IC IALLU (``page < 0``) or the lines of one page, on ``p``."""
+        """IC IALLU (``page < 0``) or the lines of one page, on ``p``, now."""
+        self.flush()
         return int(invalidate_icache(self.ic, p, vmid, page, reason, self.geometry.ic_shift))
 
     def invalidate_tlb_others(
         self, p: int, vmid: int, match: int, asid: int, page: int, npages: int, reason: int
     ) -> int:
         """``invalidate_tlb`` on every PE but ``p``; returns the L2 entries removed."""
+        self.flush()
         return int(
             invalidate_tlb_others(
                 self.l1i, self.l1d, self.l2, p, vmid, match, asid, page, npages, reason
@@ -491,12 +699,17 @@ class FastTlbs:
 
     def invalidate_icache_others(self, p: int, vmid: int, page: int, reason: int) -> int:
         """``invalidate_icache`` on every PE but ``p``."""
+        self.flush()
         return int(invalidate_icache_others(self.ic, p, vmid, page, reason, self.geometry.ic_shift))
 
     def snapshot(self) -> list[np.ndarray]:
-        """Every array (state and counters), for comparisons."""
+        """Every array of the rules' state (the way hints are not state), the counters and
+        the clocks, for comparisons; an empty way reads (va -1, ctx 0, stamp -1)."""
+        self.flush()
         out: list[np.ndarray] = []
-        for arrays in (self.l1i, self.l1d, self.l2, self.ic):
-            out.extend(arrays)
+        for va, ctx, stamp, st in (self.l1i, self.l1d, self.l2, self.ic):
+            empty = st == 0
+            out.extend((np.where(empty, -1, va), np.where(empty, 0, ctx), stamp, st))
         out.append(self.counters)
+        out.append(self.clocks)
         return out

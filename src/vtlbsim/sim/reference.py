@@ -7,6 +7,8 @@ for bit (state, LRU stamps and counters) on random streams.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..guest.workload import F_FETCH, F_GLOBAL, LINES_PER_PAGE
@@ -96,7 +98,7 @@ class ReferenceTlbs:
         self.l2 = [Structure(*geometry.sets("l2")) for _ in range(pcpus)]
         self.ic = [Structure(*geometry.sets("icache")) for _ in range(pcpus)]
         self.counters = np.zeros((pcpus, N_COUNTERS), dtype=np.int64)
-        self.clock = 0
+        self.clocks = [0] * pcpus
 
     def run(
         self,
@@ -118,6 +120,7 @@ class ReferenceTlbs:
         tags = (mine, glob)
         line_tags = (vmid, vmid)
         shift = self.geometry.ic_shift
+        clock = self.clocks[p]
         last_line = last_dpage = -1
         for k in range(start, stop):
             f = int(flags[k])
@@ -127,42 +130,117 @@ class ReferenceTlbs:
             fetch = bool(f & F_FETCH)
             if fetch:
                 cnt[C_FETCHES] += 1
-                if line == last_line:  # same line as the last fetch: TLB and I-cache hit, MRU
+                if last_line >= 0 and line >> shift == last_line >> shift:
+                    # the I-cache line of the last fetch (so its page): hits, already MRU
                     cnt[C_L1_HIT] += 1
                     cnt[C_IC_HIT] += 1
+                    last_line = line
                     continue
                 same_page = last_line >= 0 and page == last_line // LINES_PER_PAGE
                 last_line = line
-                self.clock += 1
-                hit = same_page or l1i.lookup(page, tags, self.clock) is not None
+                clock += 1
+                hit = same_page or l1i.lookup(page, tags, clock) is not None
                 l1 = l1i
             else:
                 if page == last_dpage:
                     cnt[C_L1_HIT] += 1
                     continue
                 last_dpage = page
-                self.clock += 1
-                hit = l1d.lookup(page, tags, self.clock) is not None
+                clock += 1
+                hit = l1d.lookup(page, tags, clock) is not None
                 l1 = l1d
             if hit:
                 cnt[C_L1_HIT] += 1
             else:
-                entry = l2.lookup(page, tags, self.clock)
+                entry = l2.lookup(page, tags, clock)
                 if entry is not None:
                     cnt[C_L2_HIT] += 1
                     ctx = entry.ctx
                 else:
                     cnt[C_WALK + l2.why_absent(page, tags)] += 1
                     ctx = glob if f & F_GLOBAL else mine
-                    l2.fill(page, ctx, self.clock)
-                l1.fill(page, ctx, self.clock)
+                    l2.fill(page, ctx, clock)
+                l1.fill(page, ctx, clock)
             if fetch:
                 key = line >> shift
-                if ic.lookup(key, line_tags, self.clock) is not None:
+                if ic.lookup(key, line_tags, clock) is not None:
                     cnt[C_IC_HIT] += 1
                 else:
                     cnt[C_IC_MISS + ic.why_absent(key, line_tags)] += 1
-                    ic.fill(key, vmid, self.clock)
+                    ic.fill(key, vmid, clock)
+        self.clocks[p] = clock
+
+    def run_step(
+        self,
+        vmids: np.ndarray,
+        asids: np.ndarray,
+        starts: np.ndarray,
+        stops: np.ndarray,
+        offsets: np.ndarray,
+        lines: np.ndarray,
+        flags: np.ndarray,
+    ) -> None:
+        """As ``FastTlbs.run_step``: each pCPU's batches in order, pCPUs one after another."""
+        for p in range(self.pcpus):
+            if vmids[p] <= 0:
+                continue
+            for start, stop in zip(starts[p], stops[p], strict=True):
+                if stop <= start:
+                    break
+                self.run(
+                    p,
+                    int(vmids[p]),
+                    int(asids[p]),
+                    lines,
+                    flags,
+                    int(start),
+                    int(stop),
+                    int(offsets[p]),
+                )
+
+    def start_step(
+        self,
+        vmids: np.ndarray,
+        asids: np.ndarray,
+        starts: np.ndarray,
+        stops: np.ndarray,
+        offsets: np.ndarray,
+        lines: np.ndarray,
+        flags: np.ndarray,
+        *,
+        background: bool = True,
+    ) -> Callable[[], None]:
+        """``run_step`` now (nothing runs in the background here); returns a no-op wait."""
+        self.run_step(vmids, asids, starts, stops, offsets, lines, flags)
+        return lambda: None
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+    def queue_tlb(
+        self,
+        p: int,
+        vmid: int,
+        match: int,
+        asid: int,
+        page: int,
+        npages: int,
+        reason: int,
+        others: int = -1,
+    ) -> None:
+        """As ``FastTlbs.queue_tlb``, applied at once (nothing runs before a flush anyway)."""
+        self.invalidate_tlb(p, vmid, match, asid, page, npages, reason)
+        if others >= 0:
+            self.invalidate_tlb_others(p, vmid, match, asid, page, npages, others)
+
+    def queue_icache(self, p: int, vmid: int, page: int, reason: int, others: int = -1) -> None:
+        """As ``FastTlbs.queue_icache``, applied at once."""
+        self.invalidate_icache(p, vmid, page, reason)
+        if others >= 0:
+            self.invalidate_icache_others(p, vmid, page, others)
+
+    def flush(self) -> None:
+        """Nothing is deferred here."""
 
     def invalidate_tlb(
         self, p: int, vmid: int, match: int, asid: int, page: int, npages: int, reason: int
@@ -205,7 +283,8 @@ class ReferenceTlbs:
         )
 
     def snapshot(self) -> list[np.ndarray]:
-        """The state as the (va, ctx, stamp, st) arrays ``FastTlbs`` holds, then the counters."""
+        """The state as the (va, ctx, stamp, st) arrays ``FastTlbs.snapshot`` gives (an empty
+        way reads va -1, ctx 0), then the counters and the clocks."""
         out: list[np.ndarray] = []
         for structs in (self.l1i, self.l1d, self.l2, self.ic):
             nsets, ways = len(structs[0].sets), len(structs[0].sets[0])
@@ -217,10 +296,12 @@ class ReferenceTlbs:
             for p, struct in enumerate(structs):
                 for s, ws in enumerate(struct.sets):
                     for w, way in enumerate(ws):
-                        va[p, s, w], ctx[p, s, w] = way.key, way.ctx
+                        empty = way.state == 0
+                        va[p, s, w], ctx[p, s, w] = (-1, 0) if empty else (way.key, way.ctx)
                         stamp[p, s, w], st[p, s, w] = way.stamp, way.state
             out.extend((va, ctx, stamp, st))
         out.append(self.counters.copy())
+        out.append(np.array(self.clocks, dtype=np.int64))
         return out
 
 
