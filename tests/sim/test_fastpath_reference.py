@@ -8,12 +8,13 @@ from hypothesis import strategies as st
 
 from vtlbsim.guest.workload import F_FETCH, F_GLOBAL
 from vtlbsim.sim import fastpath as fp
+from vtlbsim.sim.fasttlbs import FastTlbs, Geometry
 from vtlbsim.sim.reference import ReferenceTlbs
 
 GEOMETRIES = [
-    fp.Geometry((4, 4), (2, 2), (16, 4), (8, 2)),
-    fp.Geometry((8, 2), (6, 3), (12, 3), (12, 4), ic_shift=1),
-    fp.Geometry((1, 1), (1, 1), (3, 1), (2, 2)),
+    Geometry((4, 4), (2, 2), (16, 4), (8, 2)),
+    Geometry((8, 2), (6, 3), (12, 3), (12, 4), ic_shift=1),
+    Geometry((1, 1), (1, 1), (3, 1), (2, 2)),
 ]
 
 batch = st.tuples(
@@ -32,8 +33,8 @@ batch = st.tuples(
 
 @settings(max_examples=60, deadline=None)
 @given(geo=st.sampled_from(GEOMETRIES), batches=st.lists(batch, min_size=1, max_size=12))
-def test_numba_loop_equals_reference(geo: fp.Geometry, batches: list) -> None:  # type: ignore[type-arg]
-    fast = fp.FastTlbs(2, geo)
+def test_numba_loop_equals_reference(geo: Geometry, batches: list) -> None:  # type: ignore[type-arg]
+    fast = FastTlbs(2, geo)
     ref = ReferenceTlbs(2, geo)
     for p, vmid, asid, refs, match, page, npages, reason, icpage, offset in batches:
         lines = np.array([r[0] for r in refs], dtype=np.int64)
@@ -86,11 +87,11 @@ step = st.tuples(
     steps=st.lists(step, min_size=1, max_size=8),
 )
 def test_parallel_step_and_queue_equal_reference(  # type: ignore[no-untyped-def]
-    geo: fp.Geometry, stream, steps
+    geo: Geometry, stream, steps
 ) -> None:
     """``run_step`` (pCPUs in parallel, one batch per row cell) and queued maintenance give
     the state, counters and clocks of the reference doing the same one by one."""
-    fast = fp.FastTlbs(3, geo)
+    fast = FastTlbs(3, geo)
     ref = ReferenceTlbs(3, geo)
     lines = np.array([r[0] for r in stream], dtype=np.int64)
     flags = np.array([r[1] for r in stream], dtype=np.uint8)
@@ -122,8 +123,8 @@ def test_parallel_step_and_queue_equal_reference(  # type: ignore[no-untyped-def
 
 def test_counters_follow_the_rules() -> None:
     """A page walked once hits afterwards; an invalidation makes its next miss carry the reason."""
-    geo = fp.Geometry((4, 4), (4, 4), (16, 4), (16, 4))
-    t = fp.FastTlbs(1, geo)
+    geo = Geometry((4, 4), (4, 4), (16, 4), (16, 4))
+    t = FastTlbs(1, geo)
     data = np.array([0x400 * 64, 0x401 * 64, 0x400 * 64 + 1], dtype=np.int64)
     flags = np.zeros(3, dtype=np.uint8)
     t.run(0, 1, 0, data, flags, 0, 3)

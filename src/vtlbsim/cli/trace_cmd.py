@@ -60,6 +60,7 @@ def show(
     from ..guest.rates import RatesError, load_rates
     from ..guest.workload import stream_for
     from ..sim import fastpath as fp
+    from ..sim.fasttlbs import FastTlbs
 
     if (source is None) == (kind is None):
         fail("trace show: expected a trace file or --kind KIND (one of them)")
@@ -74,7 +75,7 @@ def show(
             name = str(source)
     except (TraceError, PlatformError, RatesError) as exc:
         fail(str(exc))
-    tlbs = fp.FastTlbs(1, geometry_of(plat))
+    tlbs = FastTlbs(1, geometry_of(plat))
     tlbs.run(0, 1, 1, stream.lines, stream.flags, 0, len(stream))
     c = tlbs.counters[0]
     n = int(c[fp.C_REFS])

@@ -58,6 +58,7 @@ from ..hyp.policy import Policy, VcpuInfo
 from ..hyp.registry import resolve
 from ..hyp.state import PolicyState
 from ..sim import fastpath as fp
+from ..sim.fasttlbs import FastTlbs, Geometry
 from ..sim.reference import ReferenceTlbs
 from .analytic import CAUSES, Machine, guest_ops
 from .analytic import Group as AnalyticGroup
@@ -127,7 +128,7 @@ class _Run:
     plat: Platform
     pcpus: int
     policy: Policy
-    tlbs: fp.FastTlbs | ReferenceTlbs
+    tlbs: FastTlbs | ReferenceTlbs
     vcpus: list[_Vcpu]
     groups: list[_Group]
     rng: np.random.Generator
@@ -274,10 +275,10 @@ def _ops_per_s(rates: GuestRates, vcpus: int) -> list[tuple[str, str, float]]:
     return [x for x in guest_ops(group) if x[2] > 0]
 
 
-def geometry_of(plat: Platform) -> fp.Geometry:
+def geometry_of(plat: Platform) -> Geometry:
     """The platform's TLB and I-cache geometry (I-cache lines of ``icache_line_bytes``)."""
     shift = max(0, int(round(math.log2(plat.icache_line_bytes / 64))))
-    return fp.Geometry(
+    return Geometry(
         (plat.l1i_tlb_entries, plat.l1i_tlb_ways),
         (plat.l1d_tlb_entries, plat.l1d_tlb_ways),
         (plat.l2_tlb_entries, plat.l2_tlb_ways),
@@ -362,9 +363,9 @@ def evaluate_exact(
                 info = VcpuInfo(f"vm{vmid}", k, vmid, rates.arch, dg.vcpus, pinned)
                 n = len(groups[gi].stream)
                 vcpus.append(_Vcpu(info, gi, k * span, int(rng.integers(0, n))))
-    tlbs: fp.FastTlbs | ReferenceTlbs
+    tlbs: FastTlbs | ReferenceTlbs
     geo = geometry_of(plat)
-    tlbs = fp.FastTlbs(n_p, geo) if backend == "numba" else ReferenceTlbs(n_p, geo)
+    tlbs = FastTlbs(n_p, geo) if backend == "numba" else ReferenceTlbs(n_p, geo)
     n_v = len(vcpus)
     busy = min(1.0, n_v / n_p)
     machine = Machine(plat, n_p, busy, max(1.0, n_v / n_p), 0.0, 0.0)
@@ -394,7 +395,8 @@ def evaluate_exact(
             # the step's references run on another thread while this one decides the guests'
             # maintenance and the scheduler's moves (they never read TLB state; what they queue
             # takes effect at the next step, as it would have after this step's references)
-            wait = tlbs.start_step(*plan.fill(run, n_refs), plan.lines, plan.flags)
+            vmids, asids, starts, stops, offsets = plan.fill(run, n_refs)
+            wait = tlbs.start_step(vmids, asids, starts, stops, offsets, plan.lines, plan.flags)
             active = [(p, vi) for p, vi in enumerate(run.running) if vi is not None]
             # one Poisson draw per (running vCPU, instruction), in pCPU order
             draws = rng.poisson(np.concatenate([means[vcpus[vi].group] for _, vi in active]))

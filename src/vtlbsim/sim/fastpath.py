@@ -40,8 +40,6 @@ slot) is checked before the scan; maintenance between batches is queued (``queue
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 # Worker threads of the OpenMP layer sleep between steps instead of spinning: a step is a few
@@ -49,10 +47,30 @@ from typing import Any
 # makes every barrier wait for a whole time slice (measured: 10x slower under load).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np
 from numba import njit, prange
 
 from ..guest.workload import F_FETCH, F_GLOBAL, LINES_PER_PAGE
+from .fastmaint import (
+    CTX_SHIFT as CTX_SHIFT,
+)
+from .fastmaint import (
+    M_ALL as M_ALL,
+)
+from .fastmaint import (
+    M_ASID as M_ASID,
+)
+from .fastmaint import (
+    M_EVERY_VMID as M_EVERY_VMID,
+)
+from .fastmaint import (
+    M_VA_ANY_ASID as M_VA_ANY_ASID,
+)
+from .fastmaint import (
+    M_VA_ASID as M_VA_ASID,
+)
+from .fastmaint import (
+    apply_on,
+)
 
 REASONS: tuple[str, ...] = (
     "capacity",
@@ -86,22 +104,8 @@ C_IC_HIT = C_WALK + N_REASONS
 C_IC_MISS = C_IC_HIT + 1
 N_COUNTERS = C_IC_MISS + N_REASONS
 
-# Invalidation match codes (arch.ops.Match, plus every VMID for TLBI ALLE1).
-M_ALL = 0
-M_VA_ASID = 1
-M_VA_ANY_ASID = 2
-M_ASID = 3
-M_EVERY_VMID = 4
-
-CTX_SHIFT = 17
-
 HINT_SLOTS = 256
 """I-cache way hints per pCPU (a power of two; slot = line key mod HINT_SLOTS)."""
-
-# Columns of a queued maintenance operation (``FastTlbs.queue_tlb`` / ``queue_icache``).
-Q_TARGET, Q_PCPU, Q_VMID, Q_MATCH, Q_ASID, Q_PAGE, Q_NPAGES, Q_REASON, Q_OTHERS = range(9)
-T_TLB = 0
-T_ICACHE = 1
 
 
 def tag(vmid: int, asid: int, is_global: bool) -> int:
@@ -343,373 +347,3 @@ def run_step(
                 clocks[p],
                 counters[p],
             )
-
-
-# ---- maintenance -----------------------------------------------------------------------------
-@njit(cache=True)
-def invalidate_tlb(
-    arrays: Any, p: int, vmid: int, match: int, asid: int, page: int, npages: int, reason: int
-) -> int:
-    """Turn the valid entries of pCPU ``p`` that the match selects into ghosts of ``reason``.
-
-    ``M_ALL``: every entry of ``vmid``; ``M_VA_ASID``: ``page..page+npages-1`` with ``asid``, and
-    global ones; ``M_VA_ANY_ASID``: those pages, any ASID; ``M_ASID``: non-global entries of
-    ``asid``; ``M_EVERY_VMID``: everything. Returns how many entries went.
-    """
-    va, ctx, stamp, st = arrays
-    nsets = va.shape[1]
-    ways = va.shape[2]
-    gone = 0
-    code = 2 + reason
-    if match == M_VA_ASID or match == M_VA_ANY_ASID:
-        c_asid = (vmid << CTX_SHIFT) | (asid + 1)
-        c_glob = vmid << CTX_SHIFT
-        for pg in range(page, page + npages):
-            s = pg % nsets
-            for w in range(ways):
-                if st[p, s, w] == 1 and va[p, s, w] == pg:
-                    c = ctx[p, s, w]
-                    if (c >> CTX_SHIFT) != vmid:
-                        continue
-                    if match == M_VA_ANY_ASID or c == c_asid or c == c_glob:
-                        st[p, s, w] = code
-                        gone += 1
-        return gone
-    for s in range(nsets):
-        for w in range(ways):
-            if st[p, s, w] != 1:
-                continue
-            c = ctx[p, s, w]
-            if match == M_EVERY_VMID:
-                hit = True
-            elif (c >> CTX_SHIFT) != vmid:
-                hit = False
-            elif match == M_ALL:
-                hit = True
-            else:  # M_ASID: non-global entries of that ASID
-                hit = (c & ((1 << CTX_SHIFT) - 1)) == asid + 1
-            if hit:
-                st[p, s, w] = code
-                gone += 1
-    return gone
-
-
-@njit(cache=True)
-def invalidate_icache(arrays: Any, p: int, vmid: int, page: int, reason: int, ic_shift: int) -> int:
-    """Ghost the I-cache lines of pCPU ``p``: all of them (``page < 0``: IC IALLU), or the lines
-    of one page of ``vmid`` (IC IVAU over the page). Returns how many lines went."""
-    va, ctx, stamp, st = arrays
-    nsets = va.shape[1]
-    ways = va.shape[2]
-    gone = 0
-    code = 2 + reason
-    if page < 0:
-        for s in range(nsets):
-            for w in range(ways):
-                if st[p, s, w] == 1:
-                    st[p, s, w] = code
-                    gone += 1
-        return gone
-    per_page = LINES_PER_PAGE >> ic_shift
-    for line in range(page * per_page, (page + 1) * per_page):
-        s = line % nsets
-        for w in range(ways):
-            if st[p, s, w] == 1 and va[p, s, w] == line and ctx[p, s, w] == vmid:
-                st[p, s, w] = code
-                gone += 1
-    return gone
-
-
-@njit(cache=True)
-def invalidate_tlb_others(
-    l1i: Any,
-    l1d: Any,
-    l2: Any,
-    p: int,
-    vmid: int,
-    match: int,
-    asid: int,
-    page: int,
-    npages: int,
-    reason: int,
-) -> int:
-    """``invalidate_tlb`` on every level of every PE but ``p`` (a broadcast's receivers);
-    returns the L2 entries removed."""
-    gone = 0
-    for q in range(l2[0].shape[0]):
-        if q == p:
-            continue
-        invalidate_tlb(l1i, q, vmid, match, asid, page, npages, reason)
-        invalidate_tlb(l1d, q, vmid, match, asid, page, npages, reason)
-        gone += invalidate_tlb(l2, q, vmid, match, asid, page, npages, reason)
-    return gone
-
-
-@njit(cache=True)
-def invalidate_icache_others(
-    arrays: Any, p: int, vmid: int, page: int, reason: int, ic_shift: int
-) -> int:
-    """``invalidate_icache`` on every PE but ``p``."""
-    gone = 0
-    for q in range(arrays[0].shape[0]):
-        if q != p:
-            gone += invalidate_icache(arrays, q, vmid, page, reason, ic_shift)
-    return gone
-
-
-@njit(cache=True)
-def apply_on(l1i: Any, l1d: Any, l2: Any, ic: Any, ops: Any, q: int, ic_shift: int) -> None:
-    """Apply to pCPU ``q`` the queued operations (rows of ``Q_*`` columns) that reach it, in
-    order: an operation reaches its own pCPU (reason ``Q_REASON``) and, when ``Q_OTHERS >= 0``
-    (a broadcast), every other pCPU (reason ``Q_OTHERS``). pCPUs share no state, so applying
-    them pCPU by pCPU is the same as operation by operation."""
-    for i in range(ops.shape[0]):
-        if ops[i, Q_PCPU] == q:
-            reason = ops[i, Q_REASON]
-        elif ops[i, Q_OTHERS] >= 0:
-            reason = ops[i, Q_OTHERS]
-        else:
-            continue
-        vmid = ops[i, Q_VMID]
-        if ops[i, Q_TARGET] == T_ICACHE:
-            invalidate_icache(ic, q, vmid, ops[i, Q_PAGE], reason, ic_shift)
-            continue
-        match, asid, page, npages = (
-            ops[i, Q_MATCH],
-            ops[i, Q_ASID],
-            ops[i, Q_PAGE],
-            ops[i, Q_NPAGES],
-        )
-        invalidate_tlb(l1i, q, vmid, match, asid, page, npages, reason)
-        invalidate_tlb(l1d, q, vmid, match, asid, page, npages, reason)
-        invalidate_tlb(l2, q, vmid, match, asid, page, npages, reason)
-
-
-@njit(cache=True)
-def apply_queue(l1i: Any, l1d: Any, l2: Any, ic: Any, ops: Any, ic_shift: int) -> None:
-    """``apply_on`` every pCPU."""
-    for q in range(l2[0].shape[0]):
-        apply_on(l1i, l1d, l2, ic, ops, q, ic_shift)
-
-
-# ---- state holder ----------------------------------------------------------------------------
-class Geometry:
-    """Entries and ways of each structure of one pCPU; ``entries // ways`` sets (at least one).
-
-    ``ic_shift``: the I-cache line is ``64 << ic_shift`` bytes (the stream's lines are 64 bytes).
-    """
-
-    __slots__ = ("l1i", "l1d", "l2", "icache", "ic_shift")
-
-    def __init__(
-        self,
-        l1i: tuple[int, int],
-        l1d: tuple[int, int],
-        l2: tuple[int, int],
-        icache: tuple[int, int],
-        ic_shift: int = 0,
-    ) -> None:
-        for name, (entries, ways) in (("l1i", l1i), ("l1d", l1d), ("l2", l2), ("icache", icache)):
-            if entries < 1 or ways < 1:
-                raise ValueError(f"{name}: expected at least one entry and one way")
-        self.l1i = l1i
-        self.l1d = l1d
-        self.l2 = l2
-        self.icache = icache
-        self.ic_shift = ic_shift
-
-    def sets(self, name: str) -> tuple[int, int]:
-        """(sets, ways) of one structure."""
-        entries, ways = getattr(self, name)
-        return max(1, entries // ways), min(ways, entries)
-
-
-Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
-def empty_arrays(pcpus: int, sets: int, ways: int) -> Arrays:
-    """Empty (va, ctx, stamp, st) arrays for one structure on ``pcpus`` PEs."""
-    shape = (pcpus, sets, ways)
-    return (
-        np.full(shape, -1, dtype=np.int64),
-        np.zeros(shape, dtype=np.int64),
-        np.full(shape, -1, dtype=np.int64),
-        np.zeros(shape, dtype=np.int8),
-    )
-
-
-def _done() -> None:
-    return None
-
-
-class FastTlbs:
-    """Every pCPU's L1 I, L1 D, L2 TLBs and I-cache, driven by the numba kernels.
-
-    ``clocks[p]`` is pCPU ``p``'s clock. Operations queued with ``queue_tlb``/``queue_icache``
-    take effect, in order, before the next batch, step, immediate invalidation or ``flush``.
-    """
-
-    def __init__(self, pcpus: int, geometry: Geometry) -> None:
-        self.pcpus = pcpus
-        self.geometry = geometry
-        self.l1i = empty_arrays(pcpus, *geometry.sets("l1i"))
-        self.l1d = empty_arrays(pcpus, *geometry.sets("l1d"))
-        self.l2 = empty_arrays(pcpus, *geometry.sets("l2"))
-        self.ic = empty_arrays(pcpus, *geometry.sets("icache"))
-        self.hint = np.zeros((pcpus, HINT_SLOTS), dtype=np.int64)
-        self.counters = np.zeros((pcpus, N_COUNTERS), dtype=np.int64)
-        self.clocks = np.zeros(pcpus, dtype=np.int64)
-        self._queue: list[tuple[int, int, int, int, int, int, int, int, int]] = []
-        self._thread: ThreadPoolExecutor | None = None
-
-    def run(
-        self,
-        p: int,
-        vmid: int,
-        asid: int,
-        lines: np.ndarray,
-        flags: np.ndarray,
-        start: int,
-        stop: int,
-        offset: int = 0,
-    ) -> None:
-        """References ``start:stop`` of a stream, by (vmid, asid) on pCPU ``p`` (``offset``:
-        added to non-global lines)."""
-        self.flush()
-        self.clocks[p] = run_batch(
-            self.l1i,
-            self.l1d,
-            self.l2,
-            self.ic,
-            self.hint,
-            p,
-            vmid,
-            asid,
-            lines,
-            flags,
-            start,
-            stop,
-            offset,
-            self.geometry.ic_shift,
-            int(self.clocks[p]),
-            self.counters[p],
-        )
-
-    def run_step(
-        self,
-        vmids: np.ndarray,
-        asids: np.ndarray,
-        starts: np.ndarray,
-        stops: np.ndarray,
-        offsets: np.ndarray,
-        lines: np.ndarray,
-        flags: np.ndarray,
-    ) -> None:
-        """Every pCPU ``p`` with ``vmids[p] > 0`` runs batches ``starts[p, j]:stops[p, j]`` (a
-        row ends at the first empty one), pCPUs in parallel; the same as ``run`` on each batch,
-        pCPUs in any order. The queued operations take effect first."""
-        self.start_step(vmids, asids, starts, stops, offsets, lines, flags, background=False)()
-
-    def start_step(
-        self,
-        vmids: np.ndarray,
-        asids: np.ndarray,
-        starts: np.ndarray,
-        stops: np.ndarray,
-        offsets: np.ndarray,
-        lines: np.ndarray,
-        flags: np.ndarray,
-        *,
-        background: bool = True,
-    ) -> Callable[[], None]:
-        """``run_step`` on a thread of its own (the loop releases the GIL); returns the function
-        that waits for it. The queued operations are taken now; operations queued meanwhile
-        take effect at the next step. The arrays must not change until the wait."""
-        ops = self._take()
-        args = (self.l1i, self.l1d, self.l2, self.ic, self.hint, ops, vmids, asids, starts)
-        rest = (stops, offsets, lines, flags, self.geometry.ic_shift, self.clocks, self.counters)
-        if not background:
-            run_step(*args, *rest)
-            return _done
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="vtlbsim-exact")
-        return self._thread.submit(run_step, *args, *rest).result
-
-    def close(self) -> None:
-        """Stop the step thread (if any)."""
-        if self._thread is not None:
-            self._thread.shutdown(wait=True)
-            self._thread = None
-
-    def _take(self) -> np.ndarray:
-        ops = np.array(self._queue, dtype=np.int64).reshape(len(self._queue), 9)
-        self._queue.clear()
-        return ops
-
-    def queue_tlb(
-        self,
-        p: int,
-        vmid: int,
-        match: int,
-        asid: int,
-        page: int,
-        npages: int,
-        reason: int,
-        others: int = -1,
-    ) -> None:
-        """Invalidate on every TLB level of ``p`` with ``reason`` and, if ``others >= 0``, of
-        every other pCPU with reason ``others`` (deferred: see the class)."""
-        self._queue.append((T_TLB, p, vmid, match, asid, page, npages, reason, others))
-
-    def queue_icache(self, p: int, vmid: int, page: int, reason: int, others: int = -1) -> None:
-        """IC IALLU (``page < 0``) or one page's lines on ``p`` and, if ``others >= 0``, on every
-        other pCPU with that reason (deferred)."""
-        self._queue.append((T_ICACHE, p, vmid, 0, 0, page, 1, reason, others))
-
-    def flush(self) -> None:
-        """Apply the queued operations."""
-        if self._queue:
-            apply_queue(self.l1i, self.l1d, self.l2, self.ic, self._take(), self.geometry.ic_shift)
-
-    def invalidate_tlb(
-        self, p: int, vmid: int, match: int, asid: int, page: int, npages: int, reason: int
-    ) -> int:
-        """Invalidate on every TLB level of ``p`` now; returns the L2 entries removed (the
-        translations lost: an L1 entry is a copy of an L2 one or of a walk just made)."""
-        self.flush()
-        invalidate_tlb(self.l1i, p, vmid, match, asid, page, npages, reason)
-        invalidate_tlb(self.l1d, p, vmid, match, asid, page, npages, reason)
-        return int(invalidate_tlb(self.l2, p, vmid, match, asid, page, npages, reason))
-
-    def invalidate_icache(self, p: int, vmid: int, page: int, reason: int) -> int:
-        """IC IALLU (``page < 0``) or the lines of one page, on ``p``, now."""
-        self.flush()
-        return int(invalidate_icache(self.ic, p, vmid, page, reason, self.geometry.ic_shift))
-
-    def invalidate_tlb_others(
-        self, p: int, vmid: int, match: int, asid: int, page: int, npages: int, reason: int
-    ) -> int:
-        """``invalidate_tlb`` on every PE but ``p``; returns the L2 entries removed."""
-        self.flush()
-        return int(
-            invalidate_tlb_others(
-                self.l1i, self.l1d, self.l2, p, vmid, match, asid, page, npages, reason
-            )
-        )
-
-    def invalidate_icache_others(self, p: int, vmid: int, page: int, reason: int) -> int:
-        """``invalidate_icache`` on every PE but ``p``."""
-        self.flush()
-        return int(invalidate_icache_others(self.ic, p, vmid, page, reason, self.geometry.ic_shift))
-
-    def snapshot(self) -> list[np.ndarray]:
-        """Every array of the rules' state (the way hints are not state), the counters and
-        the clocks, for comparisons; an empty way reads (va -1, ctx 0, stamp -1)."""
-        self.flush()
-        out: list[np.ndarray] = []
-        for va, ctx, stamp, st in (self.l1i, self.l1d, self.l2, self.ic):
-            empty = st == 0
-            out.extend((np.where(empty, -1, va), np.where(empty, 0, ctx), stamp, st))
-        out.append(self.counters)
-        out.append(self.clocks)
-        return out

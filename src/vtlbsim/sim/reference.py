@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..guest.workload import F_FETCH, F_GLOBAL, LINES_PER_PAGE
+from .fastmaint import CTX_SHIFT, M_ALL, M_ASID, M_EVERY_VMID, M_VA_ANY_ASID, M_VA_ASID
 from .fastpath import (
     C_FETCHES,
     C_IC_HIT,
@@ -20,15 +21,9 @@ from .fastpath import (
     C_L2_HIT,
     C_REFS,
     C_WALK,
-    CTX_SHIFT,
-    M_ALL,
-    M_ASID,
-    M_EVERY_VMID,
-    M_VA_ANY_ASID,
-    M_VA_ASID,
     N_COUNTERS,
-    Geometry,
 )
+from .fasttlbs import Geometry
 
 
 class Way:
