@@ -28,6 +28,21 @@ class Coverage:
     bp_all: Mark = NEVER
     bp_va: dict[int, Mark] = field(default_factory=dict)
 
+    def copy(self) -> Coverage:
+        """An independent copy (the oracle copies a record before it changes it: checker
+        snapshots share them)."""
+        return Coverage(
+            self.tlb_all,
+            self.tlb_asid.copy(),
+            self.tlb_va_any.copy(),
+            self.tlb_va_asid.copy(),
+            self.tlb_va_global.copy(),
+            self.ic_all,
+            self.ic_pa.copy(),
+            self.bp_all,
+            self.bp_va.copy(),
+        )
+
     def record(self, ev: Maintain, asid: int, pa: int | None, mark: Mark) -> None:
         op = ev.op
         if op.structure is Structure.TLB:

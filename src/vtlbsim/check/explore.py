@@ -23,10 +23,10 @@ from ..guest.domain import Domain
 from ..hyp.policy import Policy
 from ..hyp.registry import resolve
 from ..sim.engine import Engine
-from ..sim.events import Access, Event, Maintain, Run, WriteCode
+from ..sim.events import Access, AccessKind, Event, Maintain, Run, WriteCode
 from ..sim.scenario import DomainSpec, Scenario
 from .actions import DEFAULT_VAS, DOMAIN, GuestModel, GuestState, Operation
-from .key import canonical_key
+from .key import KeyPlan, canonical_key
 from .oracle import GuestError, Oracle, Violation
 from .snapshot import copy_state
 
@@ -106,6 +106,7 @@ class Explorer:
         self.vperms = list(permutations(range(model.vcpus)))
         self.pperms = list(permutations(range(pcpus)))
         self.memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self.plan = KeyPlan(model)
 
     def replay(self, path: tuple[Event, ...]) -> tuple[Engine, Oracle]:
         """A fresh engine and oracle after ``path``."""
@@ -136,7 +137,7 @@ class Explorer:
         return out
 
     def key(self, engine: Engine, oracle: Oracle, g: GuestState) -> tuple[Any, ...]:
-        return canonical_key(self.model, engine, oracle, g, self.vperms, self.pperms, self.memo)
+        return canonical_key(self.plan, engine, oracle, g, self.vperms, self.pperms, self.memo)
 
     def scenario(self, path: tuple[Event, ...], title: str) -> Scenario:
         return Scenario(
@@ -160,103 +161,169 @@ def check(
 ) -> CheckResult:
     """Breadth-first search for the shortest action sequence that gives a violation.
 
-    ``merge=False`` explores every path (no state merging, no symmetry): the reference the
-    tests hold the merged search against.
+    ``merge=False`` explores every path (no state merging, no symmetry, every leaf operation
+    applied): the reference the tests hold the merged search against.
     """
     # The frontier holds thousands of engines, which Python's automatic collections would walk
     # again and again; the search frees the states it drops itself (``_release``).
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _check(kind, policy, pcpus, vcpus, depth, merge, vas)
+        return _Search(kind, policy, pcpus, vcpus, depth, merge, vas).run()
     finally:
         if enabled:
             gc.enable()
 
 
-def _check(
-    kind: str,
-    policy: str | Policy,
-    pcpus: int,
-    vcpus: int,
-    depth: int,
-    merge: bool,
-    vas: int,
-) -> CheckResult:
-    if depth < 0 or pcpus < 1 or vcpus < 1:
-        raise ValueError("depth must be >= 0, pcpus and vcpus >= 1")
-    pol = resolve(policy) if isinstance(policy, str) else policy
-    model = GuestModel.for_kind(kind, vcpus, vas)
-    ex = Explorer(model, pol, pcpus, policy if isinstance(policy, str) else None)
-    t0 = time.perf_counter()
-    root: tuple[Event, ...] = ()
-    g0 = model.initial()
-    e0, o0 = ex.replay(root)
-    seen = {ex.key(e0, o0, g0)}
-    states = 1
-    frontier: list[Node] = [(root, g0, (), e0, o0)]
-    reached = 0
-    for level in range(1, depth + 1):
-        nxt: list[Node] = []
-        frontier.reverse()  # popped from the end: the same order, each state freed once expanded
-        while frontier:
-            path, g, labels, engine, oracle = frontier.pop()
-            ops = ex.successors(engine, g)
-            if level == depth:  # a violation is a *use*: nothing to check at a leaf without one
-                ops = [op for op in ops if uses_something(op.events)]
-            for i, op in enumerate(ops):
-                if i == len(ops) - 1:  # the parent's own state serves its last successor
-                    e2, o2 = engine, oracle
-                else:  # a copy of the parent's state: the same as replaying its path from scratch
-                    e2, o2 = copy_state(engine, oracle)
-                e2.apply(op.events)
-                if o2.guest_errors:
-                    raise GuestDisciplineError(
-                        _guest_error(kind, path + op.events, o2.guest_errors[0])
-                    )
-                if o2.violations:
-                    return CheckResult(
-                        kind,
-                        pol.name,
-                        pcpus,
-                        model.vcpus,
-                        depth,
-                        states + 1,
-                        level,
-                        time.perf_counter() - t0,
-                        ex.scenario(path + op.events, f"check: {kind} under {pol.name}"),
-                        o2.violations[0],
-                        [*labels, op.label],
-                        len(model.vas),
-                    )
-                if level == depth:
-                    _release(e2)
-                    continue  # checked for a violation; never expanded, so never keyed
-                if merge:
-                    k = ex.key(e2, o2, op.state)
-                    if k in seen:
+class _Search:
+    """One breadth-first search. Levels below ``depth - 1`` are merged by canonical key; the
+    states at ``depth - 1`` are not keyed: each is checked for the violations its last action
+    shows and then *probed* in place with every fetch a running vCPU may make, which is every
+    use the last level could make (``probe``); the first probe that finds one is kept, and
+    returned once the whole level ``depth - 1`` has shown no shorter violation."""
+
+    def __init__(
+        self,
+        kind: str,
+        policy: str | Policy,
+        pcpus: int,
+        vcpus: int,
+        depth: int,
+        merge: bool,
+        vas: int,
+    ) -> None:
+        if depth < 0 or pcpus < 1 or vcpus < 1:
+            raise ValueError("depth must be >= 0, pcpus and vcpus >= 1")
+        self.kind, self.depth, self.merge = kind, depth, merge
+        self.pol = resolve(policy) if isinstance(policy, str) else policy
+        self.model = GuestModel.for_kind(kind, vcpus, vas)
+        self.ex = Explorer(self.model, self.pol, pcpus, policy if isinstance(policy, str) else None)
+        self.t0 = time.perf_counter()
+        self.states = 0
+
+    def result(
+        self,
+        reached: int,
+        path: tuple[Event, ...] = (),
+        violation: Violation | None = None,
+        labels: list[str] | None = None,
+    ) -> CheckResult:
+        ex, pol = self.ex, self.pol
+        return CheckResult(
+            self.kind,
+            pol.name,
+            ex.pcpus,
+            self.model.vcpus,
+            self.depth,
+            self.states,
+            reached,
+            time.perf_counter() - self.t0,
+            ex.scenario(path, f"check: {self.kind} under {pol.name}") if violation else None,
+            violation,
+            labels or [],
+            len(self.model.vas),
+        )
+
+    def applied(
+        self, engine: Engine, oracle: Oracle, path: tuple[Event, ...], op: Operation
+    ) -> None:
+        engine.apply(op.events)
+        if oracle.guest_errors:
+            raise GuestDisciplineError(
+                _guest_error(self.kind, path + op.events, oracle.guest_errors[0])
+            )
+
+    def run(self) -> CheckResult:
+        ex, depth = self.ex, self.depth
+        root: tuple[Event, ...] = ()
+        g0 = self.model.initial()
+        e0, o0 = ex.replay(root)
+        seen = {ex.key(e0, o0, g0)}
+        self.states = 1
+        frontier: list[Node] = [(root, g0, (), e0, o0)]
+        probe_level = depth - 1 if self.merge and depth >= 2 else -1
+        found: tuple[tuple[Event, ...], Violation, list[str]] | None = None
+        for level in range(1, depth + 1):
+            nxt: list[Node] = []
+            frontier.reverse()  # popped from the end: the same order, each freed once expanded
+            while frontier:
+                path, g, labels, engine, oracle = frontier.pop()
+                ops = ex.successors(engine, g)
+                if level == depth:  # a violation is a *use*: nothing to check at a leaf without
+                    ops = [op for op in ops if uses_something(op.events)]
+                for i, op in enumerate(ops):
+                    if i == len(ops) - 1:  # the parent's own state serves its last successor
+                        e2, o2 = engine, oracle
+                    else:  # a copy of the parent's state: as replaying its path from scratch
+                        e2, o2 = copy_state(engine, oracle)
+                    self.applied(e2, o2, path, op)
+                    if o2.violations:
+                        self.states += 1
+                        return self.result(
+                            level, path + op.events, o2.violations[0], [*labels, op.label]
+                        )
+                    if level == probe_level:
+                        self.states += 1
+                        if found is None and not _only_fetches(op.events):
+                            hit = probe(e2, o2)
+                            if hit is not None:
+                                use, label = hit
+                                found = (
+                                    path + op.events + (use,),
+                                    o2.violations[0],
+                                    [*labels, op.label, label],
+                                )
                         _release(e2)
                         continue
-                    seen.add(k)
-                states += 1
-                nxt.append((path + op.events, op.state, (*labels, op.label), e2, o2))
-            if not ops:
-                _release(engine)
-        reached = level
-        frontier = nxt
-        if not frontier:
-            break
-    return CheckResult(
-        kind,
-        pol.name,
-        pcpus,
-        model.vcpus,
-        depth,
-        states,
-        reached,
-        time.perf_counter() - t0,
-        vas=len(model.vas),
-    )
+                    if level == depth:
+                        _release(e2)
+                        continue  # checked for a violation; never expanded, so never keyed
+                    if self.merge:
+                        k = ex.key(e2, o2, op.state)
+                        if k in seen:
+                            _release(e2)
+                            continue
+                        seen.add(k)
+                    self.states += 1
+                    nxt.append((path + op.events, op.state, (*labels, op.label), e2, o2))
+                if not ops:
+                    _release(engine)
+            if level == probe_level:
+                if found is not None:
+                    return self.result(depth, *found)
+                return self.result(depth)  # the probes were every use of the last level
+            frontier = nxt
+            if not frontier:
+                return self.result(level)
+        return self.result(depth)
+
+
+def probe(engine: Engine, oracle: Oracle) -> tuple[Access, str] | None:
+    """Every fetch a running vCPU may make now (of each VA a table ever mapped, as
+    ``actions.GuestModel.operations`` generates them), applied in turn to this state, which is
+    then spent: the first that shows a violation, with its action label. Fetches by different
+    vCPUs run on different pCPUs and each fills only its own pCPU's TLB, I-cache and predictor
+    with what the tables hold now, and different VAs never share a PA (maps take fresh PAs), so
+    each fetch meets what it would meet alone. A fetch exposes every violation any use of the
+    same VA by the same vCPU could (a write-code or an IC IVAU translates the VA the same way,
+    and judges nothing else), so the probes stand for every use of the last level."""
+    dom = engine.domains[DOMAIN]
+    used = sorted({va for t in dom.tables.values() for va in t.history})
+    for vc in dom.vcpus:
+        if vc.pcpu is None:
+            continue
+        for va in used:
+            ev = Access(DOMAIN, vc.index, va, AccessKind.FETCH)
+            engine.apply_one(ev)
+            if oracle.violations:
+                return ev, f"v{vc.index} fetch {va * 4096:#x}"
+    return None
+
+
+def _only_fetches(events: tuple[Event, ...]) -> bool:
+    """A fetch fills only what the tables hold now for its own vCPU: it cannot make the next
+    action find a violation that action would not find without it (then at this level)."""
+    return all(isinstance(e, Access) and e.kind is AccessKind.FETCH for e in events)
 
 
 def _release(engine: Engine) -> None:

@@ -26,7 +26,7 @@ from dataclasses import fields, is_dataclass
 from enum import Enum
 from typing import Any
 
-from ..guest.tables import Pte
+from ..guest.tables import CodeMemory, History, Pte
 from ..hyp.policy import PcpuId, VcpuId
 from ..sim.engine import Engine
 from .actions import DOMAIN, GuestModel, GuestState, own_table
@@ -44,8 +44,60 @@ def _n(x: int | None) -> int:
     return -1 if x is None else x
 
 
+class KeyPlan:
+    """What a search computes once for its keys: the guest model's tables, ASIDs and flags, and
+    memos of the history questions the facts ask (histories never change once made, so an
+    answer holds for as long as the search runs)."""
+
+    def __init__(self, model: GuestModel) -> None:
+        self.model = model
+        self.tables = model.tables
+        self.tables_of = [model.tables_of(v) for v in range(model.vcpus)]
+        self.asid_of = {name: model.asid_of(name) for name in self.tables}
+        self.rollover_owed = model.rollover_owed
+        self.tag_shared = model.tag_shared
+        self.percpu = model.percpu
+        self.local_pte = model.discipline.pte_user_local is not None
+        self.aarch32 = model.discipline.arch == "aarch32"
+        self.vas = model.vas
+        self._since: dict[tuple[History, int], frozenset[int]] = {}
+        self._trained: dict[tuple[Any, ...], tuple[tuple[int, int], ...]] = {}
+
+    def pas_since(self, h: History | None, step: int) -> frozenset[int]:
+        """The PAs a PTE history held at some instant at or after ``step``."""
+        if h is None:
+            return frozenset()
+        k = (h, step)
+        got = self._since.get(k)
+        if got is None:
+            got = self._since[k] = frozenset(v.pa for v in h.since(step) if isinstance(v, Pte))
+        return got
+
+    def trained_on(
+        self, h: History | None, code: CodeMemory, start: int
+    ) -> tuple[tuple[int, int], ...]:
+        """The (PA, code age) pairs a table's PTE history ``h`` for one VA held at some instant
+        at or after ``start``: a prediction trained on one of them is legal (oracle.prediction)."""
+        k = (h, start, *code.history.items())
+        got = self._trained.get(k)
+        if got is not None:
+            return got
+        instants = {start}
+        if h is not None:
+            instants.update(h.changes_after(start))
+        for ch in code.history.values():
+            instants.update(ch.changes_after(start))
+        out = set()
+        for t in instants:
+            pte = h.at(t) if h is not None else None
+            if isinstance(pte, Pte):
+                out.add((pte.pa, code.version(pte.pa) - code.version_at(pte.pa, t)))
+        got = self._trained[k] = tuple(sorted(out))
+        return got
+
+
 def raw_facts(
-    model: GuestModel, engine: Engine, oracle: Oracle, g: GuestState
+    plan: KeyPlan, engine: Engine, oracle: Oracle, g: GuestState
 ) -> dict[str, list[Fact]]:
     """The facts of the state, with real vCPU and pCPU indices and table names."""
     dom = engine.domains[DOMAIN]
@@ -53,115 +105,144 @@ def raw_facts(
     shared = oracle.shared[DOMAIN]
     local = oracle.local
     pcpus = engine.machine.pcpus
-    f: dict[str, list[Fact]] = {k: [] for k in "vpmatLiFbBs"}
-    flush = model.rollover_owed
+    tables = dom.tables
+    f_v: list[Fact] = []
+    f_p: list[Fact] = []
+    f_s: list[Fact] = []
+    f_m: list[Fact] = []
+    f_a: list[Fact] = []
+    f_t: list[Fact] = []
+    f_L: list[Fact] = []
+    f_i: list[Fact] = []
+    f_F: list[Fact] = []
+    f_b: list[Fact] = []
+    f_B: list[Fact] = []
+    owed_set = g.needs_flush if plan.rollover_owed else ()
     # the load history the engine keeps matters only to a policy that reads it
     history = engine.policy.load_history
-    for vc in dom.vcpus:
-        owed = flush and vc.index in g.needs_flush
+    vcpus = dom.vcpus
+    for vc in vcpus:
         # a vCPU never loaded has no context yet (its bring-up picks the table)
-        table = vc.table if vc.last_pcpu is not None else ""
-        last = _n(vc.last_pcpu) if history else -1
-        f["v"].append((vc.index, _n(vc.pcpu), last, vc.asid, table, owed))
+        loaded = vc.last_pcpu is not None
+        f_v.append(
+            (
+                vc.index,
+                -1 if vc.pcpu is None else vc.pcpu,
+                vc.last_pcpu if history and loaded else -1,
+                vc.asid,
+                vc.table if loaded else "",
+                vc.index in owed_set,
+            )
+        )
+    here = engine.last_vcpu_here
     for p in pcpus:
-        here = _n(engine.last_vcpu_here.get((DOMAIN, p.index))) if history else -1
-        f["p"].append((p.index, _idx(p.running), here))
-    for scope, dn, pi, vi, value in engine.pstate.entries():
-        f["s"].append((scope, dn, pi, vi, state_form(value)))
-    for name in model.tables:
-        for va, pte in dom.table(name).current.items():
-            f["m"].append((name, va, pte.pa, pte.is_global))
-    if model.discipline.pte_user_local is not None:
+        last = here.get((DOMAIN, p.index), -1) if history else -1
+        f_p.append((p.index, _idx(p.running), last))
+    if engine.pstate:
+        for scope, dn, pi, vi, value in engine.pstate.entries():
+            f_s.append((scope, dn, pi, vi, state_form(value)))
+    for name in plan.tables:
+        t = tables.get(name)
+        if t is not None:
+            for va, pte in t.current.items():
+                f_m.append((name, va, pte.pa, pte.is_global))
+    if plan.local_pte:
         for ti, act in enumerate(g.active):
             for v in act:
-                f["a"].append((model.tables[ti], v))
+                f_a.append((plan.tables[ti], v))
     # TLB entries; the PAs each (VA, tag) has in some TLB (the only legal-set members that
     # matter when a tag names one table: a future fill is of a current mapping)
     held: dict[tuple[int, int], set[int]] = {}
     for p in pcpus:
-        for e in p.tlb.entries():
-            fname = e.vcpu
-            covered = max(local[fname].tlb(e.tag, e.va), shared.tlb(e.tag, e.va))[0] > e.step
-            f["t"].append((p.index, e.va, e.tag, e.pa, _idx(fname), e.table, covered))
-            held.setdefault((e.va, e.tag), set()).add(e.pa)
+        pi = p.index
+        for pages in p.tlb.by_vmid.values():
+            for entries in pages.values():
+                for e in entries.values():
+                    fname = e.vcpu
+                    va, tag = e.va, e.tag
+                    mark = max(local[fname].tlb(tag, va), shared.tlb(tag, va))
+                    f_t.append((pi, va, tag, e.pa, _idx(fname), e.table, mark[0] > e.step))
+                    pas = held.get((va, tag))
+                    if pas is None:
+                        held[(va, tag)] = {e.pa}
+                    else:
+                        pas.add(e.pa)
     # PAs something can still translate to: maps take fresh PAs, so a PA no table maps and no
     # TLB entry holds is never reached again (its I-cache lines are dead, and no future fill
     # can have it)
     live = {pa for pas in held.values() for pa in pas}
-    live.update(pte.pa for t in dom.tables.values() for pte in t.current.values())
+    for t in tables.values():
+        for pte in t.current.values():
+            live.add(pte.pa)
     live_pas = tuple(sorted(live))
-    shared_tags = model.tag_shared
-    asid_of = {name: model.asid_of(name) for name in model.tables}
-    vas = model.vas
-    for vc in dom.vcpus:
+    shared_tags = plan.tag_shared
+    asid_of = plan.asid_of
+    vas = plan.vas
+    for vc in vcpus:
         loc = local[vc.name]
-        for name in model.tables_of(vc.index):
-            t = dom.table(name)
+        for name in plan.tables_of[vc.index]:
+            t = tables.get(name)
+            hist = t.history if t is not None else {}
             tag = asid_of[name]
             for va in vas:
                 cand = live_pas if shared_tags else tuple(sorted(held.get((va, tag), ())))
                 if not cand:
                     continue
                 since = max(loc.tlb(tag, va), shared.tlb(tag, va))[0]
-                legal = tuple(pa for pa in cand if t.mapped_since(va, pa, since))
-                f["L"].append((vc.index, name, tag, va, legal))
+                ok = plan.pas_since(hist.get(va), since)
+                f_L.append((vc.index, name, tag, va, tuple(pa for pa in cand if pa in ok)))
     oldest: dict[int, int] = {}
     for p in pcpus:
         for (_, pa), line in p.icache.lines.items():
             if pa not in live:
                 continue
             age = code.version(pa) - line.version
-            f["i"].append((p.index, pa, age))
+            f_i.append((p.index, pa, age))
             if age > oldest.get(pa, 0):
                 oldest[pa] = age
-    for vc in dom.vcpus:
-        loc = local[vc.name]
-        for pa, top in oldest.items():
-            # a line of age a is legal iff a <= floor; only lines that exist can be judged
-            at = max(loc.icache(pa), shared.icache(pa))[0]
-            floor = min(top, code.version(pa) - code.version_at(pa, at))
-            f["F"].append((vc.index, pa, floor))
-    if model.discipline.arch == "aarch32":
+    if oldest:
+        for vc in vcpus:
+            loc = local[vc.name]
+            for pa, top in oldest.items():
+                # a line of age a is legal iff a <= floor; only lines that exist can be judged
+                at = max(loc.icache(pa), shared.icache(pa))[0]
+                floor = min(top, code.version(pa) - code.version_at(pa, at))
+                f_F.append((vc.index, pa, floor))
+    if plan.aarch32:
         trained: dict[int, set[tuple[int, int]]] = {}
         for p in pcpus:
             for (_, asid, va), line in p.bp.entries.items():
                 fname = line.vcpu
                 bp_at = max(local[fname].bp(va), shared.bp(va))[0]
                 age = code.version(line.pa) - line.version
-                f["b"].append((p.index, asid, va, line.pa, age, _idx(fname), bp_at < line.step))
+                f_b.append((p.index, asid, va, line.pa, age, _idx(fname), bp_at < line.step))
                 trained.setdefault(va, set()).add((line.pa, age))
-        for vc in dom.vcpus:
-            for name in model.tables_of(vc.index):
-                for va in model.vas:
+        for vc in vcpus:
+            loc = local[vc.name]
+            for name in plan.tables_of[vc.index]:
+                t = tables.get(name)
+                hist = t.history if t is not None else {}
+                for va in vas:
                     if not shared_tags and va not in trained:
                         continue
-                    pairs = _trained_on(engine, oracle, vc.name, name, va)
+                    start = max(loc.bp(va), shared.bp(va))[0]
+                    pairs = plan.trained_on(hist.get(va), code, start)
                     if not shared_tags:
                         pairs = tuple(x for x in pairs if x in trained[va])
-                    f["B"].append((vc.index, name, va, pairs))
-    return f
-
-
-def _trained_on(
-    engine: Engine, oracle: Oracle, vcpu: str, table: str, va: int
-) -> tuple[tuple[int, int], ...]:
-    """The (PA, code age) pairs ``table`` held for ``va`` at some instant at or after the last
-    branch-predictor instruction covering ``vcpu`` and ``va``: a prediction trained on one of
-    them is legal (oracle.prediction)."""
-    dom = engine.domains[DOMAIN]
-    start = max(oracle.local[vcpu].bp(va), oracle.shared[DOMAIN].bp(va))[0]
-    h = dom.table(table).history.get(va)
-    instants = {start}
-    if h is not None:
-        instants.update(h.changes_after(start))
-    for ch in dom.code.history.values():
-        instants.update(ch.changes_after(start))
-    out = set()
-    for t in instants:
-        pte = h.at(t) if h is not None else None
-        if isinstance(pte, Pte):
-            out.add((pte.pa, dom.code.version(pte.pa) - dom.code.version_at(pte.pa, t)))
-    return tuple(sorted(out))
+                    f_B.append((vc.index, name, va, pairs))
+    return {
+        "v": f_v,
+        "p": f_p,
+        "m": f_m,
+        "a": f_a,
+        "t": f_t,
+        "L": f_L,
+        "i": f_i,
+        "F": f_F,
+        "b": f_b,
+        "B": f_B,
+        "s": f_s,
+    }
 
 
 def state_form(x: object) -> tuple[Any, ...]:
@@ -241,7 +322,7 @@ def _smaller(parts: Iterator[tuple[Any, ...]], best: tuple[Any, ...]) -> tuple[A
 
 
 def canonical_key(
-    model: GuestModel,
+    plan: KeyPlan,
     engine: Engine,
     oracle: Oracle,
     g: GuestState,
@@ -253,7 +334,7 @@ def canonical_key(
     permutation of each list must be the identity). ``memo`` maps the facts, as listed and
     as an identity key, already seen to their canonical key, so a state met again costs no or
     one renaming. (The key depends on the facts only, the listing order aside.)"""
-    f = raw_facts(model, engine, oracle, g)
+    f = raw_facts(plan, engine, oracle, g)
     listed = ("listed", *(tuple(x) for x in f.values()))
     if memo is not None:
         hit = memo.get(listed)
@@ -267,7 +348,7 @@ def canonical_key(
             return hit
     best = identity
     for vp in vperms:
-        tables = {own_table(i): own_table(vp[i]) for i in range(len(vp))} if model.percpu else {}
+        tables = {own_table(i): own_table(vp[i]) for i in range(len(vp))} if plan.percpu else {}
         for pp in pperms:
             if vp is vperms[0] and pp is pperms[0]:
                 continue

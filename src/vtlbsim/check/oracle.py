@@ -48,7 +48,11 @@ class Oracle(Observer):
         self, step: int, vcpu: Vcpu, ev: Maintain, asid: int, pa: int | None
     ) -> None:
         mark = (step, ev.op.name)
-        cov = self.shared[vcpu.domain.name] if ev.op.scope is Scope.IS else self.local[vcpu.name]
+        # copy on write: the model checker's snapshots share Coverage records
+        if ev.op.scope is Scope.IS:
+            cov = self.shared[vcpu.domain.name] = self.shared[vcpu.domain.name].copy()
+        else:
+            cov = self.local[vcpu.name] = self.local[vcpu.name].copy()
         cov.record(ev, asid, pa, mark)
         if ev.op.structure is Structure.TLB:
             dn = vcpu.domain.name

@@ -11,37 +11,27 @@ successor's events against a replay of the whole path, field by field.
 
 from __future__ import annotations
 
-from collections import Counter
-
 from ..arch.caches import BranchPredictor, ICache
 from ..arch.machine import Machine, Pcpu
 from ..arch.tlb import Tlb
 from ..guest.domain import Domain, Vcpu
-from ..guest.tables import CodeMemory, History, TranslationTable
+from ..guest.tables import CodeMemory, TranslationTable
 from ..sim.engine import Engine
-from .coverage import Coverage
 from .oracle import Oracle
-
-
-def _history(h: History) -> History:
-    c = History.__new__(History)
-    c.steps = h.steps.copy()
-    c.values = h.values.copy()
-    return c
 
 
 def _table(t: TranslationTable) -> TranslationTable:
     c = TranslationTable.__new__(TranslationTable)
     c.name = t.name
     c.current = t.current.copy()
-    c.history = {k: _history(h) for k, h in t.history.items()}
+    c.history = t.history.copy()  # History objects never change once made: shared
     return c
 
 
 def _code(m: CodeMemory) -> CodeMemory:
     c = CodeMemory.__new__(CodeMemory)
     c.current = m.current.copy()
-    c.history = {k: _history(h) for k, h in m.history.items()}
+    c.history = m.history.copy()
     return c
 
 
@@ -75,20 +65,6 @@ def _pcpu(p: Pcpu) -> Pcpu:
     return Pcpu(p.index, p.socket, tlb, icache, bp, p.hcr, p.running)
 
 
-def _coverage(c: Coverage) -> Coverage:
-    return Coverage(
-        c.tlb_all,
-        c.tlb_asid.copy(),
-        c.tlb_va_any.copy(),
-        c.tlb_va_asid.copy(),
-        c.tlb_va_global.copy(),
-        c.ic_all,
-        c.ic_pa.copy(),
-        c.bp_all,
-        c.bp_va.copy(),
-    )
-
-
 def copy_state(engine: Engine, oracle: Oracle) -> tuple[Engine, Oracle]:
     """An independent engine and oracle in the same state as ``engine`` and its ``oracle``."""
     assert engine.observer is oracle
@@ -96,8 +72,8 @@ def copy_state(engine: Engine, oracle: Oracle) -> tuple[Engine, Oracle]:
     o = Oracle.__new__(Oracle)
     o.violations = oracle.violations.copy()
     o.guest_errors = oracle.guest_errors.copy()
-    o.local = {k: _coverage(c) for k, c in oracle.local.items()}
-    o.shared = {k: _coverage(c) for k, c in oracle.shared.items()}
+    o.local = oracle.local.copy()  # Coverage records are copied on write (Oracle.guest_maintenance)
+    o.shared = oracle.shared.copy()
     o.any_tlbi_all = oracle.any_tlbi_all.copy()
     o.any_tlbi_va = {k: d.copy() for k, d in oracle.any_tlbi_va.items()}
     o.unmapped_at = oracle.unmapped_at.copy()
@@ -111,9 +87,8 @@ def copy_state(engine: Engine, oracle: Oracle) -> tuple[Engine, Oracle]:
     e.policy = engine.policy
     e.observer = o
     e.step = engine.step
-    e.counts = Counter()
-    dict.update(e.counts, engine.counts)  # Counter(counts) goes through Counter.update, slower
+    e.counts = engine.counts  # event counts: statistics the checker never reads, shared
     e.last_vcpu_here = engine.last_vcpu_here.copy()
     e.pstate = engine.pstate.copy()
-    e._info = engine._info.copy()
+    e._info = engine._info  # VcpuInfo by vCPU name: the same for every state, shared
     return e, o

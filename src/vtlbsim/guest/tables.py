@@ -19,31 +19,37 @@ class Pte(NamedTuple):
 
 
 class History:
-    """A value that changes at given steps; ``None`` before the first write."""
+    """A value that changes at given steps; ``None`` before the first write.
+
+    A History is never changed once made: a write makes a new one (``then``), so copies of a
+    table (the model checker's snapshots) share their histories."""
 
     __slots__ = ("steps", "values")
 
-    def __init__(self) -> None:
-        self.steps: list[int] = []
-        self.values: list[object] = []
+    def __init__(self, steps: tuple[int, ...] = (), values: tuple[object, ...] = ()) -> None:
+        self.steps = steps
+        self.values = values
 
-    def write(self, step: int, value: object) -> None:
-        self.steps.append(step)
-        self.values.append(value)
+    def then(self, step: int, value: object) -> History:
+        """This history with ``value`` written at ``step``."""
+        return History((*self.steps, step), (*self.values, value))
 
-    def since(self, step: int) -> list[object]:
+    def since(self, step: int) -> tuple[object, ...]:
         """Every value held at some instant at or after ``step`` (the one in force then included)."""
         i = bisect_right(self.steps, step) - 1
         if i < 0:
-            return [None, *self.values]
+            return (None, *self.values)
         return self.values[i:]
 
     def at(self, step: int) -> object:
         i = bisect_right(self.steps, step) - 1
         return None if i < 0 else self.values[i]
 
-    def changes_after(self, step: int) -> list[int]:
+    def changes_after(self, step: int) -> tuple[int, ...]:
         return self.steps[bisect_right(self.steps, step) :]
+
+
+_EMPTY = History()
 
 
 class TranslationTable:
@@ -62,10 +68,7 @@ class TranslationTable:
             self.current.pop(va, None)
         else:
             self.current[va] = pte
-        h = self.history.get(va)
-        if h is None:
-            h = self.history[va] = History()
-        h.write(step, pte)
+        self.history[va] = self.history.get(va, _EMPTY).then(step, pte)
 
     def walk(self, va: int) -> Pte | None:
         return self.current.get(va)
@@ -81,7 +84,7 @@ class TranslationTable:
         """The outputs ``va`` had at or after ``step`` (``None``: no translation), in order, once each."""
         h = self.history.get(va)
         seen: list[int | None] = []
-        for v in h.since(step) if h is not None else [None]:
+        for v in h.since(step) if h is not None else (None,):
             out = None if v is None else v.pa  # type: ignore[attr-defined]
             if out not in seen:
                 seen.append(out)
@@ -104,10 +107,7 @@ class CodeMemory:
         """New instructions at ``pa``: the version goes up by one."""
         v = self.current.get(pa, 0) + 1
         self.current[pa] = v
-        h = self.history.get(pa)
-        if h is None:
-            h = self.history[pa] = History()
-        h.write(step, v)
+        self.history[pa] = self.history.get(pa, _EMPTY).then(step, v)
         return v
 
     def version_at(self, pa: int, step: int) -> int:
