@@ -38,6 +38,7 @@ from .sweep import (
     evaluate_chunk,
     evaluate_safety,
     expand,
+    kind_files,
     mix_safety,
     model_version,
     run_key,
@@ -228,7 +229,8 @@ def run_study(
 
         with _stop_on_signals() as stop:
             try:
-                safety_tasks = [(k, p, spec.safety) for k, p in pairs]
+                files = kind_files(p for p, _ in todo)
+                safety_tasks = [(k, p, spec.safety, *files.get(k, ("", None))) for k, p in pairs]
                 reporter = _Reporter(f"{spec.name} safety", len(pairs), stream, fancy, "pairs")
                 interrupted = _drain(
                     executor.run(evaluate_safety, safety_tasks), keep_verdict, reporter, stop

@@ -16,6 +16,7 @@ import itertools
 import json
 import os
 import re
+import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__, datafiles
+from .carried import FileRef, file_ref, kind_here, platform_here
 from .spec import DEFAULT_EVALUATOR, DEFAULT_SAFETY, SpecError, StudySpec
 
 if TYPE_CHECKING:
@@ -57,11 +59,17 @@ class Point:
     mode: str
     sample: float | None
     base_dir: str = ""
+    platform_file: FileRef | None = None
+    """The platform profile the point reads, carried to the worker (``carried``)."""
+    kind_files: tuple[FileRef, ...] = ()
+    """Each domain group's guest-kind file, carried likewise (empty: read by name)."""
 
     def normalised(self) -> dict[str, Any]:
-        """The point as plain JSON data, every field that decides its numbers."""
+        """The point as plain JSON data, every field that decides its numbers (the carried
+        files are in it through their digests)."""
         data: dict[str, Any] = {f: getattr(self, f) for f in self.__dataclass_fields__}
-        del data["base_dir"]
+        for where in ("base_dir", "platform_file", "kind_files"):
+            del data[where]
         data["domains"] = [list(d) for d in self.domains]
         data["kind_digests"] = list(self.kind_digests)
         return data
@@ -133,40 +141,40 @@ def run_key(point: Point, version: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
-def _platform_digest(name: str, spec: StudySpec) -> str:
-    """Validate a platform name or path and return the digest of its profile file."""
+def _platform_file(name: str, spec: StudySpec) -> tuple[str, FileRef]:
+    """Validate a platform name or path; the digest of its profile file, and the file."""
     from ..cost.platform import PlatformError, load_platform
 
     try:
         plat = load_platform(name, spec.base_dir)
     except PlatformError as exc:
         raise SpecError(f"{spec.source}: axes.platforms: {exc}") from None
-    path = Path(plat.path)
-    return _file_digest(path) if path.is_file() else ""
+    ref = file_ref(Path(plat.path))
+    return ref.digest, ref
 
 
-def _kind_digest(kind: str, spec: StudySpec, field: str) -> str:
-    """Validate a guest kind (built-in name or TOML path) and return its file digest."""
-    from ..guest.kinds import KIND_NAMES
+def _kind_file(kind: str, base_dir: str, where: str) -> tuple[str, FileRef]:
+    """Validate a guest kind (a shipped or user kind's name, or a TOML path) and read it
+    as the cost model will; its digest ("" for a shipped kind: the model version covers
+    it), and the file. SpecError names ``where`` (the spec's file and field)."""
+    from ..guest.kinds import KIND_NAMES, KindError, kind_path
+    from ..guest.rates import RatesError, load_rates
 
-    if kind in KIND_NAMES:
-        return ""
-    if kind.endswith(".toml") or "/" in kind:
-        p = Path(kind) if Path(kind).is_absolute() else Path(spec.base_dir) / kind
-        if p.is_file():
-            return _file_digest(p)
-        raise SpecError(f"{spec.source}: {field}: guest-kind file {kind!r} not found")
-    named = datafiles.find(datafiles.GUESTS, kind)
-    if named is not None:
-        return _file_digest(named)
-    raise SpecError(
-        f"{spec.source}: {field}: unknown guest kind {kind!r} "
-        f"(expected one of: {', '.join(KIND_NAMES)}, or a path to a .toml)"
-    )
+    if (kind.endswith(".toml") or "/" in kind) and not (Path(base_dir) / kind).is_file():
+        if not Path(kind).is_file():
+            raise SpecError(f"{where}: guest-kind file {kind!r} not found")
+    try:
+        path = kind_path(kind, base_dir)
+        load_rates(kind, base_dir)
+    except KindError:
+        raise SpecError(
+            f"{where}: unknown guest kind {kind!r} "
+            f"(expected one of: {', '.join(KIND_NAMES)}, or a path to a .toml)"
+        ) from None
+    except RatesError as exc:
+        raise SpecError(f"{where}: {exc}") from None
+    ref = file_ref(path)
+    return ("" if ref.shipped else ref.digest), ref
 
 
 def _check_policies(spec: StudySpec) -> None:
@@ -190,6 +198,7 @@ class _Guests:
     duration_s: float
     base_dir: str
     digests: tuple[str, ...]
+    files: tuple[FileRef, ...]
 
     def domains(self, pcpus: int) -> tuple[tuple[str, int, int], ...]:
         out = []
@@ -206,11 +215,12 @@ def _guest_sets(spec: StudySpec) -> list[_Guests]:
     out: list[_Guests] = []
     for i, mix in enumerate(spec.mixes):
         groups = tuple((d.kind, d.count, d.per_pcpu, d.vcpus) for d in mix.domains)
-        digests = tuple(
-            _kind_digest(d.kind, spec, f"mixes[{i}].domains[{j}].kind")
+        found = [
+            _kind_file(d.kind, spec.base_dir, f"{spec.source}: mixes[{i}].domains[{j}].kind")
             for j, d in enumerate(mix.domains)
-        )
-        out.append(_Guests(mix.name, groups, spec.fixed.duration_s, spec.base_dir, digests))
+        ]
+        digests, files = tuple(f[0] for f in found), tuple(f[1] for f in found)
+        out.append(_Guests(mix.name, groups, spec.fixed.duration_s, spec.base_dir, digests, files))
     for i, rel in enumerate(spec.axes.workloads):
         path = Path(rel) if Path(rel).is_absolute() else Path(spec.base_dir) / rel
         try:
@@ -218,11 +228,9 @@ def _guest_sets(spec: StudySpec) -> list[_Guests]:
         except WorkloadError as exc:
             raise SpecError(f"{spec.source}: axes.workloads[{i}]: {exc}") from None
         groups = tuple((d.kind, d.count, None, d.vcpus) for d in wl.domains)
-        digests = tuple(
-            _kind_digest(d.kind, spec.model_copy(update={"base_dir": wl.base_dir}), str(path))
-            for d in wl.domains
-        )
-        out.append(_Guests(path.stem, groups, wl.duration_s, wl.base_dir, digests))
+        found = [_kind_file(d.kind, wl.base_dir, str(path)) for d in wl.domains]
+        digests, files = tuple(f[0] for f in found), tuple(f[1] for f in found)
+        out.append(_Guests(path.stem, groups, wl.duration_s, wl.base_dir, digests, files))
     return out
 
 
@@ -233,10 +241,10 @@ def expand(spec: StudySpec) -> list[Point]:
     raises SpecError naming the file and field of the first bad one.
     """
     _check_policies(spec)
-    plats = [(p, _platform_digest(p, spec)) for p in spec.axes.platforms]
+    plats = [(p, *_platform_file(p, spec)) for p in spec.axes.platforms]
     guests = _guest_sets(spec)
     points: list[Point] = []
-    for (plat, pdig), pcpus, g, rate, ts, policy, seed, mode in itertools.product(
+    for (plat, pdig, pfile), pcpus, g, rate, ts, policy, seed, mode in itertools.product(
         plats,
         spec.axes.pcpus,
         guests,
@@ -263,6 +271,8 @@ def expand(spec: StudySpec) -> list[Point]:
                 mode=mode,
                 sample=spec.fixed.sample if mode == "exact" else None,
                 base_dir=g.base_dir,
+                platform_file=pfile,
+                kind_files=g.files,
             )
         )
     return points
@@ -290,11 +300,17 @@ def column_name(prefix: str, cause: str) -> str:
 
 
 def workload_of(point: Point) -> Workload:
-    """The cost model's workload for one point."""
+    """The cost model's workload for one point, reading the files the point carries (the
+    platform and guest kinds as resolved where the spec was read; ``carried``)."""
     from ..cost.workload import DomainGroup, SchedulerSpec, Workload
 
+    base = point.base_dir
+    kinds = [k for k, _, _ in point.domains]
+    if point.kind_files:
+        kinds = [kind_here(k, base, f) for k, f in zip(kinds, point.kind_files, strict=True)]
+    plat = point.platform
     return Workload(
-        platform=point.platform,
+        platform=platform_here(plat, base, point.platform_file) if point.platform_file else plat,
         pcpus=point.pcpus,
         duration_s=point.duration_s,
         policy=point.policy,
@@ -303,7 +319,10 @@ def workload_of(point: Point) -> Workload:
             migrations_per_vcpu_s=point.migration_rate,
             timeslice_ms=point.timeslice_ms,
         ),
-        domains=[DomainGroup(kind=k, count=c, vcpus=v) for k, c, v in point.domains],
+        domains=[
+            DomainGroup(kind=kind, count=c, vcpus=v)
+            for kind, (_, c, v) in zip(kinds, point.domains, strict=True)
+        ],
         base_dir=point.base_dir,
     )
 
@@ -355,8 +374,25 @@ class ChunkResult:
     bad_input: bool = False
 
 
+def worker_mismatch(version: str) -> str | None:
+    """Why this process cannot compute rows for a study of model ``version`` (a vtlbsim with
+    other code or profiles: its rows would be stored under keys that say otherwise), or None."""
+    mine = model_version()
+    if version == mine or version.startswith(mine + "+"):
+        return None
+    host = socket.gethostname()
+    return (
+        f"a worker on {host} has vtlbsim model version {mine}, the study needs {version}: "
+        "install the same vtlbsim on every machine (and the same VTLBSIM_MODEL_VERSION, if set)"
+    )
+
+
 def evaluate_chunk(items: Sequence[tuple[Point, str]], version: str, evaluator: str) -> ChunkResult:
-    """Cost each (point, key) in order; stop at the first failure and report it in one line."""
+    """Cost each (point, key) in order; stop at the first failure and report it in one line.
+    Nothing is computed by a worker whose model version is not the study's."""
+    mismatch = worker_mismatch(version)
+    if mismatch is not None:
+        return ChunkResult([], mismatch)
     rows: list[dict[str, Any]] = []
     for point, key in items:
         try:
@@ -367,11 +403,31 @@ def evaluate_chunk(items: Sequence[tuple[Point, str]], version: str, evaluator: 
     return ChunkResult(rows)
 
 
-def evaluate_safety(kind: str, policy: str, safety: str) -> tuple[str, str, bool | None]:
+def evaluate_safety(
+    kind: str, policy: str, safety: str, base_dir: str = "", ref: FileRef | None = None
+) -> tuple[str, str, bool | None]:
     """The safety verdict of one (guest kind, policy) pair from the ``module:function`` named
-    by ``safety`` (default: the model checker's matrix); None when it cannot tell."""
-    verdict = load_callable(safety)(kind, policy)
+    by ``safety`` (default: the model checker's matrix); None when it cannot tell. With the
+    kind's file ``ref`` (carried by the points), the function is given a name or path that
+    reads that file here (``carried.kind_here``; a relative path made absolute against
+    ``base_dir``); the verdict is stored under the kind as written."""
+    name = kind
+    if ref is not None:
+        name = kind_here(kind, base_dir, ref)
+        if name == kind and (kind.endswith(".toml") or "/" in kind):
+            name = str(Path(base_dir) / kind)  # an absolute path stays one
+    verdict = load_callable(safety)(name, policy)
     return kind, policy, None if verdict is None else bool(verdict)
+
+
+def kind_files(points: Iterable[Point]) -> dict[str, tuple[str, FileRef]]:
+    """Each guest kind as written → (base directory, file) of the first point naming it (what
+    ``evaluate_safety`` checks for it)."""
+    out: dict[str, tuple[str, FileRef]] = {}
+    for p in points:
+        for (kind, _, _), ref in zip(p.domains, p.kind_files, strict=False):
+            out.setdefault(kind, (p.base_dir, ref))
+    return out
 
 
 def mix_safety(
