@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
 
 from vtlbsim.cli import app
+
+# GNU readline (imported with pdb) exports COLUMNS/LINES of the terminal pytest started in to
+# the C environment, which subprocesses inherit; vtlbsim honours COLUMNS as the width to fit,
+# so a test that wants a pipe's complete output must not inherit it. (os.environ does not
+# hold it: set it, then delete it, to unset it in the C environment too.)
+for _name in ("COLUMNS", "LINES"):
+    os.environ[_name] = ""
+    del os.environ[_name]
 
 CliRun = Callable[[list[str]], tuple[int, str, str]]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 _AT = re.compile(r"\s*\(at (line (\d+), column \d+|end of document)\)")
@@ -19,6 +20,18 @@ def syntax_error(exc: tomllib.TOMLDecodeError, text: str) -> tuple[int | None, s
     if m is not None:
         line = int(m.group(2)) if m.group(2) else max(1, len(text.splitlines()))
     return line, "not valid TOML: " + _AT.sub("", str(exc))
+
+
+def read(path: Path, what: str, error: Callable[[str], Exception]) -> str:
+    """The text of ``path``; a file that cannot be read or is not UTF-8 text raises
+    ``error("PATH: cannot read WHAT: REASON")`` / ``error("PATH: not a text file (expected a
+    WHAT in UTF-8 TOML)")``."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: not a text file (expected a {what} in UTF-8 TOML)") from None
 
 
 def loads(text: str, where: str, error: Callable[[str], Exception]) -> dict[str, Any]:

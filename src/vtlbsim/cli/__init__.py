@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 
@@ -26,21 +27,31 @@ from . import (  # noqa: F401  (each module registers its command)
 from .common import BAD_INPUT, app
 
 
+def _where(ctx: Any) -> str:
+    """``"run: "`` for an error in ``vtlbsim run``; ``""`` at the top level."""
+    path: list[str] = []
+    while ctx is not None and ctx.parent is not None:
+        path.insert(0, str(ctx.info_name))
+        ctx = ctx.parent
+    return f"{' '.join(path)}: " if path else ""
+
+
 def main() -> None:
     """Entry point. A usage error (unknown option, bad value) is one line on stderr with exit 2;
     Ctrl-C exits 130 with one line; never a traceback."""
     try:
         code = app(standalone_mode=False)
-    except cx.NoArgsIsHelpError as exc:
-        print(exc.ctx.get_help() if exc.ctx is not None else str(exc))
-        sys.exit(0)
     except cx.UsageError as exc:
-        where = f"{exc.ctx.command_path}: " if exc.ctx is not None else ""
         msg = " ".join(exc.format_message().split())
-        print(
-            f"vtlbsim: {where.removeprefix('vtlbsim ').removeprefix('vtlbsim')}{msg}",
-            file=sys.stderr,
-        )
+        command = getattr(exc.ctx, "command", None)
+        if isinstance(exc, cx.NoArgsIsHelpError) or msg == "Missing command.":
+            names = sorted(getattr(command, "commands", {}))
+            where = _where(exc.ctx).removesuffix(": ")
+            msg = (
+                f"expected a command: {', '.join(names)} "
+                f"(`{' '.join(['vtlbsim', where]).strip()} --help` explains each)"
+            )
+        print(f"vtlbsim: {_where(exc.ctx)}{msg}", file=sys.stderr)
         sys.exit(BAD_INPUT)
     except (KeyboardInterrupt, typer.Abort):
         print("vtlbsim: interrupted", file=sys.stderr)

@@ -8,15 +8,15 @@ import re
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from ..check.actions import DEFAULT_VAS, VAS
 from ..check.explore import CheckResult, GuestDisciplineError
 from ..check.explore import check as run_check
 from ..check.matrix import DEFAULT_DEPTH, DEFAULT_PCPUS, DEFAULT_VCPUS, matrix_results
-from ..guest.kinds import KindError, load_kind
+from ..guest.kinds import KIND_NAMES, KindError, load_kind
 from ..hyp.registry import PolicyError, resolve
 from .common import app, console, fail
+from .tables import matrix_grid, show, verdict_cell
 
 MAX_PCPUS = 4
 MAX_VCPUS = 4
@@ -38,7 +38,10 @@ def _print_result(r: CheckResult) -> None:
 @app.command()
 def check(
     guest: str | None = typer.Option(
-        None, "--guest", "-g", help="Guest kind (SPEC §3): a name or a kind .toml file."
+        None,
+        "--guest",
+        "-g",
+        help=f"Guest kind (SPEC §3): {', '.join(KIND_NAMES)}, or a kind .toml file.",
     ),
     policy: str | None = typer.Option(None, "--policy", "-p", help="Policy name or module:Class."),
     pcpus: int = typer.Option(DEFAULT_PCPUS, "--pcpus", help=f"pCPUs (1..{MAX_PCPUS})."),
@@ -160,20 +163,16 @@ def _print_matrix(results: list[CheckResult], pcpus: int, vcpus: int, depth: int
     kinds = list(dict.fromkeys(r.kind for r in results))
     policies = list(dict.fromkeys(r.policy for r in results))
     by = {(r.kind, r.policy): r for r in results}
-    table = Table(
-        title=f"safety up to depth {depth} ({pcpus} pCPUs, {vcpus} vCPUs per SMP guest, "
-        f"{vas} VA{'s' * (vas != 1)})"
+    show(
+        matrix_grid(
+            f"safety up to depth {depth} ({pcpus} pCPUs, {vcpus} vCPUs per SMP guest, "
+            f"{vas} VA{'s' * (vas != 1)})",
+            "policy",
+            policies,
+            kinds,
+            lambda p, k: verdict_cell(by[(k, p)].safe, len(by[(k, p)].actions)),
+        )
     )
-    table.add_column("policy")
-    for k in kinds:
-        table.add_column(k)
-    for p in policies:
-        cells = []
-        for k in kinds:
-            r = by[(k, p)]
-            cells.append("safe" if r.safe else f"UNSAFE ({len(r.actions)})")
-        table.add_row(p, *cells)
-    console.print(table)
     console.print(
         "UNSAFE (n): the shortest counterexample has n actions; "
         "`vtlbsim check --guest KIND --policy P` prints it.",

@@ -2,27 +2,46 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 
+
+def _no_flag_metavar() -> None:
+    """typer's rich help prints ``<bool>`` beside a flag as if it took a value; a flag
+    takes none, so it shows no type (typer versions without ``display_type_rich``: no-op)."""
+    option = getattr(getattr(typer, "core", None), "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if option is None or shown is None:
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    option.display_type_rich = display_type_rich
+
+
+_no_flag_metavar()
+
 app = typer.Typer(
     name="vtlbsim",
     help="Is an Arm hypervisor's TLB/I-cache/BP maintenance policy safe, and what does it cost?",
-    no_args_is_help=True,
+    no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # help paragraphs reflow (docstrings wrap at 100 columns)
 )
 
 BAD_INPUT = 2
 """Exit code for malformed input: a file, a field, an option value."""
 
 console = Console(soft_wrap=True, highlight=False)
-if not console.is_terminal:
-    console.width = 160  # files and pipes: no wrapping of tables at 80 columns
+if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
+    console.width = 160  # files and pipes: prose columns wrap at 160, not 80
 err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from ..check.replay import Outcome, replay
 from ..hyp.registry import PolicyError, all_policies, resolve
@@ -14,6 +14,7 @@ from ..litmus import LitmusError, load
 from ..sim.engine import EngineError
 from ..sim.scenario import Scenario
 from .common import app, console, fail
+from .tables import Column, Grid, prose, show
 
 
 def _run(scenario: Scenario, spec: str) -> Outcome:
@@ -52,6 +53,9 @@ def litmus(
         False, "--all-policies", help="Run every registered policy and print a matrix."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    wide: bool = typer.Option(
+        False, "--wide", help="--all-policies: every column, even if wider than the terminal."
+    ),
 ) -> None:
     """Replay a litmus file; exit 0 if the outcome matches `expect`, 1 if not, 2 on bad input."""
     try:
@@ -89,7 +93,7 @@ def litmus(
         ]
         console.print_json(json.dumps(rows))
     else:
-        _print_matrix(scenario, outs)
+        _print_matrix(scenario, outs, wide)
     mine = next((o for o in outs if o.policy == scenario.policy), None)
     if scenario.expect is not None and mine is not None and mine.outcome != scenario.expect:
         raise typer.Exit(1)
@@ -104,23 +108,22 @@ def _short(o: Outcome) -> str:
     return f"step {v.step}: {v.category} {v.vcpu} used {v.used}, legal {legal}{more}"
 
 
-def _print_matrix(scenario: Scenario, outs: list[Outcome]) -> None:
+def _print_matrix(scenario: Scenario, outs: list[Outcome], wide: bool) -> None:
     head = f"{scenario.source}: {scenario.title}" if scenario.title else scenario.source
-    console.print(head, markup=False)
-    table = Table(show_lines=False, expand=False)
-    table.add_column("policy", no_wrap=True)
-    table.add_column("outcome", no_wrap=True)
-    table.add_column("first violation", no_wrap=True)
+    prose(head, indent="  ")
+    grid = Grid(
+        [Column("policy", keep=True), Column("outcome", keep=True), Column("first violation")],
+        hidden_hint="--wide shows it; the lines below explain each violation",
+    )
     for o in outs:
-        style = "red" if o.violations else "green"
-        table.add_row(o.policy, f"[{style}]{o.outcome}[/{style}]", _short(o))
-    console.print(table)
+        grid.add_row(o.policy, Text(o.outcome, style="red" if o.violations else "green"), _short(o))
+    show(grid, wide=wide)
     explained: dict[str, list[str]] = {}
     for o in outs:
         if o.violations:
             explained.setdefault(o.violations[0].explain(), []).append(o.policy)
     for text, names in explained.items():
-        console.print(f"{', '.join(names)}: {text}", markup=False)
+        prose(f"{', '.join(names)}: {text}", indent="  ")
     errs = sorted({e.explain() for o in outs for e in o.guest_errors})
     for e in errs:
-        console.print(e, markup=False)
+        prose(e, indent="  ")

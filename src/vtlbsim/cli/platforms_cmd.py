@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.table import Table
 
 from ..cost.platform import FIGURES, PlatformError, load_platform, platform_names
 from .common import app, console, fail
+from .tables import prose, prose_table
 
 platforms_app = typer.Typer(
     help="List platform profiles; `show NAME` prints every figure with its source.",
@@ -51,14 +51,17 @@ def platforms(
             )
         )
         return
-    width = max((len(p.name) for p in rows), default=4)
     for p in rows:
-        n_assumed = len(p.assumed_figures())
         console.print(
-            f"{p.name:<{width}}  {p.cores:>3} cores {p.sockets} socket{'s' * (p.sockets != 1)}"
-            f" {p.clock_ghz:>4} GHz  {n_assumed:>2}/{len(FIGURES)} figures assumed  {p.description}",
+            f"{p.name}  {p.cores} cores, {p.sockets} socket{'s' * (p.sockets != 1)},"
+            f" {p.clock_ghz:g} GHz, {len(p.assumed_figures())}/{len(FIGURES)} figures assumed",
             markup=False,
         )
+        prose("  " + p.description, indent="  ")
+    console.print(
+        "assumed: the profile's figures without a source (`vtlbsim platforms show NAME`).",
+        markup=False,
+    )
 
 
 @platforms_app.command("show")
@@ -81,16 +84,18 @@ def show(
         )
         return
     console.print(f"{p.name}: {p.description}  ({p.path})", markup=False)
-    t = Table(show_edge=False, pad_edge=False)
-    t.add_column("figure")
-    t.add_column("value", justify="right")
-    t.add_column("provenance")
+    rows = []
     for k in FIGURES:
         prov = p.provenance[k]
         text = f"source: {prov.source}" if prov.source else f"ASSUMPTION: {prov.assumption}"
         v = getattr(p, k)
-        t.add_row(k, v if isinstance(v, str) else f"{v:g}", text)
-    console.print(t)
+        rows.append([k, v if isinstance(v, str) else f"{v:g}", text])
+    console.print(
+        prose_table(
+            [("figure", "left", False), ("value", "right", False), ("provenance", "left", True)],
+            rows,
+        )
+    )
     n = len(p.assumed_figures())
     console.print(
         f"{n} of {len(FIGURES)} figures are assumptions; a broadcast TLBI + DSB ISH on an idle"

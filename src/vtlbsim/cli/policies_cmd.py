@@ -8,6 +8,7 @@ import typer
 
 from ..hyp.registry import PolicyError, all_policies
 from .common import app, console, fail
+from .tables import prose_table
 
 
 @app.command()
@@ -24,6 +25,10 @@ def policies(as_json: bool = typer.Option(False, "--json", help="Print a JSON li
             )
         )
         return
-    width = max(len(n) for n in reg)
-    for name, cls in reg.items():
-        console.print(f"{name:<{width}}  {cls.summary}", markup=False)
+    console.print(
+        prose_table(
+            [("policy", "left", False), ("what it does", "left", True)],
+            [[name, cls.summary] for name, cls in reg.items()],
+            header=False,
+        )
+    )

@@ -12,14 +12,15 @@ from pathlib import Path
 
 import typer
 from rich import box
-from rich.table import Table
 
 from ..cost import CostError, CostResult, Workload, WorkloadError, evaluate, load_workload
 from ..cost.analytic import CAUSES
 from ..cost.platform import PlatformError, load_platform
 from ..guest.rates import RatesError
 from ..hyp.registry import PolicyError, all_policies
+from ..study.spec import safety_bound
 from .common import app, console, fail
+from .tables import Column, Grid, prose, show
 
 
 def _safety_oracle() -> Callable[[str, str], bool | None] | None:
@@ -58,21 +59,31 @@ def workload_safe(workload: Workload, policy: str) -> bool | None:
 
 
 def parse_pcpus(text: str) -> list[int]:
-    """``8,16,32`` → [8, 16, 32]; fail (exit 2) on anything but positive integers."""
-    try:
-        out = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        out = []
-    if not out or any(n < 1 for n in out):
-        fail(f"--pcpus: expected comma-separated positive integers, got {text!r}")
-    return out
+    """``8,16,32`` → [8, 16, 32] (a repeated count once); fail (exit 2) on anything but
+    comma-separated positive integers: no empty list, no empty item."""
+    items = [x.strip() for x in text.split(",")]
+    if not all(x.isdigit() and int(x) >= 1 for x in items):
+        fail(f"--pcpus: expected comma-separated positive integers such as 8,24,96, got {text!r}")
+    return list(dict.fromkeys(int(x) for x in items))
 
 
 def _pct(x: float) -> str:
-    """A percentage readable at any scale: 4 decimals, or 3 significant digits when tiny."""
+    """A percentage readable at any scale: 4 decimals, or 3 significant digits when tiny or
+    huge."""
     if x == 0.0:
         return "0"
-    return f"{x:.4f}" if abs(x) >= 0.001 else f"{x:.2e}"
+    return f"{x:.4f}" if 0.001 <= abs(x) < 1e5 else f"{x:.2e}"
+
+
+def _overhead(r: CostResult) -> str:
+    """The overhead cell; ``†`` marks a figure outside the model's validity (over 100%)."""
+    return _pct(r.overhead_pct) + ("" if r.valid else " †")
+
+
+INVALID_NOTE = (
+    "† above 100% of the machine's cycles: outside the cost model's validity (the machine "
+    "would be saturated; the figure is not a prediction)."
+)
 
 
 def _safe_word(s: bool | None) -> str:
@@ -102,7 +113,7 @@ SHORT = {
     "bp-retrain": "bp",
     "trap": "trap",
 }
-"""Column headers for the causes (docs/cost.md and the footer give the full names)."""
+"""Short column headers for the causes (the legend under a table gives the full names)."""
 
 EVENTS = {
     "vcpu-loads": "loads",
@@ -114,46 +125,52 @@ EVENTS = {
     "traps": "traps",
     "guest-maintenance": "guest-maint",
 }
-"""The event counts the events table shows (every count is in --json)."""
+"""The event counts the events table shows, with their short headers (all are in --json)."""
 
 
-def _table(rows: list[CostResult], pcpus: int) -> Table:
+def cost_grid(rows: list[CostResult], pcpus: int) -> Grid:
     """One row per policy: safety, overhead, cost to others, the dominant cause, then each
-    cause that any row pays, as % of machine cycles."""
+    cause that any row pays, as % of machine cycles. Policy, safety and overhead are shown
+    at any width; the rest is hidden from the right on a narrow terminal."""
     causes = [c for c in CAUSES if any(r.cycles.get(c, 0.0) > 0.0 for r in rows)]
-    t = Table(title=f"{pcpus} pCPUs: % of machine cycles", title_justify="left", box=box.MARKDOWN)
-    for col, just in (
-        ("policy", "left"),
-        ("safe", "left"),
-        ("overhead", "right"),
-        ("to others", "right"),
-        ("dominant cause", "left"),
-        *((SHORT.get(c, c), "right") for c in causes),
-    ):
-        t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
+    g = Grid(
+        [
+            Column("policy", keep=True),
+            Column("safe", keep=True),
+            Column("overhead", "right", keep=True),
+            Column("to others", "right"),
+            Column("dominant cause"),
+            *(Column(c, "right", short=SHORT.get(c, c)) for c in causes),
+        ],
+        title=f"{pcpus} pCPUs: % of machine cycles",
+        box=box.MARKDOWN,
+        hidden_hint="--wide shows them; --json has every figure",
+    )
     for r in rows:
         share = [_pct(100.0 * r.cycles.get(c, 0.0) / r.machine_cycles) for c in causes]
-        t.add_row(
+        g.add_row(
             r.policy,
             _safe_word(r.safe),
-            _pct(r.overhead_pct),
+            _overhead(r),
             _pct(r.cost_to_others_pct),
             _dominant(r),
             *share,
         )
-    return t
+    return g
 
 
-def _events_table(rows: list[CostResult], pcpus: int) -> Table:
+def events_grid(rows: list[CostResult], pcpus: int) -> Grid:
     """Event counts over the run, one row per policy (columns that are all zero are left out)."""
     names = [e for e in EVENTS if any(r.events.get(e, 0.0) > 0.0 for r in rows)]
-    t = Table(title=f"{pcpus} pCPUs: events over the run", title_justify="left", box=box.MARKDOWN)
-    t.add_column("policy", no_wrap=True)
-    for e in names:
-        t.add_column(EVENTS[e], justify="right", no_wrap=True)
+    g = Grid(
+        [Column("policy", keep=True), *(Column(e, "right", short=EVENTS[e]) for e in names)],
+        title=f"{pcpus} pCPUs: events over the run",
+        box=box.MARKDOWN,
+        hidden_hint="--wide shows them; --json has every count",
+    )
     for r in rows:
-        t.add_row(r.policy, *(f"{r.events.get(e, 0.0):.3g}" for e in names))
-    return t
+        g.add_row(r.policy, *(f"{r.events.get(e, 0.0):.3g}" for e in names))
+    return g
 
 
 def _ties(rows: list[CostResult], best: CostResult) -> list[CostResult]:
@@ -174,6 +191,8 @@ def verdict(rows: list[CostResult]) -> tuple[str, str | None]:
     label = "cheapest safe" if safe_rows else "cheapest (safety unknown)"
     also = f" (tied: {', '.join(r.policy for r in tied[1:])})" if len(tied) > 1 else ""
     line = f"{label}: {best.policy}{also} at {_pct(best.overhead_pct)}%, mostly {_dominant(best)}"
+    if not best.valid:
+        line += " (over 100%: outside the model's validity)"
     rest = [r for r in pool if r not in tied]
     for other in rest[:1] + [r for r in rest[1:] if r.policy == "fb"]:
         line += (
@@ -221,6 +240,14 @@ def run(
     sample: float | None = typer.Option(
         None, "--sample", help="Exact mode: the share of the duration to simulate (0 < S <= 1)."
     ),
+    allow_more_cores: bool = typer.Option(
+        False,
+        "--allow-more-cores",
+        help="Accept core counts above the platform profile's (a hypothetical larger machine).",
+    ),
+    wide: bool = typer.Option(
+        False, "--wide", help="Every column, even if wider than the terminal."
+    ),
 ) -> None:
     """What each policy costs a workload: overhead, cycles by cause, cost to others, safety."""
     try:
@@ -243,8 +270,18 @@ def run(
         fail(f"--mode: expected 'analytic' or 'exact', got {mode!r}")
     if sample is not None and not 0.0 < sample <= 1.0:
         fail(f"--sample: expected a share of the duration in (0, 1], got {sample}")
-    plat = load_platform(workload.platform, workload.base_dir)
-    counts = parse_pcpus(pcpus) if pcpus else [workload.pcpus or plat.cores]
+    try:
+        plat = load_platform(workload.platform, workload.base_dir)
+    except PlatformError as exc:
+        fail(f"{config}: platform: {exc}")
+    counts = parse_pcpus(pcpus) if pcpus is not None else [workload.pcpus or plat.cores]
+    over = [n for n in counts if n > plat.cores]
+    if over and not allow_more_cores:
+        where = "--pcpus" if pcpus is not None else f"{config}: pcpus"
+        fail(
+            f"{where}: {', '.join(map(str, over))} is more than the {plat.cores} cores of "
+            f"platform {plat.name} (pass --allow-more-cores to price a larger machine)"
+        )
     if all_policies_:
         try:
             names = list(all_policies())
@@ -258,42 +295,52 @@ def run(
     if as_json:
         console.print_json(json.dumps([r.to_json() for r in results]))
         return
-    _print_text(config, workload, results, counts, events)
+    _print_text(config, workload, results, counts, events, wide)
 
 
 def _print_text(
-    config: Path, workload: Workload, results: list[CostResult], counts: list[int], events: bool
+    config: Path,
+    workload: Workload,
+    results: list[CostResult],
+    counts: list[int],
+    events: bool,
+    wide: bool,
 ) -> None:
     plat = load_platform(workload.platform, workload.base_dir)
     s = workload.scheduler
     doms = ", ".join(f"{d.count}×{d.kind}/{d.vcpus}vCPU" for d in workload.domains)
-    console.print(f"{config}: {doms}", markup=False)
-    console.print(
+    prose(f"{config}: {doms}", indent="  ")
+    prose(
         f"platform {plat.name} ({plat.cores} cores, {plat.sockets} sockets, {plat.clock_ghz} GHz);"
         f" scheduler {s.kind} ({s.migrations_per_vcpu_s:g} migrations/vCPU-s,"
         f" timeslice {s.timeslice_ms:g} ms); {workload.duration_s:g} s; mode {results[0].mode}",
-        markup=False,
+        indent="  ",
     )
     summary: list[tuple[int, str, str | None]] = []
     for p in counts:
         rows = sorted((r for r in results if r.pcpus == p), key=lambda r: r.total_cycles)
         console.print()
-        console.print(_table(rows, p))
+        show(cost_grid(rows, p), wide=wide)
         if events:
-            console.print(_events_table(rows, p))
+            console.print()
+            show(events_grid(rows, p), wide=wide)
         line, warn = verdict(rows)
         summary.append((p, line, warn))
+    if not all(r.valid for r in results):
+        prose(INVALID_NOTE, indent="  ")
     console.print()
     for p, line, warn in summary:
-        console.print(f"{p:>4} pCPUs: {line}", markup=False)
+        prose(f"{p:>4} pCPUs: {line}", indent=" " * 12)
         if warn:
-            console.print(f"      WARNING: {warn}", markup=False)
+            prose(f"      WARNING: {warn}", indent=" " * 15)
     assumed = sorted({a for r in results for a in r.assumptions})
-    console.print(
-        f"\nfigures: {len(assumed)} of those used are assumptions, not sourced"
+    console.print()
+    prose(f"safe = {safety_bound()} (`vtlbsim check --matrix`).")
+    prose(
+        f"figures: {len(assumed)} of those used are assumptions, not sourced"
         f" (`vtlbsim platforms show {plat.name}` lists each with its source or reason)."
-        " causes: "
-        + ", ".join(f"{SHORT[c]} = {c}" for c in CAUSES)
-        + ". Overhead excludes the scheduler's own vCPU switches (in --json: baseline_cycles).",
-        markup=False,
+    )
+    prose(
+        "overhead: the cycles each policy loses, by cause, as % of all the machine's cycles;"
+        " it excludes the scheduler's own vCPU switches (in --json: baseline_cycles)."
     )

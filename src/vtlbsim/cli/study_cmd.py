@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
+from rich import box
 
 from .common import app, console, fail
+from .progress import Meter
+from .tables import Column, Grid, show
 
 
 def _cell(v: Any) -> str:
@@ -98,18 +101,25 @@ def report(
 def query(
     out_dir: Path = typer.Argument(..., metavar="DIR", help="A study store directory."),
     sql: str = typer.Argument(
-        ..., help='SQL on table results, e.g. "SELECT count(*) FROM results".'
+        ..., metavar="SQL", help='SQL on table results, e.g. "SELECT count(*) FROM results".'
     ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of objects."),
+    wide: bool = typer.Option(
+        False, "--wide", help="One table however wide (default: one block per row if too wide)."
+    ),
 ) -> None:
-    """Run SQL on DIR/results.duckdb (read-only) and print the result table."""
+    """Run SQL on DIR/results.duckdb and print the result table. The store is opened
+    read-only and the query can read and write no other file."""
     import duckdb
 
     from ..study.store import Store, StoreError
 
+    if not sql.strip():
+        fail("query: expected an SQL statement, got an empty string")
     try:
         with Store(out_dir, read_only=True) as store:
-            names, rows = store.query(sql)
+            sandbox(store.con)
+            names, rows = _run_query(store.con, sql)
     except StoreError as exc:
         fail(str(exc))
     except duckdb.Error as exc:
@@ -119,8 +129,72 @@ def query(
             json.dumps([dict(zip(names, r, strict=True)) for r in rows], default=str)
         )
         return
-    table = Table(*names, show_edge=False, header_style="bold")
+    if not names:
+        console.print("(the statement returned no result)", markup=False)
+        return
+    numeric = [
+        all(
+            isinstance(r[i], int | float) and not isinstance(r[i], bool)
+            for r in rows
+            if r[i] is not None
+        )
+        for i in range(len(names))
+    ]
+    grid = Grid(
+        [
+            Column(n, "right" if num else "left", keep=True)
+            for n, num in zip(names, numeric, strict=True)
+        ],
+        box=box.SIMPLE_HEAD,
+    )
     for r in rows:
-        table.add_row(*(_cell(v) for v in r))
-    console.print(table)
+        grid.add_row(*(_cell(v) for v in r))
+    show(grid, wide=wide)
     console.print(f"({len(rows)} row{'s' * (len(rows) != 1)})", markup=False)
+
+
+def sandbox(con: Any) -> None:
+    """No file access from SQL: no reading or writing files (``COPY ... TO``, ``read_csv``,
+    ``ATTACH``), no extension installed or loaded, and the settings locked."""
+    for setting in (
+        "SET enable_external_access = false",
+        "SET autoinstall_known_extensions = false",
+        "SET autoload_known_extensions = false",
+        "SET lock_configuration = true",
+    ):
+        con.execute(setting)
+
+
+def _run_query(con: Any, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run ``sql`` in a worker thread; after a second without an answer, show DuckDB's own
+    estimate of its progress. Ctrl-C interrupts the query (nothing is written: read-only)."""
+    got: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            cur = con.execute(sql)
+            names = [str(d[0]) for d in (cur.description or [])] if cur is not None else []
+            got["result"] = (names, [tuple(r) for r in cur.fetchall()] if names else [])
+        except BaseException as exc:  # re-raised in the calling thread
+            got["error"] = exc
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(1.0)
+    if worker.is_alive():
+        kept = "the query was stopped; the store is read-only, nothing changed"
+        with Meter("query", total=100, unit="%", kept=lambda: kept) as meter:
+            try:
+                while worker.is_alive():
+                    worker.join(0.2)
+                    done = con.query_progress()
+                    if done >= 0:
+                        meter.update(done)
+            except KeyboardInterrupt:
+                con.interrupt()
+                worker.join()
+                raise
+    if "error" in got:
+        raise got["error"]
+    names, rows = got["result"]
+    return names, rows

@@ -11,7 +11,7 @@ from .common import app, console, fail
 
 trace_app = typer.Typer(
     help="Access traces for exact mode (Valgrind lackey text, compact .npz).",
-    no_args_is_help=True,
+    no_args_is_help=False,
 )
 app.add_typer(trace_app, name="trace")
 

@@ -205,7 +205,8 @@ def load_platform(name_or_path: str, base_dir: str = "") -> Platform:
         raise PlatformError(
             f"unknown platform {name_or_path!r} (expected one of: {known}, or a path to a .toml)"
         )
-    data = tomlfile.loads(path.read_text(encoding="utf-8"), str(path), PlatformError)
+    text = tomlfile.read(path, "platform profile", PlatformError)
+    data = tomlfile.loads(text, str(path), PlatformError)
     plat = platform_from_dict(data, str(path))
     _CACHE[key] = plat
     return plat

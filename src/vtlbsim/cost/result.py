@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+VALID_OVERHEAD_PCT = 100.0
+"""Above this share of the machine's cycles the machine would be saturated: the cost model,
+which adds costs as if every core had the cycles to spare, no longer predicts anything."""
+
 
 @dataclass(slots=True)
 class CostResult:
@@ -35,6 +39,12 @@ class CostResult:
     assumptions: list[str] = field(default_factory=list)
     """Names of the figures this result used that have no source (``platform:field``)."""
 
+    @property
+    def valid(self) -> bool:
+        """Within the model's validity: the lost cycles fit in the machine's
+        (``overhead_pct <= VALID_OVERHEAD_PCT``)."""
+        return self.overhead_pct <= VALID_OVERHEAD_PCT
+
     def dominant_cause(self) -> str | None:
         """The cause with the most cycles (None when nothing costs anything)."""
         best = max(self.cycles.items(), key=lambda kv: kv[1], default=None)
@@ -42,7 +52,7 @@ class CostResult:
 
     def to_json(self) -> dict[str, Any]:
         """The issue's JSON object: policy, pcpus, overhead_pct, cost_to_others_pct, cycles,
-        events, safe, platform; plus mode, total_cycles, machine_cycles, duration_s."""
+        events, safe, platform; ``valid`` (see :attr:`valid`); plus mode, total_cycles, machine_cycles, duration_s."""
         return {
             "policy": self.policy,
             "pcpus": self.pcpus,
@@ -52,6 +62,7 @@ class CostResult:
             "cycles": dict(self.cycles),
             "events": dict(self.events),
             "safe": self.safe,
+            "valid": self.valid,
             "mode": self.mode,
             "total_cycles": self.total_cycles,
             "machine_cycles": self.machine_cycles,

@@ -174,10 +174,7 @@ def load_workload(path: str | Path) -> Workload:
     exist and are well formed, and every domain's trace file exists, its path made absolute);
     WorkloadError (one line) on any problem."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise WorkloadError(f"{p}: cannot read workload file: {exc.strerror}") from None
+    text = tomlfile.read(p, "workload file", WorkloadError)
     workload = workload_from_text(text, str(p), str(p.resolve().parent))
     check_references(workload, text, str(p))
     # traces resolved now, so a copy without ``base_dir`` (``vtlbsim validate FILE``) finds them

@@ -49,6 +49,9 @@ DEFAULT_EVALUATOR = "vtlbsim.cost:evaluate"
 DEFAULT_SAFETY = "vtlbsim.check.matrix:safe"
 """The safety verdict per (guest kind, policy): True, False or None (unknown)."""
 _DOTTED = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+_FIELD_FIRST = re.compile(r"^([a-z_]+(?:\.[a-z_]+)*): ")
+"""A check across fields names the one it blames first: ``report.pcpus: ...`` (from the top)
+or ``pcpus: ...`` (inside the section being validated)."""
 
 
 class SpecError(ValueError):
@@ -164,6 +167,38 @@ class StudySpec(_Strict):
             raise ValueError(f"mix names must be distinct (repeated: {', '.join(dup)})")
         return self
 
+    @model_validator(mode="after")
+    def _report_in_axes(self) -> StudySpec:
+        """The report shows a slice of the sweep: the policies, rate and core count a spec
+        names there must be swept (a typo would silently drop the crossover section, the
+        study's answer). The default baseline and challenger need not be: without them the
+        report has no crossover section."""
+        r, a = self.report, self.axes
+        pols = ", ".join(a.policies)
+        for key in ("baseline", "challenger"):
+            name = getattr(r, key)
+            if key in r.model_fields_set and name not in a.policies:
+                raise ValueError(
+                    f"report.{key}: {name!r} is not a policy of the study "
+                    f"(expected one of axes.policies: {pols})"
+                )
+        if r.baseline == r.challenger:
+            raise ValueError(
+                f"report.challenger: expected a policy other than the baseline {r.baseline!r}"
+            )
+        if r.migration_rate is not None and r.migration_rate not in a.migration_rates:
+            rates = ", ".join(f"{x:g}" for x in a.migration_rates)
+            raise ValueError(
+                f"report.migration_rate: {r.migration_rate:g} is not a swept rate "
+                f"(expected one of axes.migration_rates: {rates})"
+            )
+        if r.pcpus is not None and r.pcpus not in a.pcpus:
+            raise ValueError(
+                f"report.pcpus: {r.pcpus} is not a swept core count "
+                f"(expected one of axes.pcpus: {', '.join(map(str, a.pcpus))})"
+            )
+        return self
+
     @property
     def timeslices(self) -> list[float]:
         """The swept timeslices (the fixed one when the axis is absent)."""
@@ -179,6 +214,35 @@ class StudySpec(_Strict):
     def headline_pcpus(self) -> int:
         """The core count the headline table shows."""
         return self.report.pcpus if self.report.pcpus is not None else max(self.axes.pcpus)
+
+
+def safety_bound(safety: str = DEFAULT_SAFETY) -> str:
+    """What a "safe" from the ``module:function`` verdict rests on, in words: the model
+    checker's bound (depth, pCPUs, vCPUs, VA pages) read from the function's module
+    (``DEFAULT_DEPTH``, ``DEFAULT_PCPUS``, ``DEFAULT_VCPUS``, ``DEFAULT_VAS``), or the
+    function's name when its module states no bound."""
+    import importlib
+
+    mod_name = safety.partition(":")[0]
+    try:
+        mod = importlib.import_module(mod_name)
+    except Exception:  # a spec's own verdict function that cannot be imported here
+        return f"as decided by {safety}"
+    depth = getattr(mod, "DEFAULT_DEPTH", None)
+    pcpus = getattr(mod, "DEFAULT_PCPUS", None)
+    vcpus = getattr(mod, "DEFAULT_VCPUS", None)
+    if not all(isinstance(x, int) for x in (depth, pcpus, vcpus)):
+        return f"as decided by {safety}"
+    vas = getattr(mod, "DEFAULT_VAS", None)
+    if vas is None:
+        vas = getattr(importlib.import_module("vtlbsim.check.actions"), "DEFAULT_VAS", None)
+    text = (
+        f"no violation found within {depth} actions on {pcpus} pCPUs, with {vcpus} vCPUs "
+        "per SMP guest (1 per UP guest)"
+    )
+    if isinstance(vas, int):
+        text += f" and {vas} VA page{'s' * (vas != 1)}"
+    return text
 
 
 def _find_line(text: str, loc: tuple[int | str, ...]) -> int | None:
@@ -228,9 +292,13 @@ def spec_from_text(text: str, where: str, base_dir: str = "") -> StudySpec:
         loc = tuple(err["loc"])
         # a model_validator error has no field of its own: its message starts with it
         loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        field = _FIELD_FIRST.match(msg)
+        if field:
+            named = tuple(field.group(1).split("."))
+            loc, msg = (loc + named if loc else named), msg[field.end() :]
         lineno = _find_line(text, loc)
         at = f"{where}:{lineno}" if lineno else where
-        msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
         elif err["type"] == "missing":
@@ -252,10 +320,5 @@ def load_spec(path: str | Path) -> StudySpec:
             known = ", ".join(datafiles.names(datafiles.STUDIES))
             raise SpecError(f"{p}: no such study spec file or shipped study (shipped: {known})")
         p = shipped
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(f"{p}: cannot read study spec: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise SpecError(f"{p}: not a text file (expected a study spec TOML)") from None
+    text = tomlfile.read(p, "study spec", SpecError)
     return spec_from_text(text, str(p), str(p.resolve().parent))

@@ -267,8 +267,10 @@ class Store:
     def query(
         self, sql: str, params: Sequence[Any] = ()
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Run SQL; returns (column names, rows)."""
+        """Run SQL; returns (column names, rows); ([], []) for a statement without a result."""
         cur = self.con.execute(sql, list(params))
+        if cur is None:  # an empty statement (only whitespace or comments)
+            return [], []
         names = [str(d[0]) for d in (cur.description or [])]
         return names, [tuple(r) for r in cur.fetchall()] if names else []
 
