@@ -117,7 +117,7 @@ def test_more_cores_when_asked_for() -> None:
 
 
 def test_no_command_is_a_usage_error() -> None:
-    one_line(vtlbsim(), "expected a command: check, litmus,", "`vtlbsim --help`")
+    one_line(vtlbsim(), "expected a command: check, ", " run, ", "`vtlbsim --help`")
     one_line(vtlbsim("trace"), "vtlbsim: trace: expected a command: import, show")
 
 
@@ -136,6 +136,7 @@ COMMANDS = [
     ["check"],
     ["litmus"],
     ["policies"],
+    ["guests"],
     ["platforms"],
     ["platforms", "show"],
     ["study"],
