@@ -117,7 +117,7 @@ def test_more_cores_when_asked_for() -> None:
 
 
 def test_no_command_is_a_usage_error() -> None:
-    one_line(vtlbsim(), "expected a command: check, ", " run, ", "`vtlbsim --help`")
+    one_line(vtlbsim(), "expected a command: ", " check, ", " run, ", "`vtlbsim --help`")
     one_line(vtlbsim("trace"), "vtlbsim: trace: expected a command: import, show")
 
 
@@ -137,6 +137,7 @@ COMMANDS = [
     ["litmus"],
     ["policies"],
     ["guests"],
+    ["calibrate"],
     ["platforms"],
     ["platforms", "show"],
     ["study"],
