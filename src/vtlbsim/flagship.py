@@ -19,6 +19,7 @@ OUT = Path("out") / "seed"
 
 def main(argv: list[str] | None = None) -> int:
     """Run the flagship study and its report; exit 0, or 1/2 with one line on stderr."""
+    from .cli.study_cmd import print_headline
     from .study.executors import ExecutorError
     from .study.report import ReportError, build_report
     from .study.run import StudyFailed, run_study
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         f"computed) in {run.elapsed_s:.1f} s -> {_rel(run.store)}"
     )
     print()
-    print(rep.headline_text())
+    print_headline(rep)
     print()
     print(f"report: {_rel(rep.markdown)} and {_rel(rep.html)} (figures in {rel}/figures/)")
     print(

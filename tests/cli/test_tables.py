@@ -14,6 +14,7 @@ import pytest
 from rich.console import Console
 
 from vtlbsim.cli.tables import Column, Grid, layout, matrix_grid, verdict_cell, wrap_items
+from vtlbsim.guest.kinds import KIND_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSOLIDATION = str(ROOT / "examples/workloads/consolidation-arm32-up.toml")
@@ -104,15 +105,7 @@ def test_wrap_items_never_cuts_an_item() -> None:
 
 # ---- the matrix (check --matrix) -----------------------------------------------------------
 
-KINDS = [
-    "linux-arm64-smp",
-    "linux-arm64-local",
-    "linux-arm32-smp",
-    "linux-arm32-up",
-    "freebsd-arm64-smp",
-    "freebsd-armv7-up",
-    "percpu-tables",
-]
+KINDS = list(KIND_NAMES)[:7]
 POLICIES = ["none", "fb", "flush-on-switch", "flush-1vcpu-only", "fb+last-vcpu-ran", "trap-ttlb"]
 VERDICT = {
     (k, p): ("safe" if (i + j) % 3 else f"UNSAFE ({5 + (i * j) % 6})")

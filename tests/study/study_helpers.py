@@ -18,3 +18,17 @@ def dump(out_dir: Path) -> tuple[list[str], list[tuple[Any, ...]]]:
     order is part of what must be identical)."""
     with Store(out_dir, read_only=True) as s:
         return s.query("SELECT * FROM results")
+
+
+def small_study(tmp: Path, report: bool = False) -> Path:
+    """data/small.toml (fake evaluator) run into ``tmp/out`` (and its report, if asked)."""
+    from vtlbsim.study.report import build_report
+    from vtlbsim.study.run import run_study
+    from vtlbsim.study.spec import load_spec
+
+    for name in ("small.toml", "tiny-platform.toml"):
+        (tmp / name).write_text((DATA / name).read_text())
+    run_study(load_spec(tmp / "small.toml"), tmp / "out", workers=1, fancy=False)
+    if report:
+        build_report(tmp / "out")
+    return tmp / "out"

@@ -7,14 +7,17 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich import box
 
 from .common import app, console, fail
+
+if TYPE_CHECKING:
+    from ..study.report import Report
 from .progress import Meter
-from .tables import Column, Grid, show
+from .tables import Column, Grid, letter, prose, show
 
 
 def _cell(v: Any) -> str:
@@ -86,15 +89,42 @@ def report(
     ),
 ) -> None:
     """Figures (PNG + SVG), report.md and a self-contained report.html from a study store."""
-    from ..study.report import ReportError, build_report
+    from ..study.report import ReportError, build_report, report_steps
     from ..study.store import StoreError
 
     try:
-        rep = build_report(out_dir, dest)
+        steps = report_steps(out_dir)
+        with Meter("report", total=steps, unit="steps", kept=lambda: "no report written") as m:
+            rep = build_report(out_dir, dest, progress=m.advance)
+            m.update(steps)
     except (StoreError, ReportError) as exc:
         fail(str(exc))
-    console.print(rep.headline_text(), markup=False)
+    print_headline(rep)
     console.print(f"report: {rep.markdown}  {rep.html}", markup=False)
+
+
+def print_headline(rep: Report) -> None:
+    """The report's headline on the terminal: the table (policies lettered with a legend
+    when the terminal is narrow), what its marks mean, the recommendations, and what the
+    answer rests on."""
+    head, rows = rep.headline_rows()
+    grid = Grid(
+        [Column("mix", keep=True)]
+        + [Column(p, "right", keep=True, short=letter(i)) for i, p in enumerate(head[1:])],
+        box=box.SIMPLE_HEAD,
+    )
+    for r in rows:
+        grid.add_row(*r)
+    show(grid)
+    prose(f"({rep.headline_note()})", indent=" ")
+    console.print()
+    for line in rep.recommendations():
+        prose(line, indent="    ")
+    if rep.rests_on:
+        console.print()
+        console.print("the answer rests on:", markup=False)
+        for line in rep.rests_on:
+            prose("- " + line.replace("`", ""), indent="  ")
 
 
 @app.command()

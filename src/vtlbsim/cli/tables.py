@@ -79,7 +79,7 @@ def matrix_grid(
     """A ``rows`` × ``cols`` matrix (e.g. policy × guest kind → verdict). Narrow layouts:
     the columns lettered a, b, … with a legend; then one block per column listing the rows
     that share each cell value (``UNSAFE (7): none, last-vcpu-ran``)."""
-    letters = [_letter(i) for i in range(len(cols))]
+    letters = [letter(i) for i in range(len(cols))]
     g = Grid(
         [Column(corner, keep=True)]
         + [Column(c, keep=True, short=x) for c, x in zip(cols, letters, strict=True)],
@@ -128,7 +128,7 @@ def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
     )
 
 
-def _letter(i: int) -> str:
+def letter(i: int) -> str:
     """a, b, …, z, aa, ab, …"""
     s = ""
     i += 1

@@ -1,138 +1,126 @@
 """Writing the report as Markdown (figures linked) and as one self-contained HTML page
-(figures inlined as SVG, no external file or network access)."""
+(figures inlined as SVG, no external file or network access).
+
+The report is a list of :class:`Section`, each a title and blocks (paragraphs, bullet lists,
+tables, figures); both writers render the same list, so a new section (say, a sensitivity
+analysis) is one more :class:`Section` in ``report.SECTIONS``' output and appears in both.
+Text may hold Markdown code spans (`` `name` ``); the HTML writer turns them into ``<code>``.
+"""
 
 from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-CAPTIONS = {
-    "overhead": "Overhead vs pCPUs per policy, one panel per guest mix (dashed: unsafe for a guest of the mix).",
-    "cost-to-others": "Cost to others: the share of the machine lost on cores that did not issue the maintenance.",
-    "crossover": "Crossover: the migration rate above which the baseline becomes cheaper than the challenger.",
-    "safety": "Safety matrix: guest kind × policy, from the model checker (SPEC §5).",
-}
 
 
-def _caption(path: Path) -> str:
-    for k, v in CAPTIONS.items():
-        if path.stem.startswith(k):
-            return v
-    return path.stem
+@dataclass
+class Para:
+    """A paragraph."""
+
+    text: str
 
 
-def _cell(h: Any, p: str, fmt: Any) -> str:
-    v = h.overhead.get(p)
-    if v is None:
-        return "–"
-    s = h.safe.get(p)
-    return str(fmt(v)) + ("" if s else (" (unsafe)" if s is False else " (?)"))
+@dataclass
+class Bullets:
+    """A bullet list."""
+
+    items: list[str]
 
 
-def _cross_cell(found: float | None, how: str, rates: list[float]) -> str:
-    if how == "above":
-        return f"> {rates[-1]:g}"
-    if how == "below":
-        return f"< {rates[0]:g}"
-    return "–" if found is None else f"{found:.3g}"
+@dataclass
+class Table:
+    """A table: ``numeric`` columns right-aligned; ``flagged`` cells (row, column) shown in
+    red in HTML (an unsafe policy, a figure outside the model's validity)."""
+
+    header: list[str]
+    rows: list[list[str]]
+    numeric: set[int] = field(default_factory=set)
+    flagged: set[tuple[int, int]] = field(default_factory=set)
+    css: str = ""
 
 
-def _cross_tables(ctx: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(platform, header, rows) of the crossover tables."""
-    out = []
-    for plat, mixes in ctx["crossovers"].items():
-        ns = sorted({n for pts in mixes.values() for n, _, _ in pts})
-        rows = []
-        for mix, pts in mixes.items():
-            at = {n: _cross_cell(f, how, ctx["rates"]) for n, f, how in pts}
-            rows.append([mix] + [at.get(n, "–") for n in ns])
-        out.append((plat, ["mix"] + [f"{n} pCPUs" for n in ns], rows))
-    return out
+@dataclass
+class Figure:
+    """A figure written as ``png`` and ``svg`` (same stem), its caption, and what it shows
+    that is not on its axes, in words (out-of-range crossovers)."""
+
+    png: Path
+    svg: Path
+    caption: str
+    words: list[str] = field(default_factory=list)
 
 
-def _axes_summary(ctx: dict[str, Any]) -> list[str]:
-    spec = ctx["spec"]
-    a = spec.axes
-    mixes = [m.name for m in spec.mixes] + [Path(w).stem for w in a.workloads]
-    return [
-        f"platforms: {', '.join(a.platforms)}",
-        f"pCPUs: {', '.join(str(n) for n in a.pcpus)}",
-        f"guest mixes: {', '.join(mixes)}",
-        f"policies: {', '.join(a.policies)}",
-        f"migration rates (per vCPU-second): {', '.join(f'{r:g}' for r in a.migration_rates)}",
-        f"seeds: {', '.join(str(s) for s in a.seeds)}; modes: {', '.join(a.modes)}; "
-        f"scheduler {spec.fixed.scheduler}, timeslice {spec.timeslices[0]:g} ms, "
-        f"{spec.fixed.duration_s:g} s simulated per point",
-    ]
+@dataclass
+class Section:
+    """A titled part of the report."""
+
+    title: str
+    blocks: list[Para | Bullets | Table | Figure]
+    level: int = 2
+    anchor: str = ""
 
 
-def write_markdown(path: Path, ctx: dict[str, Any]) -> Path:
-    """``report.md``: the same content as the HTML page, figures linked as PNG."""
-    spec, hs, pols, fmt = ctx["spec"], ctx["headlines"], ctx["policies"], ctx["fmt"]
-    out = [f"# Study `{spec.name}`" + (f": {spec.title}" if spec.title else ""), ""]
-    if spec.description:
-        out += [spec.description.strip(), ""]
-    out += [
-        f"{ctx['rows']} seed-averaged points of model version `{ctx['version']}` "
-        f"from `{spec.source}`. Rebuild with `vtlbsim report DIR`; query with "
-        '`vtlbsim query DIR "SQL"`.',
-        "",
-    ]
-    if hs:
-        h0 = hs[0]
-        out += [
-            f"## Headline: overhead at {h0.pcpus} pCPUs, {ctx['rate']:g} migrations per vCPU-second",
-            "",
-            "| platform | mix | " + " | ".join(pols) + " | cheapest safe |",
-            "| --- | --- | " + " | ".join("---:" for _ in pols) + " | --- |",
+# ---- Markdown -------------------------------------------------------------------------------
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _md_block(b: Para | Bullets | Table | Figure, out_dir: Path) -> list[str]:
+    if isinstance(b, Para):
+        return [b.text, ""]
+    if isinstance(b, Bullets):
+        return [f"- {x}" for x in b.items] + [""]
+    if isinstance(b, Table):
+        lines = [
+            "| " + " | ".join(_md_cell(h) for h in b.header) + " |",
+            "| "
+            + " | ".join("---:" if i in b.numeric else "---" for i in range(len(b.header)))
+            + " |",
         ]
-        for h in hs:
-            out.append(
-                f"| {h.platform} | {h.mix} | "
-                + " | ".join(_cell(h, p, fmt) for p in pols)
-                + f" | {h.best or '–'} |"
-            )
-        out += ["", "## Recommendation per guest mix", ""]
-        out += [f"- **{h.mix}** ({h.platform}): {ctx['recommend'](h)}" for h in hs]
-        out += [
-            "",
-            '"Cheapest safe" = the lowest overhead among the policies the model checker finds '
-            "safe for every guest kind of the mix; the margin is over the next cheapest safe "
-            "policy, at the headline point.",
-            "",
-        ]
-    for plat, head, rows in _cross_tables(ctx):
-        out += [
-            f"## Crossover on {plat}: migrations per vCPU-second above which "
-            f"`{ctx['base']}` is cheaper than `{ctx['chal']}`",
-            "",
-            "| " + " | ".join(head) + " |",
-            "| --- | " + " | ".join("---:" for _ in head[1:]) + " |",
-        ]
-        out += ["| " + " | ".join(r) + " |" for r in rows] + [""]
-    out += ["## Figures", ""]
-    for title, files in ctx["sections"]:
-        out += [f"### {title}", ""]
-        for f in files:
-            if f.suffix == ".png":
-                rel = f.relative_to(ctx["out"]).as_posix()
-                svg = rel[: -len(".png")] + ".svg"
-                out += [f"![{f.stem}]({rel})", "", f"*{_caption(f)}* ([SVG]({svg}))", ""]
-    out += ["## Assumptions the numbers rest on", ""]
-    out += [f"- {a}" for a in ctx["assumptions"]] or ["- none: every figure has a source"]
-    out += ["", "## The sweep", ""] + [f"- {s}" for s in _axes_summary(ctx)] + [""]
+        lines += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in b.rows]
+        return lines + [""]
+    rel = b.png.relative_to(out_dir).as_posix()
+    svg = b.svg.relative_to(out_dir).as_posix()
+    out = [f"![{b.png.stem}]({rel})", "", f"*{b.caption}* ([SVG]({svg}))", ""]
+    return out + [f"> {w}" for w in b.words] + ([""] if b.words else [])
+
+
+def write_markdown(path: Path, title: str, intro: list[str], sections: list[Section]) -> Path:
+    """``report.md``: every section, figures linked as PNG (with their SVG)."""
+    out = [f"# {title}", ""]
+    for p in intro:
+        out += [p, ""]
+    for s in sections:
+        out += ["#" * s.level + " " + s.title, ""]
+        for b in s.blocks:
+            out += _md_block(b, path.parent)
     path.write_text("\n".join(out), encoding="utf-8")
     return path
 
 
+# ---- HTML -----------------------------------------------------------------------------------
+
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:.3em .6em}
-th{background:#f3f3f3}td.n{text-align:right}td.bad{color:#b00}figure{margin:1.5em 0}
-figcaption{font-style:italic;font-size:.9em}svg{max-width:100%;height:auto}code{background:#f3f3f3}
+table{border-collapse:collapse;font-size:.9em;margin:.5em 0}td,th{border:1px solid #ccc;padding:.3em .6em}
+th{background:#f3f3f3}td.n{text-align:right;white-space:nowrap}td.bad{color:#b00}
+figure{margin:1.5em 0}figcaption{font-style:italic;font-size:.9em}
+svg{max-width:100%;height:auto}code{background:#f3f3f3}
+.scroll{overflow-x:auto;max-width:100%}
+blockquote{margin:.5em 0 .5em 1em;padding-left:.8em;border-left:3px solid #bbb}
+section.rests{background:#fff8e6;border:1px solid #f0d9a0;padding:.2em 1em;margin:1em 0}
 """
+
+
+def _inline(text: str) -> str:
+    """Escape, then Markdown code spans and bold to HTML."""
+    t = html.escape(text)
+    t = re.sub(r"`([^`]+)`", r"<code>\1</code>", t)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", t)
 
 
 def _inline_svg(path: Path) -> str:
@@ -141,73 +129,50 @@ def _inline_svg(path: Path) -> str:
     return text[start:] if start >= 0 else ""
 
 
-def write_html(path: Path, ctx: dict[str, Any]) -> Path:
-    """``report.html``: one file, figures inlined as SVG."""
+def _html_block(b: Para | Bullets | Table | Figure) -> str:
+    if isinstance(b, Para):
+        return f"<p>{_inline(b.text)}</p>"
+    if isinstance(b, Bullets):
+        return "<ul>" + "".join(f"<li>{_inline(x)}</li>" for x in b.items) + "</ul>"
+    if isinstance(b, Table):
+        head = "".join(f"<th>{_inline(h)}</th>" for h in b.header)
+        rows = []
+        for i, r in enumerate(b.rows):
+            cells = []
+            for j, c in enumerate(r):
+                cls = " ".join(
+                    x for x, on in (("n", j in b.numeric), ("bad", (i, j) in b.flagged)) if on
+                )
+                cells.append(
+                    f'<td class="{cls}">{_inline(c)}</td>' if cls else f"<td>{_inline(c)}</td>"
+                )
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        cls = f' class="{b.css}"' if b.css else ""
+        return f'<div class="scroll"><table{cls}><tr>{head}</tr>{"".join(rows)}</table></div>'
+    words = "".join(f"<blockquote>{_inline(w)}</blockquote>" for w in b.words)
+    return (
+        f'<figure id="fig-{html.escape(b.svg.stem)}">{_inline_svg(b.svg)}'
+        f"<figcaption>{_inline(b.caption)}</figcaption></figure>{words}"
+    )
+
+
+def write_html(path: Path, title: str, intro: list[str], sections: list[Section]) -> Path:
+    """``report.html``: one file, figures inlined as SVG, the same sections as report.md."""
     e = html.escape
-    spec, hs, pols, fmt = ctx["spec"], ctx["headlines"], ctx["policies"], ctx["fmt"]
-    title = f"Study {spec.name}" + (f": {spec.title}" if spec.title else "")
     out = [
         "<!DOCTYPE html>",
         f'<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<style>{_STYLE}</style></head><body>",
-        f"<h1>{e(title)}</h1>",
+        f"<h1>{_inline(title)}</h1>",
     ]
-    if spec.description:
-        out.append(f"<p>{e(spec.description.strip())}</p>")
-    out.append(
-        f"<p>{ctx['rows']} seed-averaged points of model version <code>{e(ctx['version'])}</code> "
-        f"from <code>{e(spec.source)}</code>.</p>"
-    )
-    if hs:
-        h0 = hs[0]
-        out.append(
-            f"<h2>Headline: overhead at {h0.pcpus} pCPUs, {ctx['rate']:g} migrations per "
-            "vCPU-second</h2><table><tr><th>platform</th><th>mix</th>"
-            + "".join(f"<th>{e(p)}</th>" for p in pols)
-            + "<th>cheapest safe</th></tr>"
-        )
-        for h in hs:
-            cells = "".join(
-                f'<td class="n{" bad" if h.safe.get(p) is False else ""}">{e(_cell(h, p, fmt))}</td>'
-                for p in pols
-            )
-            out.append(
-                f"<tr><td>{e(h.platform)}</td><td>{e(h.mix)}</td>{cells}"
-                f"<td>{e(h.best or '–')}</td></tr>"
-            )
-        out.append("</table><h2>Recommendation per guest mix</h2><ul>")
-        for h in hs:
-            rec = e(ctx["recommend"](h))
-            rec = re.sub(r"`([^`]+)`", r"<code>\1</code>", rec)
-            out.append(f"<li><b>{e(h.mix)}</b> ({e(h.platform)}): {rec}</li>")
-        out.append("</ul>")
-    for plat, head, rows in _cross_tables(ctx):
-        out.append(
-            f"<h2>Crossover on {e(plat)}: migrations per vCPU-second above which "
-            f"<code>{e(ctx['base'])}</code> is cheaper than <code>{e(ctx['chal'])}</code></h2>"
-            "<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"
-        )
-        for r in rows:
-            out.append(
-                f"<tr><td>{e(r[0])}</td>"
-                + "".join(f'<td class="n">{e(c)}</td>' for c in r[1:])
-                + "</tr>"
-            )
-        out.append("</table>")
-    out.append("<h2>Figures</h2>")
-    for sec, files in ctx["sections"]:
-        out.append(f"<h3>{e(sec)}</h3>")
-        for f in files:
-            if f.suffix == ".svg":
-                out.append(
-                    f"<figure>{_inline_svg(f)}<figcaption>{e(_caption(f))}</figcaption></figure>"
-                )
-    out.append("<h2>Assumptions the numbers rest on</h2><ul>")
-    out += [f"<li>{e(a)}</li>" for a in ctx["assumptions"]] or [
-        "<li>none: every figure has a source</li>"
-    ]
-    out.append("</ul><h2>The sweep</h2><ul>")
-    out += [f"<li>{e(s)}</li>" for s in _axes_summary(ctx)]
-    out.append("</ul></body></html>")
+    out += [f"<p>{_inline(p)}</p>" for p in intro]
+    for s in sections:
+        tag = f"h{s.level}"
+        cls = f' class="{s.anchor}"' if s.anchor else ""
+        out.append(f"<section{cls}><{tag}>{_inline(s.title)}</{tag}>")
+        out += [_html_block(b) for b in s.blocks]
+        out.append("</section>")
+    out.append("</body></html>")
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
     return path

@@ -11,7 +11,14 @@ averaged over seeds, in the spec's first mode and timeslice):
 - the headline table and the recommendation per mix: the cheapest policy that is *safe* for
   every guest kind of the mix, its margin over the next cheapest safe policy, and at how many
   swept (pCPUs × rate) points it is the cheapest safe one;
-- every assumption (a profile figure without a source) the numbers rest on.
+- every assumption (a profile figure without a source) the numbers rest on;
+- at the top, what the answer rests on: the bound behind every "safe", and for each
+  recommendation the causes that make up its margin and the profile figures they are priced
+  in (with their source or the word assumption), from the cost breakdown; overheads above
+  100% of the machine's cycles are marked outside the model's validity.
+
+The report is a list of sections (``sections.SECTIONS``): a new one is a function there.
+Numbers and recommendations are computed here; the sections arrange them; render.py writes.
 """
 
 from __future__ import annotations
@@ -19,10 +26,12 @@ from __future__ import annotations
 import html
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..cost.result import VALID_OVERHEAD_PCT
 from .spec import StudySpec
 from .store import Store
 
@@ -48,6 +57,10 @@ class Headline:
     wins: int
     grid: int
     others: Counter[str] = field(default_factory=Counter)
+    causes: dict[str, dict[str, float]] = field(default_factory=dict)
+    """policy → cause → its share of the machine's cycles (%), at the headline point."""
+    invalid: set[str] = field(default_factory=set)
+    """Policies whose overhead here exceeds 100% of the machine (outside the model)."""
 
     def margin(self) -> tuple[float, float] | None:
         """(percentage points, ratio) of the runner-up over the best; None without one."""
@@ -70,25 +83,56 @@ class Report:
         default_factory=dict
     )
     """platform → mix → [(pCPUs, crossover rate, how)] (see ``_crossover``)."""
+    rests_on: list[str] = field(default_factory=list)
+    """What the answer rests on, one sentence each (the report's first section)."""
 
-    def headline_text(self) -> str:
-        """The headline table as plain text (for the terminal)."""
-        w = max([len(h.mix) for h in self.headlines] + [3])
-        head = f"{'mix':<{w}}  " + "  ".join(f"{p[:16]:>16}" for p in self.policies)
-        lines = [head + "  recommendation"]
+    def headline_rows(self) -> tuple[list[str], list[list[str]]]:
+        """The headline table: header (mix, each policy) and one row per mix; a cell is the
+        overhead with ``!`` if unsafe for a guest of the mix, ``?`` if unknown, ``†`` if
+        above 100% of the machine's cycles."""
+        head = ["mix", *self.policies]
+        rows = []
         for h in self.headlines:
-            cells = []
+            cells = [h.mix]
             for p in self.policies:
                 v = h.overhead.get(p)
                 mark = "" if h.safe.get(p) else ("!" if h.safe.get(p) is False else "?")
-                cells.append(f"{'-' if v is None else f'{v:.4g}%' + mark:>16}")
-            lines.append(f"{h.mix:<{w}}  " + "  ".join(cells) + f"  {_recommend(h, md=False)}")
-        if self.headlines:
-            h0 = self.headlines[0]
-            lines.append(
-                f"(overhead % of machine cycles at {h0.pcpus} pCPUs, "
-                f"{h0.rate:g} migrations/vCPU-s; ! = unsafe for a guest of the mix, ? = unknown)"
+                mark += "†" if p in h.invalid else ""
+                cells.append("-" if v is None else f"{v:.4g}%{mark}")
+            rows.append(cells)
+        return head, rows
+
+    def headline_note(self) -> str:
+        """What the headline table's numbers and marks mean."""
+        if not self.headlines:
+            return ""
+        h0 = self.headlines[0]
+        return (
+            f"overhead: % of machine cycles at {h0.pcpus} pCPUs, {h0.rate:g} migrations/vCPU-s;"
+            " ! = unsafe for a guest of the mix, ? = safety unknown, † = above 100%: outside"
+            " the model's validity"
+        )
+
+    def recommendations(self) -> list[str]:
+        """One line per mix: the recommendation (plain text)."""
+        return [f"{h.mix}: {_recommend(h, md=False)}" for h in self.headlines]
+
+    def headline_text(self) -> str:
+        """The headline as plain text, never cut: the table, its note, the recommendations,
+        and what the answer rests on."""
+        head, rows = self.headline_rows()
+        widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+        lines = [
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
             )
+            for r in [head, *rows]
+        ]
+        lines += [f"({self.headline_note()})", ""] if self.headlines else []
+        lines += self.recommendations()
+        if self.rests_on:
+            lines += ["", "the answer rests on:"] + [f"- {x}" for x in self.rests_on]
         return "\n".join(lines)
 
 
@@ -172,6 +216,8 @@ def _headline(
         wins.pop("\0best", 0),
         grid,
         wins,
+        {p: dict(r["causes"]) for p, r in pick.items()},
+        {p for p, v in ovh.items() if v > VALID_OVERHEAD_PCT},
     )
 
 
@@ -181,16 +227,28 @@ def _rows(store: Store, spec: StudySpec, version: str) -> list[dict[str, Any]]:
     averaged over the spec's seeds per (platform, mix, pCPUs, rate, policy)."""
     mode = spec.axes.modes[0]
     ts = spec.timeslices[0]
+    cause_cols = [c for c in store.columns() if c.startswith("cycles_")]
+    shares = "".join(
+        f', avg(100 * "{c}" / machine_cycles) AS "share:{c[len("cycles_") :]}"' for c in cause_cols
+    )
     names, rows = store.query(
         "SELECT platform, mix, pcpus, migration_rate, policy, any_value(kinds) AS kinds, "
         "avg(overhead_pct) AS overhead, avg(cost_to_others_pct) AS others, "
-        "bool_and(safe) AS safe, string_agg(DISTINCT assumptions, ',') AS assumptions "
+        f"bool_and(safe) AS safe, string_agg(DISTINCT assumptions, ',') AS assumptions{shares} "
         "FROM results WHERE model_version = ? AND mode = ? AND timeslice_ms = ? "
         f"AND seed IN ({', '.join(str(int(x)) for x in spec.axes.seeds)}) "
         "GROUP BY ALL ORDER BY ALL",
         [version, mode, ts],
     )
-    out = [dict(zip(names, r, strict=True)) for r in rows]
+    out = []
+    for r in rows:
+        row = dict(zip(names, r, strict=True))
+        row["causes"] = {
+            k.removeprefix("share:"): float(row.pop(k) or 0.0)
+            for k in list(row)
+            if k.startswith("share:")
+        }
+        out.append(row)
     mixes = {m.name for m in spec.mixes} | {Path(w).stem for w in spec.axes.workloads}
     return [
         r
@@ -280,9 +338,111 @@ def _assumptions(spec: StudySpec, rows: list[dict[str, Any]]) -> list[str]:
     return [f"{k} {v}" for k, v in lines.items()]
 
 
-def build_report(out_dir: str | Path, dest: str | Path | None = None) -> Report:
-    """Read ``DIR/results.duckdb`` and write the figures, ``report.md`` and ``report.html``."""
+CAUSE_FIGURES: dict[str, tuple[str, ...]] = {
+    "broadcast-issue": ("dvm_op_cycles", "dvm_sync_cycles", "dvm_socket_factor"),
+    "dvm-others": ("dvm_receive_cycles",),
+    "collateral-tlb": ("walk_2stage_cycles",),
+    "hyp-flush": ("tlbi_local_cycles", "ic_iallu_cycles"),
+    "tlb-refill": ("walk_2stage_cycles",),
+    "icache-refill": ("icache_line_refill_cycles",),
+    "bp-retrain": ("bp_retrain_cycles",),
+    "trap": ("trap_roundtrip_cycles",),
+}
+"""The platform-profile figures each cost cause is priced in (cost/analytic.py, docs/cost.md):
+how many cycles one event of the cause costs. The event counts come from the guest kind's
+rates and the scheduler."""
+
+
+def _figure_words(plat: Any, fig: str) -> str:
+    """``bp_retrain_cycles = 2000 (assumption)`` or ``(sourced)``."""
+    value = getattr(plat, fig, None)
+    prov = plat.provenance.get(fig)
+    how = "assumption" if prov is not None and prov.assumed else "sourced"
+    shown = f"{value:g}" if isinstance(value, float | int) else str(value)
+    return f"`{fig}` = {shown} ({how})"
+
+
+def rests_on(spec: StudySpec, headlines: list[Headline]) -> list[str]:
+    """What the answer rests on: the bound behind "safe", then per recommendation the causes
+    that make up at least half of its margin over the runner-up, with the profile figures they
+    are priced in (mixes with the same sentence merged)."""
+    from ..cost.platform import PlatformError, load_platform
+    from .spec import safety_bound
+    from .sweep import column_name
+
+    out = [f'"safe" = {safety_bound(spec.safety)}.']
+    known = {column_name("cycles", c).removeprefix("cycles_"): c for c in CAUSE_FIGURES}
+    said: dict[tuple[str, ...], list[tuple[str, list[float]]]] = {}
+    for h in headlines:
+        if h.best is None or h.runner_up is None:
+            continue
+        try:
+            plat = load_platform(h.platform, spec.base_dir)
+        except PlatformError:
+            plat = None
+        a, b = h.causes.get(h.best, {}), h.causes.get(h.runner_up, {})
+        margin = {c: b.get(c, 0.0) - a.get(c, 0.0) for c in sorted(set(a) | set(b))}
+        total = sum(margin.values())
+        if total <= 0:
+            continue
+        causes, shares, covered = [], [], 0.0
+        for col, d in sorted(margin.items(), key=lambda kv: -kv[1]):
+            if covered >= 0.5 * total or d <= 0:
+                break
+            covered += d
+            cause = known.get(col, col.replace("_", "-"))
+            figs = CAUSE_FIGURES.get(cause, ())
+            priced = (
+                " (priced by " + ", ".join(_figure_words(plat, f) for f in figs) + ")"
+                if plat is not None and figs
+                else ""
+            )
+            causes.append(cause + priced)
+            shares.append(100 * d / total)
+        key = (h.best, h.runner_up, str(h.pcpus), h.platform, *causes)
+        said.setdefault(key, []).append((h.mix, shares))
+    for (best, runner, n, plat_name, *causes), got in said.items():
+        mixes = ", ".join(m for m, _ in got)
+        parts = []
+        for i, cause in enumerate(causes):
+            lo, hi = min(s[i] for _, s in got), max(s[i] for _, s in got)
+            share = f"{lo:.0f}%" if round(lo) == round(hi) else f"{lo:.0f}–{hi:.0f}%"
+            parts.append(f"{share} {cause}")
+        out.append(
+            f"{mixes}: `{best}` is cheaper than `{runner}` ({n} pCPUs, {plat_name}) by a "
+            f"margin that is {'; '.join(parts)}."
+        )
+    invalid = sorted({(h.mix, p) for h in headlines for p in h.invalid})
+    if invalid:
+        out.append(
+            "outside the model's validity (overhead above 100% of the machine's cycles): "
+            + ", ".join(f"{m} under {p}" for m, p in invalid)
+            + "."
+        )
+    return out
+
+
+def report_steps(out_dir: str | Path) -> int:
+    """How many times ``build_report`` calls ``progress``: one per figure (3 per platform,
+    the safety matrix) and one per page written."""
+    with Store(out_dir, read_only=True) as store:
+        data = store.spec_data()
+    plats = len(data["axes"]["platforms"]) if data else 0
+    return 3 * plats + 1 + 2
+
+
+def build_report(
+    out_dir: str | Path,
+    dest: str | Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Read ``DIR/results.duckdb`` and write the figures, ``report.md`` and ``report.html``;
+    ``progress(1)`` after each figure and page (:func:`report_steps` of them at most)."""
+    step = progress or (lambda n: None)
     from . import figures
+    from .render import write_html, write_markdown
+    from .sections import ReportData, build_sections
+    from .spec import safety_bound
     from .sweep import evaluate_safety, safety_version
 
     out = Path(dest) if dest is not None else Path(out_dir)
@@ -307,86 +467,87 @@ def build_report(out_dir: str | Path, dest: str | Path | None = None) -> Report:
     base, chal = spec.report.baseline, spec.report.challenger
     rates = sorted({float(r["migration_rate"]) for r in rows})
     fig_dir = out / "figures"
-    made: list[Path] = []
-    headlines: list[Headline] = []
-    crossovers: dict[str, dict[str, list[tuple[int, float | None, str]]]] = {}
-    sections: list[tuple[str, list[Path]]] = []
+    rd = ReportData(spec, version, rows, rate, base, chal, policies, rates, out)
     for plat in [p for p in spec.axes.platforms if any(r["platform"] == p for r in rows)]:
         prow = [r for r in rows if r["platform"] == plat]
         mixes = list(dict.fromkeys(r["mix"] for r in prow))
         tag = Path(plat).stem
         unsafe = {(r["mix"], r["policy"]) for r in prow if r["safe"] is False}
-        at_rate = [r for r in prow if r["migration_rate"] == rate]
         ovh: figures.Series = {m: {} for m in mixes}
         oth: figures.Series = {m: {} for m in mixes}
-        for r in at_rate:
-            ovh[r["mix"]].setdefault(r["policy"], []).append((r["pcpus"], r["overhead"]))
-            oth[r["mix"]].setdefault(r["policy"], []).append((r["pcpus"], r["others"]))
-        files = figures.panels_by_policy(
-            ovh,
-            unsafe,
-            policies,
-            dest=fig_dir,
-            stem=f"overhead-{tag}",
-            title=f"{plat}: overhead at {rate:g} migrations/vCPU-s",
-            ylabel="overhead (% of cycles)",
-        )
-        files += figures.panels_by_policy(
-            oth,
-            unsafe,
-            policies,
-            dest=fig_dir,
-            stem=f"cost-to-others-{tag}",
-            title=f"{plat}: cost to other cores at {rate:g} migrations/vCPU-s",
-            ylabel="cost to others (% of cycles)",
-        )
+        for r in prow:
+            if r["migration_rate"] == rate:
+                ovh[r["mix"]].setdefault(r["policy"], []).append((r["pcpus"], r["overhead"]))
+                oth[r["mix"]].setdefault(r["policy"], []).append((r["pcpus"], r["others"]))
+        figs = rd.figures.setdefault(plat, [])
+        for series, stem, what, unit in (
+            (ovh, "overhead", "overhead", "overhead"),
+            (oth, "cost-to-others", "cost to other cores", "cost to others"),
+        ):
+            figs.append(
+                figures.panels_by_policy(
+                    series,
+                    unsafe,
+                    policies,
+                    dest=fig_dir,
+                    stem=f"{stem}-{tag}",
+                    title=f"{plat}: {what} at {rate:g} migrations/vCPU-s",
+                    ylabel=f"{unit} (% of cycles)",
+                )
+            )
+            step(1)
         cross = _crossovers(prow, mixes, rates, base, chal)
         if cross:
-            crossovers[plat] = cross
-            files += figures.crossover(
-                cross,
-                (rates[0], rates[-1]),
-                dest=fig_dir,
-                stem=f"crossover-{tag}",
-                title=f"{plat}: migration rate above which {base} beats {chal}",
+            rd.crossovers[plat] = cross
+            figs.append(
+                figures.crossover(
+                    cross,
+                    (rates[0], rates[-1]),
+                    dest=fig_dir,
+                    stem=f"crossover-{tag}",
+                    title=f"{plat}: migration rate above which {base} beats {chal}",
+                )
             )
+        step(1)
         for m in mixes:
-            headlines.append(
+            rd.headlines.append(
                 _headline(plat, m, [r for r in prow if r["mix"] == m], policies, top, rate)
             )
-        sections.append((plat, files))
-        made += files
     kinds = list(dict.fromkeys(k for r in rows for k in str(r["kinds"]).split(",")))
     for k in kinds:  # pairs the study did not need (normally none): ask the checker now
         for p in policies:
             if (k, p) not in verdict:
                 verdict[(k, p)] = evaluate_safety(k, p, spec.safety)[2]
-    safety_files = figures.safety_matrix(kinds, policies, verdict, dest=fig_dir, stem="safety")
-    made += safety_files
-    sections.append(("safety", safety_files))
-    assumptions = _assumptions(spec, rows)
-    from .render import write_html, write_markdown
+    rd.safety = figures.safety_matrix(
+        kinds, policies, verdict, dest=fig_dir, stem="safety", bound=safety_bound(spec.safety)
+    )
+    step(1)
+    rd.assumptions = _assumptions(spec, rows)
+    rd.rests_on = rests_on(spec, rd.headlines)
+    sections = build_sections(rd)
+    title = f"Study `{spec.name}`" + (f": {spec.title}" if spec.title else "")
+    intro = ([spec.description.strip()] if spec.description else []) + [
+        f"{len(rows)} seed-averaged points of model version `{version}` from "
+        f"{_source_words(spec.source)}. "
+        'Rebuild with `vtlbsim report DIR`; query with `vtlbsim query DIR "SQL"`.'
+    ]
+    md = write_markdown(out / "report.md", title, intro, sections)
+    step(1)
+    page = write_html(out / "report.html", title, intro, sections)
+    step(1)
+    made = [f for fs in rd.figures.values() for pair in fs for f in pair] + list(rd.safety)
+    return Report(md, page, made, rd.headlines, policies, rd.crossovers, rd.rests_on)
 
-    ctx = {
-        "spec": spec,
-        "version": version,
-        "rows": len(rows),
-        "rate": rate,
-        "base": base,
-        "chal": chal,
-        "policies": policies,
-        "headlines": headlines,
-        "sections": sections,
-        "assumptions": assumptions,
-        "out": out,
-        "recommend": _recommend,
-        "fmt": _fmt_pct,
-        "crossovers": crossovers,
-        "rates": rates,
-    }
-    md = write_markdown(out / "report.md", ctx)
-    page = write_html(out / "report.html", ctx)
-    return Report(md, page, made, headlines, policies, crossovers)
+
+def _source_words(source: str) -> str:
+    """`` `path` ``, or ``the shipped study `seed` `` for a spec that ships with vtlbsim."""
+    from .. import datafiles
+
+    try:
+        Path(source).resolve().relative_to(datafiles.package_dir(datafiles.STUDIES).resolve())
+    except (ValueError, OSError):
+        return f"`{source}`"
+    return f"the shipped study `{Path(source).stem}` (`vtlbsim study {Path(source).stem}`)"
 
 
 def escape(text: str) -> str:

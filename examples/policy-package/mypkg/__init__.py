@@ -1,0 +1,1 @@
+"""An example vtlbsim policy plug-in (README, "Your own policy")."""
