@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
+import pytest
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -110,3 +112,42 @@ def check_crossover(fig: Figure, lines: dict[str, list[tuple[int, float | None, 
                 assert float(row).is_integer()
                 got.add((names[int(row)], float(x), how))
     assert got == want
+
+
+def capture(build: Callable[[], Any]) -> list[tuple[str, Figure, Any]]:
+    """Run ``build`` (a report build) and return every panel and crossover figure it drew,
+    with the data it drew it from."""
+    from vtlbsim.study import figures
+
+    seen: list[tuple[str, Figure, Any]] = []
+    real_panels, real_cross = figures.draw_panels, figures.draw_crossover
+
+    def panels(series: Any, *a: Any, **k: Any) -> Figure:
+        fig = real_panels(series, *a, **k)
+        seen.append(("panels", fig, series))
+        return fig
+
+    def cross(lines: Any, *a: Any, **k: Any) -> Figure:
+        fig = real_cross(lines, *a, **k)
+        seen.append(("crossover", fig, lines))
+        return fig
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(figures, "draw_panels", panels)
+    mp.setattr(figures, "draw_crossover", cross)
+    try:
+        build()
+    finally:
+        mp.undo()
+    return seen
+
+
+def check_all(drawn_figures: list[tuple[str, Figure, Any]]) -> None:
+    """Every captured figure passes the checks above."""
+    for kind, fig, data in drawn_figures:
+        if kind == "panels":
+            for ax in panels_of(fig):
+                check_panel(ax, data[ax.get_title()])
+        else:
+            check_crossover(fig, data)
+        check_legends_outside(fig)

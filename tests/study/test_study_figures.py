@@ -4,11 +4,13 @@ the plots; checked on hand-made data and on every figure the report draws."""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
 from figure_checks import (
+    capture,
+    check_all,
     check_crossover,
     check_legends_outside,
     check_panel,
@@ -16,7 +18,6 @@ from figure_checks import (
     panels_of,
 )
 
-from vtlbsim.study import figures
 from vtlbsim.study.figures import crossover_words, draw_crossover, draw_panels, merge_coinciding
 
 X = [8, 16, 32, 64, 96]
@@ -110,48 +111,28 @@ def test_label_members() -> None:
     assert label_members("a (unsafe) = b (unsafe)") == ["a", "b"]
 
 
-@pytest.fixture(scope="module")
-def drawn_report(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, Any, Any]]:
-    """Every figure the real report draws for the small study, with the data it was given."""
+def test_every_report_figure_passes_the_checks(tmp_path: Path) -> None:
+    """Every figure the real report draws for the small study."""
     from study_helpers import small_study
 
     from vtlbsim.study.report import build_report
 
-    d = tmp_path_factory.mktemp("figs")
-    small_study(d)
-    seen: list[tuple[str, Any, Any]] = []
-    mp = pytest.MonkeyPatch()
-    real_panels, real_cross = figures.draw_panels, figures.draw_crossover
-
-    def panels(series: Any, *a: Any, **k: Any) -> Any:
-        fig = real_panels(series, *a, **k)
-        seen.append(("panels", fig, series))
-        return fig
-
-    def cross(lines: Any, *a: Any, **k: Any) -> Any:
-        fig = real_cross(lines, *a, **k)
-        seen.append(("crossover", fig, lines))
-        return fig
-
-    mp.setattr(figures, "draw_panels", panels)
-    mp.setattr(figures, "draw_crossover", cross)
-    try:
-        build_report(d / "out", d / "rep")
-    finally:
-        mp.undo()
-    return seen
-
-
-def test_every_report_figure_passes_the_checks(drawn_report: list[tuple[str, Any, Any]]) -> None:
-    kinds = [k for k, _, _ in drawn_report]
+    out = small_study(tmp_path)
+    drawn_figures = capture(lambda: build_report(out, tmp_path / "rep"))
+    kinds = [k for k, _, _ in drawn_figures]
     assert kinds.count("panels") == 2 and kinds.count("crossover") == 1
-    for kind, fig, data in drawn_report:
-        try:
-            if kind == "panels":
-                for ax in panels_of(fig):
-                    check_panel(ax, data[ax.get_title()])
-            else:
-                check_crossover(fig, data)
-            check_legends_outside(fig)
-        finally:
-            plt.close(fig)
+    check_all(drawn_figures)
+
+
+@pytest.mark.slow
+def test_every_flagship_figure_passes_the_checks(tmp_path: Path) -> None:
+    """The same on the flagship study (`make run`'s report)."""
+    from vtlbsim import flagship
+    from vtlbsim.study.report import build_report
+    from vtlbsim.study.run import run_study
+    from vtlbsim.study.spec import load_spec
+
+    run_study(load_spec(flagship.SPEC), tmp_path / "seed", workers=2, fancy=False)
+    drawn_figures = capture(lambda: build_report(tmp_path / "seed"))
+    assert [k for k, _, _ in drawn_figures].count("crossover") == 1
+    check_all(drawn_figures)

@@ -104,9 +104,14 @@ def report(
 
 
 def print_headline(rep: Report) -> None:
-    """The report's headline on the terminal: the table (policies lettered with a legend
-    when the terminal is narrow), what its marks mean, the recommendations, and what the
-    answer rests on."""
+    """The report's headline on the terminal: what the answer rests on, the table (policies
+    lettered with a legend when the terminal is narrow), what its marks mean, and the
+    recommendations."""
+    if rep.rests_on:
+        console.print("the answer rests on:", markup=False)
+        for line in rep.rests_on:
+            prose("- " + line.replace("`", ""), indent="  ")
+        console.print()
     head, rows = rep.headline_rows()
     grid = Grid(
         [Column("mix", keep=True)]
@@ -120,11 +125,6 @@ def print_headline(rep: Report) -> None:
     console.print()
     for line in rep.recommendations():
         prose(line, indent="    ")
-    if rep.rests_on:
-        console.print()
-        console.print("the answer rests on:", markup=False)
-        for line in rep.rests_on:
-            prose("- " + line.replace("`", ""), indent="  ")
 
 
 @app.command()
