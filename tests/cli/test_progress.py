@@ -3,13 +3,18 @@ on a terminal, a rich bar on one, and Ctrl-C turned into one line and exit code 
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 import typer
 
 from vtlbsim.cli import progress
 from vtlbsim.cli.progress import Meter
+from vtlbsim.study.store import Store
 
 
 class Clock:
@@ -91,3 +96,28 @@ def test_other_errors_pass_through(clock: Clock) -> None:
     with pytest.raises(ValueError, match="boom"):
         with Meter("x", total=1, unit="u", stream=StringIO(), fancy=False):
             raise ValueError("boom")
+
+
+def test_ctrl_c_during_a_query_is_one_line_and_exit_130(tmp_path: Path) -> None:
+    """A real command: `vtlbsim query` on a query that runs for minutes shows its progress
+    (plain lines: stderr is a pipe), and Ctrl-C (SIGINT) after the first one prints one line
+    saying nothing was changed, exit code 130."""
+    Store(tmp_path).close()
+    sql = "SELECT sum(a.range * b.range) FROM range(100000000) a, range(1000000) b"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vtlbsim", "query", str(tmp_path), sql],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # the first progress line: the query is running
+    assert first.startswith("vtlbsim: query: ") and "%/s" in first, first
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    lines = [ln for ln in err.splitlines() if not ln.startswith("vtlbsim: query: ")]
+    assert lines == [
+        "vtlbsim: interrupted: the query was stopped; the store is read-only, nothing changed"
+    ]
