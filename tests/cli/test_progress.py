@@ -111,11 +111,15 @@ def test_ctrl_c_during_a_query_is_one_line_and_exit_130(tmp_path: Path) -> None:
         text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    assert proc.stderr is not None
-    first = proc.stderr.readline()  # the first progress line: the query is running
-    assert first.startswith("vtlbsim: query: ") and "%/s" in first, first
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # the first progress line: the query is running
+        assert first.startswith("vtlbsim: query: ") and "%/s" in first, first
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # never left running, whatever failed
+        proc.wait()
     assert proc.returncode == 130, (out, err)
     lines = [ln for ln in err.splitlines() if not ln.startswith("vtlbsim: query: ")]
     assert lines == [

@@ -185,11 +185,13 @@ def query(
 
 def sandbox(con: Any) -> None:
     """No file access from SQL: no reading or writing files (``COPY ... TO``, ``read_csv``,
-    ``ATTACH``), no extension installed or loaded, and the settings locked."""
+    ``ATTACH``), no extension installed or loaded, no progress bar of DuckDB's own, and the
+    settings locked."""
     for setting in (
         "SET enable_external_access = false",
         "SET autoinstall_known_extensions = false",
         "SET autoload_known_extensions = false",
+        "SET enable_progress_bar = false",  # ours instead (DuckDB's stalls a polling thread)
         "SET lock_configuration = true",
     ):
         con.execute(setting)
@@ -217,9 +219,8 @@ def _run_query(con: Any, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
             try:
                 while worker.is_alive():
                     worker.join(0.2)
-                    done = con.query_progress()
-                    if done >= 0:
-                        meter.update(done)
+                    # DuckDB's estimate (-1 while it has none): a line every few seconds
+                    meter.update(max(float(con.query_progress()), meter.done))
             except KeyboardInterrupt:
                 con.interrupt()
                 worker.join()
