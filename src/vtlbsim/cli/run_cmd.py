@@ -275,9 +275,9 @@ def run(
     except PlatformError as exc:
         fail(f"{config}: platform: {exc}")
     counts = parse_pcpus(pcpus) if pcpus is not None else [workload.pcpus or plat.cores]
-    over = [n for n in counts if n > plat.cores]
+    over = [n for n in counts if n > plat.cores] if pcpus is not None else []
     if over and not allow_more_cores:
-        where = "--pcpus" if pcpus is not None else f"{config}: pcpus"
+        where = "--pcpus"
         fail(
             f"{where}: {', '.join(map(str, over))} is more than the {plat.cores} cores of "
             f"platform {plat.name} (pass --allow-more-cores to price a larger machine)"
