@@ -68,6 +68,7 @@ def main() -> int:
     ap.add_argument("--kind", default="linux-arm64-smp")
     ap.add_argument("--policy", default="fb")
     ap.add_argument("--matrix-depth", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=1, help="matrix: processes (default 1: one core)")
     a = ap.parse_args()
     ref = reference_replays_per_second()
     print(f"reference: {ref:,.0f} replays/s of the 9-event H1 scenario")
@@ -84,13 +85,17 @@ def main() -> int:
             f"({rate / ref:.3f} states per reference replay)"
         )
     if a.matrix_depth:
-        t0 = time.perf_counter()
-        res = matrix_results(depth=a.matrix_depth)
-        dt = time.perf_counter() - t0
+        t0, c0 = time.perf_counter(), time.process_time()
+        res = matrix_results(depth=a.matrix_depth, jobs=a.jobs)
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         unsafe = sum(not r.safe for r in res)
+        states = sum(r.states for r in res)
         print(
-            f"full matrix ({len(res)} pairs) at depth {a.matrix_depth}: {dt:.1f} s "
-            f"({unsafe} unsafe), = {dt * ref:,.0f} reference replays"
+            f"full matrix ({len(res)} pairs, {a.jobs} job{'s' * (a.jobs != 1)}) at depth "
+            f"{a.matrix_depth}: {dt:.1f} s wall"
+            + (f", {cpu:.1f} s CPU" if a.jobs == 1 else "")
+            + f" ({unsafe} unsafe), {states:,} states = {states / dt:,.0f} states/s; "
+            f"= {dt * ref:,.0f} reference replays"
         )
     pairs = [(a.kind, a.policy, 6), ("linux-arm32-up", "none", 7)]
     if not all([agree_with_every_path(*pair) for pair in pairs]):

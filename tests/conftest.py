@@ -20,6 +20,13 @@ for _name in ("COLUMNS", "LINES"):
 CliRun = Callable[[list[str]], tuple[int, str, str]]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _verdict_cache_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`vtlbsim check --matrix` keeps its results in a verdict cache: never the user's during
+    the tests."""
+    os.environ["VTLBSIM_CACHE"] = str(tmp_path_factory.mktemp("verdict-cache"))
+
+
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]) -> CliRun:
     """Run ``vtlbsim ARGS`` in-process; return (exit code, stdout, stderr)."""

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from vtlbsim.check import matrix
 from vtlbsim.check.explore import check
+from vtlbsim.check.fingerprint import code_text
 from vtlbsim.guest.kinds import KIND_NAMES
 from vtlbsim.hyp.registry import all_policies
 
@@ -30,37 +35,37 @@ def test_safe_is_cached_and_deterministic() -> None:
 def test_stored_verdicts_are_used_only_with_a_matching_fingerprint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A verdict file stamped for other sources is ignored (the checker runs instead)."""
+    """A stored verdict stamped for other sources is ignored (the checker runs instead); one
+    stamped with its pair's fingerprint now is used."""
     bogus = tmp_path / "safety.json"
-    bogus.write_text(
-        json.dumps(
-            {
-                "fingerprint": "0" * 64,
-                "pcpus": matrix.DEFAULT_PCPUS,
-                "vcpus": matrix.DEFAULT_VCPUS,
-                "depth": matrix.DEFAULT_DEPTH,
-                "vas": 1,
-                "verdicts": [{"kind": "linux-arm32-up", "policy": "none", "safe": True}],
-            }
-        )
-    )
+    entry = {"kind": "linux-arm32-up", "policy": "none", "safe": True, "fingerprint": "0" * 64}
+    doc = {
+        "pcpus": matrix.DEFAULT_PCPUS,
+        "vcpus": matrix.DEFAULT_VCPUS,
+        "depth": matrix.DEFAULT_DEPTH,
+        "vas": 1,
+        "verdicts": [entry],
+    }
+    bogus.write_text(json.dumps(doc))
     monkeypatch.setattr(matrix, "CACHE", bogus)
     matrix._cached_verdicts.cache_clear()
     try:
         assert matrix._cached_verdicts() == {}
-        good = dict(json.loads(bogus.read_text()), fingerprint=matrix.fingerprint())
-        bogus.write_text(json.dumps(good))
+        entry["fingerprint"] = matrix.pair_fingerprint("linux-arm32-up", "none")
+        bogus.write_text(json.dumps(doc))
         matrix._cached_verdicts.cache_clear()
         assert matrix._cached_verdicts() == {("linux-arm32-up", "none"): True}
     finally:
         matrix._cached_verdicts.cache_clear()
 
 
-def test_fingerprint_ignores_docstrings_not_code() -> None:
-    a = matrix._code_only('"""doc"""\ndef f():\n    """x"""\n    return 1\n')
-    b = matrix._code_only('"""other"""\n# comment\ndef f():\n    return 1\n')
-    c = matrix._code_only("def f():\n    return 2\n")
+def test_fingerprint_ignores_docstrings_and_comments_not_code() -> None:
+    a = code_text('"""doc"""\ndef f():\n    """x"""\n    return 1  # one\n')
+    b = code_text('"""other"""\n# comment\n\ndef f():\n    return 1\n')
+    c = code_text("def f():\n    return 2\n")
+    d = code_text('def f():\n    return "# not a comment"\n')
     assert a == b != c
+    assert "# not a comment" in d
 
 
 def test_shipped_verdicts_cover_every_pair() -> None:
@@ -106,9 +111,9 @@ def test_jobs_give_the_same_results_in_the_same_order() -> None:
     assert not all(r.safe for r in one)  # the comparison covers counterexamples too
 
 
-# Every source file whose code decides a verdict (the engine, the oracle, the architecture, the
-# guest model the checker replays, the policy interface and every policy, the checker itself).
-VERDICT_SOURCES = (
+# Every source file whose code decides every verdict (the engine, the oracle, the architecture,
+# the guest model the checker replays, the policy interface and state, the checker itself).
+CORE_SOURCES = (
     "arch/ops.py",
     "arch/tlb.py",
     "arch/caches.py",
@@ -117,7 +122,7 @@ VERDICT_SOURCES = (
     "guest/tables.py",
     "guest/kinds.py",
     "hyp/policy.py",
-    *(f"hyp/policies/{p.name}" for p in sorted(matrix._PKG.glob("hyp/policies/*.py"))),
+    "hyp/state.py",
     "sim/engine.py",
     "sim/events.py",
     "check/oracle.py",
@@ -129,32 +134,94 @@ VERDICT_SOURCES = (
     "check/snapshot.py",
 )
 
+_FINGERPRINTS = """
+import json, sys
+from vtlbsim.check import matrix
+from vtlbsim.guest.kinds import KIND_NAMES
+from vtlbsim.hyp.registry import all_policies
+print(json.dumps({f"{k}|{p}": matrix.pair_fingerprint(k, p)
+                  for k in KIND_NAMES for p in all_policies()}))
+"""
 
-def test_fingerprint_covers_every_source_a_verdict_depends_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A cached verdict is used only while the fingerprint matches, so the fingerprint must
-    change when the code of any of those files changes (a policy file included)."""
-    import shutil
 
+def _pair_fingerprints(pkg_parent: Path) -> dict[str, str]:
+    """Every built-in pair's fingerprint, computed by a Python that imports the vtlbsim copy
+    under ``pkg_parent``."""
+    out = subprocess.run(
+        [sys.executable, "-c", _FINGERPRINTS],
+        env={**os.environ, "PYTHONPATH": str(pkg_parent)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    got: dict[str, str] = json.loads(out.stdout)
+    return got
+
+
+@pytest.mark.slow
+def test_a_change_invalidates_exactly_the_verdicts_that_depend_on_it(tmp_path: Path) -> None:
+    """A cached verdict is used only while its pair fingerprint matches. A change to the code
+    of a core file changes every pair's; a change to one policy changes its column only (and
+    the columns of the policies built on it); a change to one kind's discipline its row only;
+    a docstring or a comment nothing."""
     pkg = tmp_path / "vtlbsim"
     shutil.copytree(matrix._PKG, pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(matrix, "_PKG", pkg)
-    assert any(
-        s.startswith("hyp/policies/") and s != "hyp/policies/__init__.py" for s in VERDICT_SOURCES
-    )
-    try:
-        matrix.fingerprint.cache_clear()
-        base = matrix.fingerprint()
-        missed = []
-        for rel in VERDICT_SOURCES:
-            f = pkg / rel
-            text = f.read_text()
-            f.write_text(text + "\n_FINGERPRINT_PROBE = 1\n")
-            matrix.fingerprint.cache_clear()
-            if matrix.fingerprint() == base:
-                missed.append(rel)
+    base = _pair_fingerprints(tmp_path)
+    assert base.keys() == {f"{k}|{p}" for k in KIND_NAMES for p in all_policies()}
+
+    def changed(rel: str, extra: str) -> set[str]:
+        f = pkg / rel
+        text = f.read_text()
+        f.write_text(text + extra)
+        try:
+            now = _pair_fingerprints(tmp_path)
+        finally:
             f.write_text(text)
-        assert missed == []
+        return {pair for pair in base if now[pair] != base[pair]}
+
+    code = "\n_FINGERPRINT_PROBE = 1\n"
+    for rel in CORE_SOURCES:
+        assert changed(rel, code) == set(base), rel
+    assert changed("sim/engine.py", "\n# a comment\n") == set()
+    assert changed("hyp/policies/xen.py", code) == {p for p in base if p.endswith("|xen")}
+    assert changed("hyp/policies/last_vcpu_ran.py", code) == {
+        p for p in base if p.split("|")[1] in ("last-vcpu-ran", "fb+last-vcpu-ran", "kvm")
+    }
+    toml = pkg / "data" / "profiles" / "guests" / "percpu-tables.toml"
+    text = toml.read_text()
+    toml.write_text(text.replace("smp = { value = true", "smp = { value = false", 1))
+    try:
+        now = _pair_fingerprints(tmp_path)
     finally:
-        matrix.fingerprint.cache_clear()
+        toml.write_text(text)
+    assert {p for p in base if now[p] != base[p]} == {
+        p for p in base if p.startswith("percpu-tables|")
+    }
+
+
+def test_code_text_is_the_same_under_every_python_installed() -> None:
+    """The fingerprint must not depend on the Python that computes it: ``code_text`` of every
+    source file, computed by each interpreter found (3.11 to 3.13), gives one digest."""
+    script = (
+        "import hashlib, runpy, sys, pathlib\n"
+        "ns = runpy.run_path(sys.argv[1])\n"
+        "h = hashlib.sha256()\n"
+        "for f in sorted(pathlib.Path(sys.argv[2]).rglob('*.py')):\n"
+        "    h.update(ns['code_text'](f.read_text(encoding='utf-8')).encode())\n"
+        "print(h.hexdigest())\n"
+    )
+    fp_module = matrix._PKG / "check" / "fingerprint.py"
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = [sys.executable, *(shutil.which(f"python3.{m}") or "" for m in (11, 12, 13))]
+    found += [str(p) for m in (11, 12, 13) for p in sorted(pyenv.glob(f"3.{m}.*/bin/python3"))]
+    digests = {}
+    for exe in dict.fromkeys(e for e in found if e):
+        out = subprocess.run(
+            [exe, "-c", script, str(fp_module), str(matrix._PKG)],
+            capture_output=True,
+            text=True,
+        )
+        if out.returncode == 0:  # a pyenv shim without that version installed fails: skipped
+            digests[exe] = out.stdout.strip()
+    assert sys.executable in digests
+    assert len(set(digests.values())) == 1, digests

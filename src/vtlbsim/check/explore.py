@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import permutations
 from typing import Any
@@ -26,6 +27,7 @@ from ..sim.engine import Engine
 from ..sim.events import Access, AccessKind, Event, Maintain, Run, WriteCode
 from ..sim.scenario import DomainSpec, Scenario
 from .actions import DEFAULT_VAS, DOMAIN, GuestModel, GuestState, Operation
+from .findings import PAGE
 from .key import KeyPlan, canonical_key
 from .oracle import GuestError, Oracle, Violation
 from .snapshot import copy_state
@@ -54,6 +56,14 @@ class CheckResult:
     violation: Violation | None = None
     actions: list[str] = field(default_factory=list)
     vas: int = DEFAULT_VAS
+    policy_ref: str = ""
+    """How the policy was asked for (a registered name, or a plug-in's ``module:Class``)."""
+    from_cache: bool = False
+    """Read from a verdict cache rather than computed now."""
+
+    def __post_init__(self) -> None:
+        if not self.policy_ref:
+            self.policy_ref = self.policy
 
     @property
     def safe(self) -> bool:
@@ -70,10 +80,38 @@ class CheckResult:
             f"{self.states} states)"
         )
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CheckResult:
+        """The result ``to_json`` wrote (a verdict cache entry)."""
+        from ..litmus import parse  # the counterexample is kept as its litmus file
+
+        r = cls(
+            data["kind"],
+            data["policy"],
+            data["pcpus"],
+            data["vcpus"],
+            data["depth"],
+            data["states"],
+            data["depth_reached"],
+            data["seconds"],
+            vas=data["vas"],
+            policy_ref=data.get("policy_ref", data["policy"]),
+            from_cache=True,
+        )
+        if not data["safe"]:
+            v = dict(data["violation"])
+            v.pop("explanation", None)
+            v["va"] = int(v["va"], 16) // PAGE
+            r.violation = Violation(**v)
+            r.actions = list(data["actions"])
+            r.counterexample = parse(data["litmus"], path="<verdict cache>")
+        return r
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "kind": self.kind,
             "policy": self.policy,
+            "policy_ref": self.policy_ref,
             "pcpus": self.pcpus,
             "vcpus": self.vcpus,
             "depth": self.depth,
@@ -158,18 +196,20 @@ def check(
     depth: int = 10,
     merge: bool = True,
     vas: int = DEFAULT_VAS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CheckResult:
     """Breadth-first search for the shortest action sequence that gives a violation.
 
     ``merge=False`` explores every path (no state merging, no symmetry, every leaf operation
-    applied): the reference the tests hold the merged search against.
+    applied): the reference the tests hold the merged search against. ``progress`` is told
+    (depth done, states so far) after each depth.
     """
     # The frontier holds thousands of engines, which Python's automatic collections would walk
     # again and again; the search frees the states it drops itself (``_release``).
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _Search(kind, policy, pcpus, vcpus, depth, merge, vas).run()
+        return _Search(kind, policy, pcpus, vcpus, depth, merge, vas, progress).run()
     finally:
         if enabled:
             gc.enable()
@@ -191,7 +231,9 @@ class _Search:
         depth: int,
         merge: bool,
         vas: int,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
+        self.progress = progress
         if depth < 0 or pcpus < 1 or vcpus < 1:
             raise ValueError("depth must be >= 0, pcpus and vcpus >= 1")
         self.kind, self.depth, self.merge = kind, depth, merge
@@ -222,6 +264,7 @@ class _Search:
             violation,
             labels or [],
             len(self.model.vas),
+            ex.policy_ref,
         )
 
     def applied(
@@ -288,6 +331,8 @@ class _Search:
                     nxt.append((path + op.events, op.state, (*labels, op.label), e2, o2))
                 if not ops:
                     _release(engine)
+            if self.progress is not None:
+                self.progress(depth if level == probe_level else level, self.states)
             if level == probe_level:
                 if found is not None:
                     return self.result(depth, *found)

@@ -90,5 +90,7 @@ def copy_state(engine: Engine, oracle: Oracle) -> tuple[Engine, Oracle]:
     e.counts = engine.counts  # event counts: statistics the checker never reads, shared
     e.last_vcpu_here = engine.last_vcpu_here.copy()
     e.pstate = engine.pstate.copy()
+    e.incomplete = engine.incomplete
+    e.pending = engine.pending.copy()
     e._info = engine._info  # VcpuInfo by vCPU name: the same for every state, shared
     return e, o

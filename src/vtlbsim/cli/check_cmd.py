@@ -4,6 +4,7 @@ counterexample as a litmus file; `--matrix` for every kind x every policy (SPEC 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -12,10 +13,18 @@ import typer
 from ..check.actions import DEFAULT_VAS, VAS
 from ..check.explore import CheckResult, GuestDisciplineError
 from ..check.explore import check as run_check
-from ..check.matrix import DEFAULT_DEPTH, DEFAULT_PCPUS, DEFAULT_VCPUS, matrix_results
+from ..check.matrix import (
+    DEFAULT_DEPTH,
+    DEFAULT_PCPUS,
+    DEFAULT_VCPUS,
+    VerdictCache,
+    matrix_results,
+)
 from ..guest.kinds import KIND_NAMES, KindError, load_kind
-from ..hyp.registry import PolicyError, resolve
+from ..hyp.registry import PolicyError, all_policies, resolve
+from .check_progress import LevelProgress, MatrixProgress
 from .common import app, console, fail
+from .progress import interrupted
 from .tables import matrix_grid, show, verdict_cell
 
 MAX_PCPUS = 4
@@ -67,7 +76,15 @@ def check(
         help="Every guest kind x every policy; with --policy, that policy against every kind; "
         "with --guest, that kind against every policy.",
     ),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="--matrix: processes to spread pairs over."),
+    jobs: int = typer.Option(
+        0, "--jobs", "-j", help="--matrix: processes to spread pairs over (default: every core)."
+    ),
+    no_cache: bool = typer.Option(
+        False,
+        "--no-cache",
+        help="--matrix: check every pair again (default: reuse and keep results in the verdict "
+        "cache, $VTLBSIM_CACHE or ~/.cache/vtlbsim/check).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Model-check a policy for a guest kind: safe up to a depth, or the shortest
@@ -78,8 +95,9 @@ def check(
         fail(f"--vcpus: expected 1..{MAX_VCPUS}, got {vcpus}")
     if not 0 <= depth <= 30:
         fail(f"--depth: expected 0..30, got {depth}")
-    if not 1 <= jobs <= 64:
-        fail(f"--jobs: expected 1..64, got {jobs}")
+    if not 0 <= jobs <= 256:
+        fail(f"--jobs: expected 1..256 (0: every core), got {jobs}")
+    jobs = jobs or os.cpu_count() or 1
     if not 1 <= vas <= len(VAS):
         fail(f"--vas: expected 1..{len(VAS)}, got {vas}")
     if guest is not None:
@@ -97,14 +115,24 @@ def check(
             fail(f"--out {out}: expected a folder for --matrix (one litmus file per unsafe pair)")
         kinds = None if guest is None else [guest]
         policies = None if policy is None else [policy]
-        _matrix(kinds, policies, pcpus, vcpus, depth, vas, jobs, out, as_json)
+        cache = None if no_cache else VerdictCache(VerdictCache.default_folder())
+        _matrix(kinds, policies, pcpus, vcpus, depth, vas, jobs, cache, out, as_json)
         return
     if guest is None or policy is None:
         fail("expected --guest KIND and --policy P (or --matrix)")
+    shown = LevelProgress(depth, console.is_terminal and not as_json)
     try:
-        r = run_check(guest, policy, pcpus=pcpus, vcpus=vcpus, depth=depth, vas=vas)
+        r = run_check(guest, policy, pcpus=pcpus, vcpus=vcpus, depth=depth, vas=vas, progress=shown)
     except GuestDisciplineError as exc:  # a bug in the action generator, not bad input
         fail(str(exc), code=3)
+    except KeyboardInterrupt:
+        shown.close()
+        interrupted(
+            f"at depth {shown.level + 1} ({shown.states:,} states): nothing kept; "
+            f"no violation within {shown.level} actions so far"
+        )
+    finally:
+        shown.close()
     if r.counterexample is not None and out is not None:
         try:
             out.write_text(r.counterexample.to_litmus())
@@ -131,19 +159,38 @@ def _matrix(
     depth: int,
     vas: int,
     jobs: int,
+    cache: VerdictCache | None,
     out: Path | None,
     as_json: bool,
 ) -> None:
     """The matrix (narrowed to one kind or one policy if given); exit 1 if a narrowed matrix
     has an unsafe pair (the full one always has: it holds the unsafe baselines)."""
+    total = len(kinds or KIND_NAMES) * len(policies or all_policies())
+    shown = MatrixProgress(total, console.is_terminal and not as_json)
     try:
         results = matrix_results(
-            kinds, policies, pcpus=pcpus, vcpus=vcpus, depth=depth, vas=vas, jobs=jobs
+            kinds,
+            policies,
+            pcpus=pcpus,
+            vcpus=vcpus,
+            depth=depth,
+            vas=vas,
+            jobs=jobs,
+            cache=cache,
+            progress=shown,
         )
     except (PolicyError, KindError) as exc:
         fail(str(exc))
     except GuestDisciplineError as exc:  # a bug in the action generator, not bad input
         fail(str(exc), code=3)
+    except KeyboardInterrupt:
+        shown.close()
+        kept = (
+            f"kept in {cache.folder}; rerun to check the rest" if cache else "--no-cache: none kept"
+        )
+        interrupted(f"{shown.done} of {total} pairs done, {kept}")
+    finally:
+        shown.close()
     written = _write_counterexamples(results, out) if out is not None else {}
     if as_json:
         rows = [r.to_json() for r in results]

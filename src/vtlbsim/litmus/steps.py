@@ -183,7 +183,7 @@ class StepLine:
                 raise self.err(
                     f"unknown {verb} option {rest[0]!r} (expected: {', '.join(allowed)})"
                 )
-            return Barrier(d.name, i, verb, L)
+            return Barrier(d.name, i, verb, L, rest[0] if rest and rest[0] != "sy" else "")
         if verb == "asid":
             self.extra(rest, 1, "D.V asid N")
             return SetAsid(d.name, i, self.asid(rest[0] if rest else None, d), L)

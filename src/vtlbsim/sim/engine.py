@@ -30,6 +30,7 @@ from .events import (
     SetTable,
     WriteCode,
 )
+from .pending import Pending, completes_own, completes_remote
 
 
 class EngineError(ValueError):
@@ -70,6 +71,7 @@ class Engine:
         domains: Iterable[Domain],
         policy: Policy,
         observer: Observer | None = None,
+        incomplete: bool = False,
     ) -> None:
         self.machine = machine
         self.domains = {d.name: d for d in domains}
@@ -80,6 +82,9 @@ class Engine:
         self.last_vcpu_here: dict[tuple[str, int], int] = {}
         self.pstate = PolicyState()
         """The policy's own state (``hyp/state.py``)."""
+        self.incomplete = incomplete
+        """Broadcast maintenance completes on other PEs at the issuer's DSB (``pending.py``)."""
+        self.pending = Pending()
         self._info: dict[str, VcpuInfo] = {}
 
     # ---- helpers -------------------------------------------------------------------------
@@ -126,8 +131,10 @@ class Engine:
         elif isinstance(ev, WriteCode):
             self._write_code(ev)
         elif isinstance(ev, Barrier):
-            self._running(ev.domain, ev.vcpu)
+            v, p = self._running(ev.domain, ev.vcpu)
             self.counts[ev.name] += 1
+            if self.incomplete and completes_own(ev):
+                self._dsb(ev, v, p)
         elif isinstance(ev, SetAsid):
             v, _ = self._running(ev.domain, ev.vcpu)
             v.asid = ev.asid
@@ -150,9 +157,12 @@ class Engine:
             dn, _, vi = p.running.rpartition(".")
             other = self.domains[dn].vcpus[int(vi)]
             other.last_pcpu, other.pcpu = p.index, None
+            self._descheduled(p)
         if v.pcpu is not None:
             self.machine.pcpus[v.pcpu].running = None
             v.last_pcpu = v.pcpu
+            if v.pcpu != p.index:
+                self._descheduled(self.machine.pcpus[v.pcpu])
         info = self.info(v)
         self.counts["vcpu-load"] += 1
         if v.last_pcpu is not None and v.last_pcpu != p.index:
@@ -164,6 +174,26 @@ class Engine:
         p.running = v.name
         v.pcpu = v.last_pcpu = p.index
         self.last_vcpu_here[(v.domain.name, p.index)] = v.index
+
+    def _descheduled(self, p: Pcpu) -> None:
+        """A vCPU leaves ``p``: the hypervisor's DSB there, if it executes one, completes what
+        was issued on ``p`` (``Policy.dsb_on_deschedule``)."""
+        if self.incomplete and self.policy.dsb_on_deschedule:
+            self._complete(p)
+
+    def _complete(self, p: Pcpu) -> None:
+        """Every remote part ``p`` issued takes effect on its target."""
+        for op, vmid, asid, va, pages, pa, target in self.pending.take_remote(p.index):
+            self._apply(op, self.machine.pcpus[target], vmid, asid, va, pages, pa)
+
+    def _dsb(self, ev: Barrier, v: Vcpu, p: Pcpu) -> None:
+        """A guest DSB: it completes what ``p`` issued if its shareability covers the IS
+        domain (with HCR_EL2.BSU, a DSB NSH does), and the guest may now rely on every
+        maintenance instruction it issued before it: the observer is told of them now."""
+        if completes_remote(ev, p.hcr.bsu):
+            self._complete(p)
+        for m, asid, pa in self.pending.take_undone(v.name):
+            self.observer.guest_maintenance(self.step, v, m, asid, pa)
 
     def _hyp(self, hop: HypOp, here: Pcpu, vmid: int, why: str) -> None:
         self.counts[f"hyp.{hop.name}"] += 1
@@ -255,10 +285,10 @@ class Engine:
             pa = None if pte is None else pte.pa
             used = self.translate(v, p, ev.va)
             if used is not None and used != pa:
-                self.observer.guest_maintenance(self.step, v, ev, asid, used)
+                self._written(v, ev, asid, used)
         else:
             used = None
-        self.observer.guest_maintenance(self.step, v, ev, asid, pa)
+        self._written(v, ev, asid, pa)
         kind = "guest." + written.structure.value + "." + written.scope.value
         self.counts[kind] += 1
         if written.structure is Structure.TLB and p.hcr.ttlb:
@@ -267,47 +297,67 @@ class Engine:
                 if isinstance(action, HypOp):
                     self._hyp(action, p, d.vmid, "trap")
                 else:
-                    self._execute(action, v, p, ev, asid, used)
+                    self._execute(action, v, p, ev, asid, used, trapped=True)
             return
         phys = effective(written, p.hcr.fb)
         if phys is not written:
             self.counts["fb-upgrade." + written.structure.value] += 1
         self._execute(phys, v, p, ev, asid, used)
 
+    def _written(self, v: Vcpu, ev: Maintain, asid: int, pa: int | None) -> None:
+        """Tell the observer what the guest wrote: now, or at its next DSB (``pending.py``)."""
+        if self.incomplete:
+            self.pending.defer(v.name, (ev, asid, pa))
+        else:
+            self.observer.guest_maintenance(self.step, v, ev, asid, pa)
+
     def _execute(
-        self, op: MaintenanceOp, v: Vcpu, p: Pcpu, ev: Maintain, asid: int, pa: int | None
+        self,
+        op: MaintenanceOp,
+        v: Vcpu,
+        p: Pcpu,
+        ev: Maintain,
+        asid: int,
+        pa: int | None,
+        trapped: bool = False,
     ) -> None:
         """Carry out ``op`` physically with the guest's operands on the PEs its scope reaches
-        (``pa``: the page a by-VA I-cache instruction translated to, None if it faulted)."""
+        (``pa``: the page a by-VA I-cache instruction translated to, None if it faulted); with
+        incomplete maintenance the other PEs' part waits for a DSB on ``p`` (not when the
+        hypervisor emulates a ``trapped`` instruction: it completes it before returning)."""
         vmid = v.domain.vmid
-        targets = self._targets(op.scope, p)
-        if op.structure is Structure.TLB:
-            here = others = 0
-            for t in targets:
-                n = t.tlb.invalidate(vmid, op.match, asid, ev.va, ev.pages)
-                if t is p:
-                    here += n
-                else:
-                    others += n
-            self.counts["tlb-entries-removed.here"] += here
-            self.counts["tlb-entries-removed.others"] += others
-            if op.scope is Scope.IS:
-                self.counts["dvm.tlbi"] += 1
-        elif op.structure is Structure.ICACHE:
-            if op.match is Match.VA:
-                if pa is not None:
-                    for t in targets:
-                        t.icache.invalidate_pa(vmid, pa)
+        if op.structure is Structure.TLB:  # both counters appear, as they always did
+            self.counts["tlb-entries-removed.here"] += 0
+            self.counts["tlb-entries-removed.others"] += 0
+        if op.scope is Scope.IS:
+            self.counts["dvm." + ("tlbi" if op.structure is Structure.TLB else op.structure)] += 1
+        for t in self._targets(op.scope, p):
+            if t is p or not self.incomplete or trapped:
+                self._apply(op, t, vmid, asid, ev.va, ev.pages, pa, t is p)
             else:
-                for t in targets:
-                    t.icache.invalidate_all()
-            if op.scope is Scope.IS:
-                self.counts["dvm.ic"] += 1
+                self.pending.issue(p.index, (op, vmid, asid, ev.va, ev.pages, pa, t.index))
+
+    def _apply(
+        self,
+        op: MaintenanceOp,
+        t: Pcpu,
+        vmid: int,
+        asid: int,
+        va: int,
+        pages: int,
+        pa: int | None,
+        here: bool = False,
+    ) -> None:
+        """What ``op`` removes on one PE ``t``."""
+        if op.structure is Structure.TLB:
+            n = t.tlb.invalidate(vmid, op.match, asid, va, pages)
+            self.counts["tlb-entries-removed.here" if here else "tlb-entries-removed.others"] += n
+        elif op.structure is Structure.ICACHE:
+            if op.match is not Match.VA:
+                t.icache.invalidate_all()
+            elif pa is not None:
+                t.icache.invalidate_pa(vmid, pa)
+        elif op.match is Match.VA:
+            t.bp.invalidate_va(vmid, va)
         else:
-            for t in targets:
-                if op.match is Match.VA:
-                    t.bp.invalidate_va(vmid, ev.va)
-                else:
-                    t.bp.invalidate_vmid(vmid)
-            if op.scope is Scope.IS:
-                self.counts["dvm.bp"] += 1
+            t.bp.invalidate_vmid(vmid)

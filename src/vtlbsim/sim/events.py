@@ -79,12 +79,15 @@ class Maintain:
 
 @dataclass(frozen=True, slots=True)
 class Barrier:
-    """DSB or ISB: accepted and counted; the model is sequential, so no state changes."""
+    """DSB or ISB. The sequential model counts it and changes nothing; with incomplete
+    maintenance (``sim/pending.py``) a DSB completes what its PE issued."""
 
     domain: str
     vcpu: int
     name: str
     line: int = 0
+    option: str = ""
+    """The DSB's option as written (``ish``, ``nsh``, ``sy``...; empty: SY)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +138,7 @@ def render(event: Event) -> str:
             arg = f" {event.asid}"
         return f"{who} {verb} {event.op.name}{arg}"
     if isinstance(event, Barrier):
-        return f"{who} {event.name}"
+        return f"{who} {event.name}" + (f" {event.option}" if event.option else "")
     if isinstance(event, SetAsid):
         return f"{who} asid {event.asid}"
     return f"{who} table {event.table}"
