@@ -96,7 +96,7 @@ def test_ctrl_c_during_one_check_says_what_was_proved(
     monkeypatch.setattr(check_cmd, "run_check", interrupted)
     code, _, err = cli(["check", "--guest", "linux-arm32-up", "--policy", "fb"])
     assert code == 130 and err.count("\n") == 1
-    assert "interrupted at depth 3 (9 states)" in err and "within 2 actions" in err
+    assert "interrupted: at depth 3 (9 states)" in err and "within 2 actions" in err
 
 
 def test_plain_progress_lines_off_a_terminal(cli: CliRun, monkeypatch: pytest.MonkeyPatch) -> None:
