@@ -3,8 +3,13 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the newest Python the project allows, for test-py313 (override with PY313=/path/to/python3.13)
+PY313 ?= $(firstword $(wildcard /root/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13))
+# packages make mutation mutates (comma-separated): MUTATE=arch,hyp for a part
+MUTATE ?= arch,check,hyp,cost
 
-.PHONY: run test test-all lint typecheck bench clean install
+comma := ,
+.PHONY: run test test-all test-slow test-py313 lint typecheck bench mutation clean install
 
 install: $(STAMP)
 
@@ -23,6 +28,19 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -m ''
 
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+# the fast suite on Python 3.13, in its own venv, so that nothing depends on the interpreter
+test-py313:
+	@test -x "$(PY313)" || { echo "test-py313: no python3.13 at '$(PY313)' (set PY313=...)"; exit 1; }
+	$(MAKE) test PY="$(PY313)" VENV=.venv313
+
+# mutation testing (mutmut, configured in pyproject.toml [tool.mutmut]); kill rate per package
+mutation: $(STAMP)
+	$(BIN)/mutmut run $(foreach p,$(subst $(comma), ,$(MUTATE)),'vtlbsim.$(p).*')
+	$(BIN)/python tests/mutation_rates.py --survivors
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
@@ -34,4 +52,4 @@ bench: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) .venv313 mutants .pytest_cache .mypy_cache .hypothesis
