@@ -42,7 +42,6 @@ import numpy as np
 from ..arch.ops import HypOp, HypTarget, MaintenanceOp, Match, Scope, Structure
 from .platform import Platform
 
-SCOPES: tuple[str, ...] = ("system", "socket", "filtered")
 MAX_STALL = 0.95
 """Largest share of a core's time lost to received DVM messages (the fixed point is capped here:
 beyond it the core makes no progress and the closed model no longer describes it)."""
@@ -76,11 +75,6 @@ def instruction_cycles(plat: Platform, o: MaintenanceOp | HypOp, broadcast: floa
     if o.scope is Scope.LOCAL:
         return own
     return broadcast + max(0.0, own - plat.tlbi_local_cycles)
-
-
-def is_broadcast(o: MaintenanceOp | HypOp) -> bool:
-    """Whether the instruction sends a DVM operation (Inner Shareable scope)."""
-    return o.scope is Scope.IS
 
 
 def filterable(o: MaintenanceOp | HypOp) -> bool:
@@ -129,10 +123,6 @@ class Solution:
     def throughput(self) -> np.ndarray:
         """Iterations per cycle of one member."""
         return 1.0 / self.iteration
-
-    def sync_wait(self, i: int, syncs: float) -> float:
-        """Cycles one Sync of class ``i`` spends at the server (residence per visit)."""
-        return float(self.residence[i] / syncs) if syncs > 0 else 0.0
 
 
 def solve(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -175,13 +175,6 @@ def _member(plat: Platform, a: Actor, vm_sockets: int) -> _Member:
     return _Member(a.work_ns * plat.clock_ghz, issue, syncs, msgs_all, msgs_vm, span)
 
 
-@dataclass(slots=True)
-class _Class:
-    actor: int
-    members: list[int] = field(default_factory=list)
-    """Indices into the run's flat member list."""
-
-
 def predict_run(
     exp: Experiment, run: Run, tweak: PlatformTweak | None = None
 ) -> dict[str, ActorMetrics | None]:
@@ -204,11 +197,12 @@ def predict_run(
         vm_sockets = len({plat.socket_of(c) for c in first_vm}) or 1
         per_actor.append(_member(plat, a, vm_sockets) if a.count else None)
     per_socket = plat.dvm_scope == "socket"
-    groups: dict[tuple[int, int, int, int], _Class] = {}
+    groups: dict[tuple[int, int, int, int], list[int]] = {}
+    """(actor, server, VM, members on the core) → indices into ``flat``."""
     for idx, (ai, c, vm, share) in enumerate(flat):
         server = plat.socket_of(c) if per_socket else 0
         key = (ai, server, vm if plat.dvm_scope == "filtered" else 0, share)
-        groups.setdefault(key, _Class(ai)).members.append(idx)
+        groups.setdefault(key, []).append(idx)
     keys = list(groups)
     classes: list[IssuerClass] = []
     for ai, server, _, share in keys:
@@ -217,7 +211,7 @@ def predict_run(
         kf = span_factor(plat, m.span)
         classes.append(
             IssuerClass(
-                float(len(groups[(ai, server, _, share)].members)),
+                float(len(groups[(ai, server, _, share)])),
                 m.work * share,
                 m.issue * share,
                 m.syncs,
@@ -227,14 +221,14 @@ def predict_run(
         )
     recv = np.zeros((len(keys), len(keys)))
     for ci, kc in enumerate(keys):
-        me = flat[groups[kc].members[0]]
+        me = flat[groups[kc][0]]
         for di, kd in enumerate(keys):
             m = per_actor[kd[0]]
             assert m is not None
             reaching = 0.0
-            for idx in groups[kd].members:
+            for idx in groups[kd]:
                 other = flat[idx]
-                if idx == groups[kc].members[0]:
+                if idx == groups[kc][0]:
                     continue
                 same_socket = plat.socket_of(other[1]) == plat.socket_of(me[1])
                 if per_socket and not same_socket:
