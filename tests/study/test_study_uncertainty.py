@@ -59,8 +59,15 @@ def test_a_small_study_gets_ranges_and_a_chart(small) -> None:  # type: ignore[n
     assert 0 < lo <= hi
     assert {p.suffix for p in u.figures} == {".svg", ".png"}
     assert all(p.stat().st_size > 0 for p in u.figures)
-    md = "\n".join(render.markdown(u, out))
+    from vtlbsim.study.render import write_html, write_markdown
+
+    secs = render.sections(u)
+    assert [s.title for s in secs][0] == "The answer with its uncertainty"
+    md = write_markdown(out / "r.md", "t", [], secs).read_text()
     assert "crossover" in md and "Calibration" in md and "validate:" in md
+    assert "sensitivity-thunderx-cn8890-2s.png" in md
+    page = write_html(out / "r.html", "t", [], secs).read_text()
+    assert "<svg" in page and "ye-2020-flush-tlb-range" in page
     assert "crossover" in render.text(u)
 
 

@@ -125,6 +125,10 @@ def print_headline(rep: Report) -> None:
     console.print()
     for line in rep.recommendations():
         prose(line, indent="    ")
+    if rep.uncertainty:
+        console.print()
+        for line in rep.uncertainty.splitlines():
+            prose(line, indent="      ")
 
 
 @app.command()

@@ -85,6 +85,8 @@ class Report:
     """platform → mix → [(pCPUs, crossover rate, how)] (see ``_crossover``)."""
     rests_on: list[str] = field(default_factory=list)
     """What the answer rests on, one sentence each (the report's first section)."""
+    uncertainty: str = ""
+    """The headline's ranges and what moves the crossover most (``uncertainty_render.text``)."""
 
     def headline_rows(self) -> tuple[list[str], list[list[str]]]:
         """The headline table: header (mix, each policy) and one row per mix; a cell is the
@@ -428,7 +430,7 @@ def report_steps(out_dir: str | Path) -> int:
     with Store(out_dir, read_only=True) as store:
         data = store.spec_data()
     plats = len(data["axes"]["platforms"]) if data else 0
-    return 3 * plats + 1 + 2
+    return 3 * plats + 1 + 2 + 1
 
 
 def build_report(
@@ -524,6 +526,11 @@ def build_report(
     step(1)
     rd.assumptions = _assumptions(spec, rows)
     rd.rests_on = rests_on(spec, rd.headlines)
+    from .uncertainty import for_study  # the answer with its uncertainty (issue 9)
+    from .uncertainty_render import text as uncertainty_text
+
+    rd.uncertainty = for_study(spec, fig_dir)
+    step(1)
     sections = build_sections(rd)
     title = f"Study `{spec.name}`" + (f": {spec.title}" if spec.title else "")
     intro = ([spec.description.strip()] if spec.description else []) + [
@@ -536,7 +543,17 @@ def build_report(
     page = write_html(out / "report.html", title, intro, sections)
     step(1)
     made = [f for fs in rd.figures.values() for pair in fs for f in pair] + list(rd.safety)
-    return Report(md, page, made, rd.headlines, policies, rd.crossovers, rd.rests_on)
+    made += rd.uncertainty.figures
+    return Report(
+        md,
+        page,
+        made,
+        rd.headlines,
+        policies,
+        rd.crossovers,
+        rd.rests_on,
+        uncertainty_text(rd.uncertainty),
+    )
 
 
 def _source_words(source: str) -> str:

@@ -13,6 +13,8 @@ from . import figures
 from .render import Bullets, Figure, Para, Section, Table
 from .report import Headline, _fmt_pct, _recommend
 from .spec import StudySpec
+from .uncertainty import Uncertainty
+from .uncertainty_render import sections as sections_of
 
 
 @dataclass
@@ -35,6 +37,8 @@ class ReportData:
     safety: list[Path] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     rests_on: list[str] = field(default_factory=list)
+    uncertainty: Uncertainty | None = None
+    """The answer's ranges, sensitivity and calibration table (``study/uncertainty.py``)."""
 
 
 CAPTIONS = {
@@ -203,10 +207,17 @@ def sweep_section(d: ReportData) -> Section:
 
 SectionBuilder = Callable[[ReportData], "Section | list[Section] | None"]
 
+
+def uncertainty_section(d: ReportData) -> list[Section]:
+    """The answer with its uncertainty, and the calibration table (``uncertainty_render``)."""
+    return sections_of(d.uncertainty) if d.uncertainty is not None else []
+
+
 SECTIONS: list[SectionBuilder] = [
     rests_on_section,
     headline_section,
     recommendation_section,
+    uncertainty_section,
     crossover_sections,
     figure_sections,
     assumptions_section,

@@ -3,10 +3,10 @@ summary and the sensitivity (tornado) chart."""
 
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
 
+from .render import Bullets, Figure, Para, Section, Table
 from .uncertainty import LOG_RATES, MixUncertainty, Uncertainty
 
 
@@ -123,13 +123,14 @@ def chart(u: Uncertainty, dest: Path, stem: str = "sensitivity") -> list[Path]:
     return out
 
 
-def _calibration(u: Uncertainty) -> tuple[list[str], list[list[str]], list[str]]:
+def _calibration_table(u: Uncertainty) -> Table:
     head = ["role", "experiment", "run", "metric (actor)", "measured", "predicted", "pred/meas"]
     rows = []
     for role in ("calibrate", "validate"):
         for r in u.rows:
             if r.role == role and r.measured is not None:
                 what = f"{r.metric} ({r.actor})" + (f" / {r.relative_to}" if r.relative_to else "")
+                ratio = f"{r.ratio:.3f}" if r.ratio else "-"
                 rows.append(
                     [
                         role,
@@ -138,17 +139,10 @@ def _calibration(u: Uncertainty) -> tuple[list[str], list[list[str]], list[str]]
                         what,
                         f"{r.measured:.4g}",
                         f"{r.predicted:.4g}",
-                        f"{r.ratio:.3f}" if r.ratio else "-",
+                        ratio,
                     ]
                 )
-    from ..cost.published import summarise
-
-    notes = [
-        f"{s.role}: {s.runs} measured runs, geometric-mean error {s.geomean:.2f}×, worst "
-        f"{s.worst:.2f}× ({s.worst_run})"
-        for s in summarise(u.rows)
-    ]
-    return head, rows, notes
+    return Table(head, rows, {4, 5, 6})
 
 
 def _intro(u: Uncertainty) -> str:
@@ -157,79 +151,93 @@ def _intro(u: Uncertainty) -> str:
     return (
         f"Ranges are the 5th-95th percentile of a seeded Monte Carlo ({u.samples} samples, seed "
         f"{u.seed}, analytic model) over the assumptions below, each drawn from its range "
-        f"independently, at {u.pcpus} pCPUs and {u.rate:g} migrations per vCPU-second. The "
-        f"DVM figures' ranges come from the calibration (its validate error, and how far the "
-        f"one other measured interconnect was from the reference). The assumptions that move "
-        f"the crossover most: {moves}."
+        f"independently, at {u.pcpus} pCPUs and {u.rate:g} migrations per vCPU-second; the "
+        f"crossover is the migration rate above which `{u.base}` becomes cheaper than "
+        f"`{u.chal}`, searched from {10.0 ** LOG_RATES[0]:g} to {10.0 ** LOG_RATES[1]:g}. The DVM "
+        f"figures' ranges come from the calibration on the published record (its validate "
+        f"error, and how far the one other measured interconnect was from the reference). The "
+        f"assumptions that move the crossover most: {moves}. A range reaching above 100 % is "
+        "beyond the model's validity (the machine would be saturated)."
     )
 
 
-def markdown(u: Uncertainty, out_dir: Path) -> list[str]:
-    """The section as Markdown lines."""
+CARRIED = (
+    "The ThunderX CN8890 (and any platform without a published DVM measurement) carries its "
+    "DVM figures over from the fit: the operation and Sync latencies in nanoseconds of the "
+    "reference Kunpeng 920 (Ye 2020), the receiver stall fitted on ThunderX2 (Qi Fuli 2020) "
+    "and the eMAG (Arcangeli 2020); the latency range above spans the one other interconnect "
+    "measured under contention (docs/cost.md, 'Calibration')."
+)
+
+
+def sections(u: Uncertainty) -> list[Section]:
+    """The report's uncertainty sections: the headline with its ranges and the sensitivity
+    chart, then the calibration table."""
     if u.note:
-        return ["## The answer with its uncertainty", "", u.note, ""]
-    md = ["## The answer with its uncertainty", "", _intro(u), ""]
+        return [Section("The answer with its uncertainty", [Para(u.note)], anchor="uncertainty")]
     head, rows = headline_rows(u)
-    md += [
-        "| " + " | ".join(head) + " |",
-        "| --- | --- | " + " | ".join("---:" for _ in head[2:]) + " |",
-    ]
-    md += ["| " + " | ".join(r) + " |" for r in rows] + [""]
-    for f in u.figures:
-        if f.suffix == ".png":
-            rel = f.relative_to(out_dir).as_posix()
-            md += [f"![{f.stem}]({rel})", ""]
-    md += ["| assumption | range | why |", "| --- | --- | --- |"]
-    for a in u.assumptions:
-        rng = f"{a.low:g} – {a.high:g}" + ("" if a.absolute else " × profile")
-        md.append(f"| {a.name} | {rng} | {a.why} |")
-    head, rows, notes = _calibration(u)
-    md += [
-        "",
-        "### Calibration: the hardware record, measured vs predicted",
-        "",
-        "The model's DVM figures are fitted to the `calibrate` runs only; the `validate` runs "
-        "are its test (`vtlbsim validate --published`, docs/cost.md).",
-        "",
-    ]
-    md += [f"- {n}" for n in notes] + [""]
-    md += ["| " + " | ".join(head) + " |", "| " + " | ".join("---" for _ in head) + " |"]
-    md += ["| " + " | ".join(r) + " |" for r in rows] + [""]
-    return md
-
-
-def html_lines(u: Uncertainty) -> list[str]:
-    """The section as HTML (figures inlined as SVG)."""
-    e = html.escape
-    if u.note:
-        return ["<h2>The answer with its uncertainty</h2>", f"<p>{e(u.note)}</p>"]
-    out = ["<h2>The answer with its uncertainty</h2>", f"<p>{e(_intro(u))}</p>"]
-
-    def table(head: list[str], rows: list[list[str]]) -> str:
-        cells = "".join(f"<th>{e(h)}</th>" for h in head)
-        body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
-        return f"<table><tr>{cells}</tr>{body}</table>"
-
-    out.append(table(*headline_rows(u)))
-    for f in u.figures:
-        if f.suffix == ".svg":
-            text = f.read_text(encoding="utf-8")
-            out.append(f"<figure>{text[text.find('<svg') :]}</figure>")
-    out.append(
-        table(
+    table = Table(head, rows, {2, 3, 4, 5})
+    for i, m in enumerate(u.mixes):  # a range beyond 100 %: outside the model's validity
+        for j, what in ((2, "base"), (3, "chal")):
+            if m.band(what)[1] > 100.0:
+                table.flagged.add((i, j))
+    blocks: list[Para | Bullets | Table | Figure] = [Para(_intro(u)), table]
+    pngs = [f for f in u.figures if f.suffix == ".png"]
+    for png in pngs:
+        words = [
+            f"{m.mix}: {name} at its {end} end puts the crossover "
+            f"{'above' if v == math.inf else 'below'} the searched range"
+            for m in u.mixes
+            for name, lo, hi in m.sensitivity
+            for end, v in (("low", lo), ("high", hi))
+            if math.isinf(v) and not math.isinf(m.nominal.crossover)
+        ]
+        blocks.append(
+            Figure(
+                png,
+                png.with_suffix(".svg"),
+                f"Sensitivity: each assumption alone at the low and the high end of its range, "
+                f"in decades of the {u.base}-vs-{u.chal} crossover (bars reaching the edge of the "
+                "searched range are clipped).",
+                words,
+            )
+        )
+    blocks.append(
+        Table(
             ["assumption", "range", "why"],
             [
-                [a.name, f"{a.low:g} – {a.high:g}" + ("" if a.absolute else " × profile"), a.why]
+                [
+                    a.name,
+                    f"{a.low:.3g} – {a.high:.3g}" + ("" if a.absolute else " × profile"),
+                    a.why,
+                ]
                 for a in u.assumptions
             ],
         )
     )
-    head, rows, notes = _calibration(u)
-    out.append("<h3>Calibration: the hardware record, measured vs predicted</h3><ul>")
-    out += [f"<li>{e(n)}</li>" for n in notes]
-    out.append("</ul>")
-    out.append(table(head, rows))
-    return out
+    blocks.append(Para(CARRIED))
+    from ..cost.published import summarise
+
+    notes = [
+        f"{s.role}: {s.runs} measured runs, geometric-mean error {s.geomean:.2f}×, worst "
+        f"{s.worst:.2f}× ({s.worst_run})"
+        for s in summarise(u.rows)
+    ]
+    calib = Section(
+        "Calibration: the hardware record, measured vs predicted",
+        [
+            Para(
+                "The DVM figures are fitted to the `calibrate` runs only; the `validate` runs are "
+                "their test (`vtlbsim validate --published`; docs/cost.md, 'Held to the "
+                "hardware record')."
+            ),
+            Bullets(notes),
+            _calibration_table(u),
+        ],
+        level=3,
+        anchor="calibration",
+    )
+    return [Section("The answer with its uncertainty", blocks, anchor="uncertainty"), calib]
 
 
 def text(u: Uncertainty) -> str:
