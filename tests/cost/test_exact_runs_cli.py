@@ -44,12 +44,12 @@ def _file(tmp_path: Path, duration: float) -> Path:
 
 def test_one_process_or_two_give_the_same_table(tmp_path: Path) -> None:
     f = str(_file(tmp_path, 0.01))
-    args = ["run", f, "--mode", "exact", "--policy", "fb", "--pcpus", "2,4", "--json"]
+    args = ["run", f, "--mode", "exact", "--policy", "fb", "--pcpus", "1,2", "--json"]
     one = CliRunner().invoke(app, [*args, "-j", "1"])
     two = CliRunner().invoke(app, [*args, "-j", "2"])
     assert one.exit_code == 0 and two.exit_code == 0, one.stderr + two.stderr
     assert json.loads(one.stdout) == json.loads(two.stdout)
-    assert [r["pcpus"] for r in json.loads(one.stdout)] == [2, 4]
+    assert [r["pcpus"] for r in json.loads(one.stdout)] == [1, 2]
 
 
 def test_long_runs_are_announced_with_the_sample_hint(
