@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from multiprocessing import util as mp_util
 from multiprocessing.connection import Connection
 from typing import Any, Protocol, TypeVar
 
@@ -76,12 +75,13 @@ def _worker_init(lifeline: Connection, channel: Connection | None = None, thread
             lifeline.recv_bytes()
         except (EOFError, OSError):
             pass
-        # release what this process registered (e.g. numba's launch lock, a named semaphore)
-        # so the resource tracker has nothing to call leaked; then stop, mid-task or not
-        mp_util._run_finalizers()  # type: ignore[attr-defined]
         os._exit(1)
 
     threading.Thread(target=watch, name="vtlbsim-lifeline", daemon=True).start()
+    # Locks this worker creates come from the default context: with "fork" they are unlinked
+    # at once, so a worker ended mid-task (os._exit above) leaves no named semaphore behind
+    # for the resource tracker to report as leaked (numba's parallel loop creates one).
+    mp.set_start_method("fork", force=True)
     global _channel
     _channel = channel
     if threads > 0:
