@@ -13,13 +13,14 @@ from pathlib import Path
 import typer
 from rich import box
 
-from ..cost import CostError, CostResult, Workload, WorkloadError, evaluate, load_workload
+from ..cost import CostResult, Workload, WorkloadError, load_workload
 from ..cost.analytic import CAUSES
 from ..cost.platform import PlatformError, load_platform
-from ..guest.rates import RatesError
 from ..hyp.registry import PolicyError, all_policies
+from ..study.costs import CostTask
 from ..study.spec import safety_bound
 from .common import app, console, fail
+from .cost_runs import compute
 from .tables import Column, Grid, prose, show
 
 
@@ -207,13 +208,7 @@ def verdict(rows: list[CostResult]) -> tuple[str, str | None]:
     return line, warning
 
 
-def _evaluate(
-    workload: Workload, policy: str, pcpus: int, mode: str, seed: int, sample: float | None
-) -> CostResult:
-    try:
-        res = evaluate(workload, policy, pcpus, mode=mode, seed=seed, sample=sample)
-    except (CostError, PolicyError, PlatformError, RatesError, ValueError) as exc:
-        fail(str(exc))
+def _safety(workload: Workload, res: CostResult) -> CostResult:
     res.safe = workload_safe(workload, res.policy)
     return res
 
@@ -247,6 +242,9 @@ def run(
     ),
     wide: bool = typer.Option(
         False, "--wide", help="Every column, even if wider than the terminal."
+    ),
+    workers: int = typer.Option(
+        0, "--workers", "-j", help="Exact mode: processes for the runs (default 0: one per CPU)."
     ),
 ) -> None:
     """What each policy costs a workload: overhead, cycles by cause, cost to others, safety."""
@@ -291,7 +289,31 @@ def run(
         names = [policy or workload.policy or ""]
     else:
         fail(f"{config}: policy: no policy in the file; pass --policy NAME or --all-policies")
-    results = [_evaluate(workload, n, p, mode, seed, sample) for p in counts for n in names]
+    if workers < 0:
+        fail(f"--workers: expected 0 (one per CPU) or a positive number, got {workers}")
+    tasks = [CostTask(workload, n, p, mode, seed, sample) for p in counts for n in names]
+
+    def kept(done: list[tuple[int, CostResult, float]]) -> str:
+        """On Ctrl-C: print the runs that finished; say so."""
+        part = [_safety(workload, r) for _, r, _ in done]
+        if part and as_json:
+            console.print_json(json.dumps([r.to_json() for r in part]))
+        elif part:
+            _print_text(
+                config,
+                workload,
+                part,
+                [p for p in counts if any(r.pcpus == p for r in part)],
+                events,
+                wide,
+            )
+        k, n = len(part), len(tasks)
+        if not k:
+            return f"none of the {n} run{'s' * (n > 1)} finished; nothing was printed"
+        return f"{k} of {n} runs finished (printed above); the other {n - k} were not computed"
+
+    ran = compute(tasks, workers if mode == "exact" else 1, f"run {config.name}", kept)
+    results = [_safety(workload, r) for r, _ in ran]
     if as_json:
         console.print_json(json.dumps([r.to_json() for r in results]))
         return

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import typer
 
-from ..cost import CostError, evaluate
-from ..cost.exact import evaluate_exact
+from ..cost import CostError, CostResult, Workload, evaluate
 from ..cost.platform import PlatformError
 from ..cost.validate import CONFIGS, TOLERANCE, Config, Row, compare, sample_error
 from ..cost.workload import WorkloadError, load_workload
 from ..guest.rates import RatesError
-from ..guest.workload import TraceError
+from ..guest.workload import TraceError, load_trace
 from ..hyp.registry import PolicyError
+from ..study.costs import CostTask
 from .common import app, console, fail
+from .cost_runs import compute
 
 
 def _pct(x: float, machine: float) -> str:
@@ -50,6 +50,9 @@ def validate(
         [], "--trace", help="KIND=FILE: exact mode replays this trace for that guest kind."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    workers: int = typer.Option(
+        0, "--workers", "-j", help="Processes for the exact runs (default 0: one per CPU)."
+    ),
 ) -> None:
     """Run analytic and exact modes on the same points; print the relative error of every cost
     category (exit 1 if one exceeds the tolerance). With --published: predict every published
@@ -71,6 +74,10 @@ def validate(
             fail(f"--trace: expected KIND=FILE, got {item!r}")
         if not Path(path).is_file():
             fail(f"--trace: {path}: no such trace file")
+        try:
+            load_trace(path)  # read now: a bad file is one line before anything runs
+        except TraceError as exc:
+            fail(f"--trace: {exc}")
         traces[kind] = path
     configs: list[Config] = []
     if workload is not None:
@@ -93,62 +100,65 @@ def validate(
                 )
         configs = [c for c in CONFIGS if not config or c.name in config]
         base_dir = ""
+    if workers < 0:
+        fail(f"--workers: expected 0 (one per CPU) or a positive number, got {workers}")
     rows: list[Row] = []
     samples: list[dict[str, object]] = []
-    try:
-        for c in configs:
-            wl = c.build().model_copy(update={"base_dir": base_dir})
-            cores = c.pcpus or None
-            for pol in c.policies:
+    # the exact runs (full, then sampled) of every (configuration, policy), in processes;
+    # each comparison is printed, in order, as soon as its runs are done
+    points: list[tuple[Config, str, Workload, int | None]] = []
+    tasks: list[CostTask] = []
+    pairs = tuple(traces.items())
+    for c in configs:
+        wl = c.build().model_copy(update={"base_dir": base_dir})
+        for pol in c.policies:
+            points.append((c, pol, wl, c.pcpus or None))
+            runs = (None,) if sample is None else (None, sample)
+            tasks += [CostTask(wl, pol, c.pcpus or None, "exact", seed, s, pairs) for s in runs]
+    per = 1 if sample is None else 2
+    got: dict[int, tuple[CostResult, float]] = {}
+    shown = [0]
+
+    def on_result(i: int, res: CostResult, secs: float) -> None:
+        got[i] = (res, secs)
+        while shown[0] < len(points) and all(shown[0] * per + k in got for k in range(per)):
+            c, pol, wl, cores = points[shown[0]]
+            e, full_s = got[shown[0] * per]
+            try:
                 a = evaluate(wl, pol, pcpus=cores)
-                t0 = time.perf_counter()
-                e = evaluate_exact(wl, pol, cores, seed, None, traces=traces)
-                full_s = time.perf_counter() - t0
-                point = compare(a, e, c)
-                rows.extend(point)
-                if not as_json:
-                    _print_point(c.name, pol, a.machine_cycles, point)
-                if sample is not None:
-                    t0 = time.perf_counter()
-                    part = evaluate_exact(wl, pol, cores, seed, sample, traces=traces)
-                    part_s = time.perf_counter() - t0
-                    err = sample_error(part, e)
-                    samples.append(
-                        {
-                            "config": c.name,
-                            "policy": pol,
-                            "sample": sample,
-                            "sampled_overhead_pct": part.overhead_pct,
-                            "full_overhead_pct": e.overhead_pct,
-                            "error": err,
-                            "sampled_s": part_s,
-                            "full_s": full_s,
-                        }
-                    )
-    except (CostError, PlatformError, RatesError, PolicyError, TraceError, ValueError) as exc:
-        fail(str(exc))
+            except (CostError, PlatformError, RatesError, PolicyError, ValueError) as exc:
+                fail(str(exc))
+            point = compare(a, e, c)
+            rows.extend(point)
+            if not as_json:
+                _print_point(c.name, pol, a.machine_cycles, point)
+            if sample is not None:
+                part, part_s = got[shown[0] * per + 1]
+                samples.append(
+                    {
+                        "config": c.name,
+                        "policy": pol,
+                        "sample": sample,
+                        "sampled_overhead_pct": part.overhead_pct,
+                        "full_overhead_pct": e.overhead_pct,
+                        "error": sample_error(part, e),
+                        "sampled_s": part_s,
+                        "full_s": full_s,
+                    }
+                )
+            shown[0] += 1
+
+    def kept(done: list[tuple[int, CostResult, float]]) -> str:
+        """On Ctrl-C: the comparisons printed so far (in --json, printed now)."""
+        if as_json and shown[0]:
+            _print_json(rows, samples)
+        where = " (printed above)" if shown[0] else ""
+        return f"{shown[0]} of {len(points)} comparisons finished{where}; nothing is stored"
+
+    compute(tasks, workers, "validate", kept, on_result)
     bad = [r for r in rows if not r.ok]
     if as_json:
-        out = {
-            "tolerance": TOLERANCE,
-            "ok": not bad,
-            "rows": [
-                {
-                    "config": r.config,
-                    "policy": r.policy,
-                    "cause": r.cause,
-                    "analytic": r.analytic,
-                    "exact": r.exact,
-                    "error": r.error,
-                    "ok": r.ok,
-                    "simulated": r.simulated,
-                    "claimed": r.claimed,
-                }
-                for r in rows
-            ],
-            "samples": samples,
-        }
-        console.print_json(json.dumps(out))
+        _print_json(rows, samples)
     else:
         for s in samples:
             console.print(
@@ -167,6 +177,30 @@ def validate(
         )
     if bad:
         raise typer.Exit(1)
+
+
+def _print_json(rows: list[Row], samples: list[dict[str, object]]) -> None:
+    bad = [r for r in rows if not r.ok]
+    out = {
+        "tolerance": TOLERANCE,
+        "ok": not bad,
+        "rows": [
+            {
+                "config": r.config,
+                "policy": r.policy,
+                "cause": r.cause,
+                "analytic": r.analytic,
+                "exact": r.exact,
+                "error": r.error,
+                "ok": r.ok,
+                "simulated": r.simulated,
+                "claimed": r.claimed,
+            }
+            for r in rows
+        ],
+        "samples": samples,
+    }
+    console.print_json(json.dumps(out))
 
 
 def _print_point(config: str, policy: str, machine: float, rows: list[Row]) -> None:

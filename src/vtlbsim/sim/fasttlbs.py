@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 
 from .fastmaint import (
@@ -64,6 +65,27 @@ def empty_arrays(pcpus: int, sets: int, ways: int) -> Arrays:
         np.full(shape, -1, dtype=np.int64),
         np.zeros(shape, dtype=np.int8),
     )
+
+
+_threads: list[int] = []
+"""The threads a step may use (``set_threads``; empty: every core numba sees)."""
+
+
+def set_threads(n: int) -> None:
+    """Let exact mode's steps in this process use at most ``n`` threads (at least one): one per
+    core for a single run, one when several processes share the cores. The results do not
+    depend on it (``fastpath.run_step``)."""
+    _threads[:] = [max(1, n)]
+
+
+def threads() -> int:
+    """The threads a step uses (``set_threads``, within numba's limit)."""
+    limit = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+    return min(_threads[0], limit) if _threads else limit
+
+
+def _set_numba_threads() -> None:
+    numba.set_num_threads(threads())
 
 
 def _done() -> None:
@@ -157,10 +179,14 @@ class FastTlbs:
         args = (self.l1i, self.l1d, self.l2, self.ic, self.hint, ops, vmids, asids, starts)
         rest = (stops, offsets, lines, flags, self.geometry.ic_shift, self.clocks, self.counters)
         if not background:
+            numba.set_num_threads(threads())
             run_step(*args, *rest)
             return _done
         if self._thread is None:
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="vtlbsim-exact")
+            # numba's thread count is per calling thread: set it in the step thread
+            self._thread = ThreadPoolExecutor(
+                1, thread_name_prefix="vtlbsim-exact", initializer=_set_numba_threads
+            )
         return self._thread.submit(run_step, *args, *rest).result
 
     def close(self) -> None:
