@@ -47,6 +47,8 @@ by that VA's own operations. Tests hold it against two VAs."""
 PAS: tuple[int, ...] = tuple(range(0xA, 0x12))
 """PA pages the guest maps (0xa000 ... 0x11000), each at most once."""
 AS_TABLES: tuple[str, ...] = (MAIN_TABLE, "as1")
+GLOBAL_VA = 8
+"""The kernel page (0x8000) the ``globals`` option maps global in every table."""
 """The two processes' tables of a kind with address spaces."""
 
 
@@ -88,9 +90,21 @@ class GuestModel:
     vcpus: int
     vas: tuple[int, ...] = VAS[:DEFAULT_VAS]
     ops: dict[str, MaintenanceOp] = field(default_factory=dict, compare=False, hash=False)
+    globals: bool = False
+    """Checker option: the kernel maps and unmaps a global page (``global_operations``)."""
+    asid_flush: bool = False
+    """Checker option: a process exits with the kind's ``asid_flush`` (``asid_flushes``)."""
 
     @classmethod
-    def for_kind(cls, kind: str, vcpus: int, vas: int = DEFAULT_VAS) -> GuestModel:
+    def for_kind(
+        cls,
+        kind: str,
+        vcpus: int,
+        vas: int = DEFAULT_VAS,
+        *,
+        globals: bool = False,
+        asid_flush: bool = False,
+    ) -> GuestModel:
         """The model of a guest kind (a built-in name or a kind file's path) with ``vas`` VA
         pages; UP kinds always get one vCPU. KindError if the kind does not load."""
         if not 1 <= vas <= len(VAS):
@@ -102,7 +116,7 @@ class GuestModel:
             if op is None:  # kinds.py validated every name: unreachable
                 raise ValueError(f"guest kind {kind!r}: {n!r} is not a {d.arch} instruction")
             ops[n] = op
-        return cls(kind, d, vcpus if d.smp else 1, VAS[:vas], ops)
+        return cls(kind, d, vcpus if d.smp else 1, VAS[:vas], ops, globals, asid_flush)
 
     # ---- tables and ASIDs ---------------------------------------------------------------------
     @property
@@ -240,7 +254,9 @@ class GuestModel:
             if table == cur:
                 continue
             evs: list[Event] = [
-                PteWrite(DOMAIN, v, va, None) for va in sorted(dom.table(cur).current)
+                PteWrite(DOMAIN, v, va, None)
+                for va in sorted(dom.table(cur).current)
+                if va != GLOBAL_VA  # the kernel's global page outlives the process
             ]
             evs += self._issue(v, d.rollover, asid=vc.asid)
             evs += self._switch_events(v, vc.asid, table)
@@ -253,6 +269,66 @@ class GuestModel:
                     f"v{v} exit+rollover, switch {table}", tuple(evs), self.on_load(g2, v, table)
                 )
             )
+        return out
+
+    # ---- optional dimensions (checker options; kept apart from the discipline's operations) ----
+    def extra_operations(self, engine: Engine, g: GuestState, v: int) -> list[Operation]:
+        """The operations the checker's options add for running vCPU ``v``."""
+        out: list[Operation] = []
+        if self.globals:
+            out += self.global_operations(engine, g, v)
+        if self.asid_flush and not self.percpu:
+            out += self.asid_flushes(engine, g, v)
+        return out
+
+    def global_operations(self, engine: Engine, g: GuestState, v: int) -> list[Operation]:
+        """The kernel maps its page ``GLOBAL_VA`` global (nG=0) to a fresh PA in every table, as
+        kernels keep their global mappings the same in every address space; or unmaps it from
+        every table and invalidates it by VA with the kind's PTE instructions (TLBI VAE1 and
+        its kin remove the VA's global entry whatever the ASID, Arm ARM D8.13)."""
+        dom = engine.domains[DOMAIN]
+        names = self.tables
+        mapped = [n for n in names if GLOBAL_VA in dom.table(n).current]
+        if mapped:
+            evs: list[Event] = [PteWrite(DOMAIN, v, GLOBAL_VA, None, table=n) for n in mapped]
+            evs += self._issue(v, self.discipline.pte_user, va=GLOBAL_VA)
+            return [Operation(f"v{v} unmap-global {_addr(GLOBAL_VA)}", tuple(evs), g)]
+        pa = fresh_pa(dom.tables.values())
+        if pa is None:
+            return []
+        evs = [PteWrite(DOMAIN, v, GLOBAL_VA, Pte(pa, True), table=n) for n in names]
+        return [Operation(f"v{v} map-global {_addr(GLOBAL_VA)} {_addr(pa)}", tuple(evs), g)]
+
+    def asid_flushes(self, engine: Engine, g: GuestState, v: int) -> list[Operation]:
+        """The process on ``v`` exits as ``v`` switches away: its mappings go and the kind's
+        ``asid_flush`` invalidates its ASID (arm64 Linux ``tlb_flush()`` with ``fullmm``
+        issues ``flush_tlb_mm``, ASIDE1IS, when the page tables are freed); its table and ASID
+        then serve a new process. Allowed when no other loaded vCPU is using that table."""
+        d = self.discipline
+        dom = engine.domains[DOMAIN]
+        vc = dom.vcpus[v]
+        cur = vc.table
+        if not d.asid_flush or any(
+            o.table == cur for o in dom.vcpus if o.index != v and o.last_pcpu is not None
+        ):
+            return []
+        out: list[Operation] = []
+        ti = self.tables.index(cur)
+        for table in AS_TABLES:
+            if table == cur:
+                continue
+            evs: list[Event] = [
+                PteWrite(DOMAIN, v, va, None)
+                for va in sorted(dom.table(cur).current)
+                if va != GLOBAL_VA
+            ]
+            evs += self._issue(v, d.asid_flush, asid=vc.asid)
+            evs += self._switch_events(v, vc.asid, table)
+            act = list(g.active)
+            act[ti] = frozenset()
+            g2 = GuestState(g.needs_flush, tuple(act))
+            label = f"v{v} exit+asid-flush, switch {table}"
+            out.append(Operation(label, tuple(evs), self.on_load(g2, v, table)))
         return out
 
     def _switch_events(self, v: int, asid: int, table: str) -> list[Event]:

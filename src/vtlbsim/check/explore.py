@@ -14,7 +14,6 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from itertools import permutations
 from typing import Any
 
@@ -24,13 +23,26 @@ from ..guest.domain import Domain
 from ..hyp.policy import Policy
 from ..hyp.registry import resolve
 from ..sim.engine import Engine
-from ..sim.events import Access, AccessKind, Event, Maintain, Run, WriteCode
+from ..sim.events import (
+    Access,
+    AccessKind,
+    Barrier,
+    Event,
+    Maintain,
+    PteWrite,
+    Run,
+    WriteCode,
+)
+from ..sim.pending import Undone
 from ..sim.scenario import DomainSpec, Scenario
 from .actions import DEFAULT_VAS, DOMAIN, GuestModel, GuestState, Operation
 from .findings import PAGE
 from .key import KeyPlan, canonical_key
 from .oracle import GuestError, Oracle, Violation
+from .result import CheckResult
 from .snapshot import copy_state
+
+__all__ = ["CheckResult", "Explorer", "GuestDisciplineError", "check", "probe"]
 
 Node = tuple[tuple[Event, ...], GuestState, tuple[str, ...], Engine, Oracle]
 """A frontier state: its event path, guest bookkeeping, action labels, engine and oracle."""
@@ -40,102 +52,21 @@ class GuestDisciplineError(AssertionError):
     """An explored path on which the guest broke its own rules: a bug in ``actions.py``."""
 
 
-@dataclass(slots=True)
-class CheckResult:
-    """The verdict for one guest kind under one policy on one machine size."""
-
-    kind: str
-    policy: str
-    pcpus: int
-    vcpus: int
-    depth: int
-    states: int
-    depth_reached: int
-    seconds: float
-    counterexample: Scenario | None = None
-    violation: Violation | None = None
-    actions: list[str] = field(default_factory=list)
-    vas: int = DEFAULT_VAS
-    policy_ref: str = ""
-    """How the policy was asked for (a registered name, or a plug-in's ``module:Class``)."""
-    from_cache: bool = False
-    """Read from a verdict cache rather than computed now."""
-
-    def __post_init__(self) -> None:
-        if not self.policy_ref:
-            self.policy_ref = self.policy
-
-    @property
-    def safe(self) -> bool:
-        return self.counterexample is None
-
-    def summary(self) -> str:
-        """One line: ``safe up to depth D (S states)`` or the violation found."""
-        if self.safe:
-            return f"safe up to depth {self.depth} ({self.states} states)"
-        assert self.violation is not None
-        return (
-            f"unsafe: {self.violation.category} after {len(self.actions)} actions "
-            f"({len(self.counterexample.events) if self.counterexample else 0} events; "
-            f"{self.states} states)"
-        )
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CheckResult:
-        """The result ``to_json`` wrote (a verdict cache entry)."""
-        from ..litmus import parse  # the counterexample is kept as its litmus file
-
-        r = cls(
-            data["kind"],
-            data["policy"],
-            data["pcpus"],
-            data["vcpus"],
-            data["depth"],
-            data["states"],
-            data["depth_reached"],
-            data["seconds"],
-            vas=data["vas"],
-            policy_ref=data.get("policy_ref", data["policy"]),
-            from_cache=True,
-        )
-        if not data["safe"]:
-            v = dict(data["violation"])
-            v.pop("explanation", None)
-            v["va"] = int(v["va"], 16) // PAGE
-            r.violation = Violation(**v)
-            r.actions = list(data["actions"])
-            r.counterexample = parse(data["litmus"], path="<verdict cache>")
-        return r
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "kind": self.kind,
-            "policy": self.policy,
-            "policy_ref": self.policy_ref,
-            "pcpus": self.pcpus,
-            "vcpus": self.vcpus,
-            "depth": self.depth,
-            "vas": self.vas,
-            "safe": self.safe,
-            "states": self.states,
-            "depth_reached": self.depth_reached,
-            "seconds": round(self.seconds, 3),
-        }
-        if self.counterexample is not None and self.violation is not None:
-            out["violation"] = self.violation.to_json()
-            out["actions"] = self.actions
-            out["litmus"] = self.counterexample.to_litmus()
-        return out
-
-
 class Explorer:
     """Replays event paths for one kind, policy and machine size."""
 
     def __init__(
-        self, model: GuestModel, policy: Policy, pcpus: int, policy_ref: str | None = None
+        self,
+        model: GuestModel,
+        policy: Policy,
+        pcpus: int,
+        policy_ref: str | None = None,
+        incomplete: bool = False,
     ) -> None:
         self.model = model
         self.policy = policy
+        self.incomplete = incomplete
+        """Broadcasts complete at the issuer's DSB, which is an action of its own."""
         self.policy_ref = policy_ref or policy.name
         """How a litmus file names the policy (a plug-in by its ``module:Class`` path)."""
         self.pcpus = pcpus
@@ -150,7 +81,7 @@ class Explorer:
         """A fresh engine and oracle after ``path``."""
         dom = Domain(DOMAIN, 1, self.spec.arch, self.spec.vcpus, kind=self.spec.kind)
         oracle = Oracle([dom])
-        engine = Engine(Machine(self.pcpus), [dom], self.policy, oracle)
+        engine = Engine(Machine(self.pcpus), [dom], self.policy, oracle, self.incomplete)
         engine.apply(path)
         return engine, oracle
 
@@ -169,9 +100,18 @@ class Explorer:
                 else:
                     evs, g2 = [], self.model.on_load(g, v, vc.table)
                 out.append(Operation(f"run v{v} on {p}", (Run(DOMAIN, v, p), *evs), g2))
+        undone = engine.pending.undone
         for vc in dom.vcpus:
-            if vc.pcpu is not None:
-                out.extend(self.model.operations(engine, g, vc.index))
+            if vc.pcpu is None:
+                continue
+            if vc.name in undone:  # its next instruction is the DSB after its maintenance
+                out.append(_dsb(vc.index, undone[vc.name], g))
+                continue
+            ops = self.model.operations(engine, g, vc.index)
+            ops += self.model.extra_operations(engine, g, vc.index)
+            if undone:  # the OS serialises PTE and code changes with the flush that follows
+                ops = [op for op in ops if not _changes_memory(op.events)]
+            out.extend(ops)
         return out
 
     def key(self, engine: Engine, oracle: Oracle, g: GuestState) -> tuple[Any, ...]:
@@ -185,7 +125,23 @@ class Explorer:
             title=title,
             policy=self.policy_ref,
             expect="violation",
+            incomplete=self.incomplete,
         )
+
+
+def _changes_memory(events: tuple[Event, ...]) -> bool:
+    """The operation writes a PTE or code. While a vCPU is between its maintenance and its DSB,
+    no vCPU does (kernels hold the page-table lock or the text-patching lock until the flush
+    completes); so the tables and the code stay as they were when the maintenance executed,
+    and the oracle may learn of it at the DSB, with the DSB's step."""
+    return any(isinstance(e, (PteWrite, WriteCode)) for e in events)
+
+
+def _dsb(v: int, undone: tuple[Undone, ...], g: GuestState) -> Operation:
+    """The DSB a vCPU executes after its maintenance (``incomplete``): ISH if it wrote an
+    Inner Shareable instruction, else NSH, as the kinds' sources do."""
+    option = "ish" if any(m.op.broadcast for m, _, _ in undone) else "nsh"
+    return Operation(f"v{v} dsb {option}", (Barrier(DOMAIN, v, "dsb", option=option),), g)
 
 
 def check(
@@ -197,19 +153,28 @@ def check(
     merge: bool = True,
     vas: int = DEFAULT_VAS,
     progress: Callable[[int, int], None] | None = None,
+    incomplete: bool = False,
+    globals: bool = False,
+    asid_flush: bool = False,
 ) -> CheckResult:
     """Breadth-first search for the shortest action sequence that gives a violation.
 
     ``merge=False`` explores every path (no state merging, no symmetry, every leaf operation
     applied): the reference the tests hold the merged search against. ``progress`` is told
-    (depth done, states so far) after each depth.
+    (depth done, states so far) after each depth. ``incomplete``: a broadcast completes on the
+    other PEs only at its issuer's DSB (``sim/pending.py``), and that DSB is an action of its
+    own, so the scheduler may act between a guest's maintenance and its DSB. ``globals`` and
+    ``asid_flush`` add the guest operations of ``GuestModel.extra_operations``.
     """
     # The frontier holds thousands of engines, which Python's automatic collections would walk
     # again and again; the search frees the states it drops itself (``_release``).
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _Search(kind, policy, pcpus, vcpus, depth, merge, vas, progress).run()
+        if depth < 0 or pcpus < 1 or vcpus < 1:
+            raise ValueError("depth must be >= 0, pcpus and vcpus >= 1")
+        model = GuestModel.for_kind(kind, vcpus, vas, globals=globals, asid_flush=asid_flush)
+        return _Search(kind, policy, pcpus, model, depth, merge, progress, incomplete).run()
     finally:
         if enabled:
             gc.enable()
@@ -227,19 +192,18 @@ class _Search:
         kind: str,
         policy: str | Policy,
         pcpus: int,
-        vcpus: int,
+        model: GuestModel,
         depth: int,
         merge: bool,
-        vas: int,
         progress: Callable[[int, int], None] | None = None,
+        incomplete: bool = False,
     ) -> None:
         self.progress = progress
-        if depth < 0 or pcpus < 1 or vcpus < 1:
-            raise ValueError("depth must be >= 0, pcpus and vcpus >= 1")
         self.kind, self.depth, self.merge = kind, depth, merge
         self.pol = resolve(policy) if isinstance(policy, str) else policy
-        self.model = GuestModel.for_kind(kind, vcpus, vas)
-        self.ex = Explorer(self.model, self.pol, pcpus, policy if isinstance(policy, str) else None)
+        self.model = model
+        ref = policy if isinstance(policy, str) else None
+        self.ex = Explorer(self.model, self.pol, pcpus, ref, incomplete)
         self.t0 = time.perf_counter()
         self.states = 0
 
@@ -265,6 +229,7 @@ class _Search:
             labels or [],
             len(self.model.vas),
             ex.policy_ref,
+            incomplete=ex.incomplete,
         )
 
     def applied(
@@ -354,14 +319,15 @@ def probe(engine: Engine, oracle: Oracle) -> tuple[Access, str] | None:
     and judges nothing else), so the probes stand for every use of the last level."""
     dom = engine.domains[DOMAIN]
     used = sorted({va for t in dom.tables.values() for va in t.history})
+    undone = engine.pending.undone
     for vc in dom.vcpus:
-        if vc.pcpu is None:
+        if vc.pcpu is None or vc.name in undone:  # its next instruction is its DSB
             continue
         for va in used:
             ev = Access(DOMAIN, vc.index, va, AccessKind.FETCH)
             engine.apply_one(ev)
             if oracle.violations:
-                return ev, f"v{vc.index} fetch {va * 4096:#x}"
+                return ev, f"v{vc.index} fetch {va * PAGE:#x}"
     return None
 
 

@@ -26,6 +26,7 @@ from dataclasses import fields, is_dataclass
 from enum import Enum
 from typing import Any
 
+from ..arch.tlb import GLOBAL
 from ..guest.tables import CodeMemory, History, Pte
 from ..hyp.policy import PcpuId, VcpuId
 from ..sim.engine import Engine
@@ -175,6 +176,7 @@ def raw_facts(
         for pte in t.current.values():
             live.add(pte.pa)
     live_pas = tuple(sorted(live))
+    global_vas = sorted(va for va, tag in held if tag == GLOBAL)
     shared_tags = plan.tag_shared
     asid_of = plan.asid_of
     vas = plan.vas
@@ -191,6 +193,11 @@ def raw_facts(
                 since = max(loc.tlb(tag, va), shared.tlb(tag, va))[0]
                 ok = plan.pas_since(hist.get(va), since)
                 f_L.append((vc.index, name, tag, va, tuple(pa for pa in cand if pa in ok)))
+            for va in global_vas:  # global entries: judged against the vCPU's table too
+                since = max(loc.tlb(GLOBAL, va), shared.tlb(GLOBAL, va))[0]
+                ok = plan.pas_since(hist.get(va), since)
+                gpas = sorted(held[(va, GLOBAL)])
+                f_L.append((vc.index, name, GLOBAL, va, tuple(pa for pa in gpas if pa in ok)))
     oldest: dict[int, int] = {}
     for p in pcpus:
         for (_, pa), line in p.icache.lines.items():
@@ -230,6 +237,16 @@ def raw_facts(
                     if not shared_tags:
                         pairs = tuple(x for x in pairs if x in trained[va])
                     f_B.append((vc.index, name, va, pairs))
+    f_r: list[Fact] = []
+    f_u: list[Fact] = []
+    pending = engine.pending
+    if pending:  # incomplete maintenance: remote parts not yet complete, reports not yet made
+        for issuer, remotes in pending.remote.items():
+            for r in remotes:
+                f_r.append((issuer, r[0].name, r[2], r[3], r[4], _n(r[5]), r[6]))
+        for name, undone in pending.undone.items():
+            for m, m_asid, m_pa in undone:
+                f_u.append((_idx(name), m.op.name, m.va, m.pages, m_asid, _n(m_pa)))
     return {
         "v": f_v,
         "p": f_p,
@@ -242,6 +259,8 @@ def raw_facts(
         "b": f_b,
         "B": f_B,
         "s": f_s,
+        "r": f_r,
+        "u": f_u,
     }
 
 
@@ -304,6 +323,8 @@ def _rename(
     yield tuple(sorted((p[a], b, c, d, e, v[g], h) for a, b, c, d, e, g, h in f["b"]))
     yield tuple(sorted((v[a], t.get(b, b), c, d) for a, b, c, d in f["B"]))
     yield tuple(sorted((a, b, p[c], v[d], _renamed(e, v, p)) for a, b, c, d, e in f["s"]))
+    yield tuple(sorted((p[a], b, c, d, e, g, p[h]) for a, b, c, d, e, g, h in f["r"]))
+    yield tuple(sorted((v[a], b, c, d, e, g) for a, b, c, d, e, g in f["u"]))
 
 
 def _smaller(parts: Iterator[tuple[Any, ...]], best: tuple[Any, ...]) -> tuple[Any, ...] | None:

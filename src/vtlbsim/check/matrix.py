@@ -67,6 +67,12 @@ class Options:
     vcpus: int = DEFAULT_VCPUS
     depth: int = DEFAULT_DEPTH
     vas: int = DEFAULT_VAS
+    incomplete: bool = False
+    """Broadcasts complete at the issuer's DSB (``check --incomplete``)."""
+    globals: bool = False
+    """The kernel maps and unmaps a global page (``check --globals``)."""
+    asid_flush: bool = False
+    """Processes exit with the kind's ASID flush (``check --asid-flush``)."""
 
 
 DEFAULT = Options()
@@ -215,6 +221,9 @@ def matrix_results(
     jobs: int = 1,
     cache: VerdictCache | None = None,
     progress: Progress | None = None,
+    incomplete: bool = False,
+    globals: bool = False,
+    asid_flush: bool = False,
 ) -> list[CheckResult]:
     """A full check of every (kind, policy) pair, kinds in SPEC §3 order, policies in
     registry order (built-ins, shipping profiles, plug-ins); ``jobs`` > 1 spreads the pairs
@@ -222,7 +231,7 @@ def matrix_results(
     fingerprint is there is not checked again, and each new result is stored as it ends."""
     ks = list(KIND_NAMES if kinds is None else kinds)
     ps = list(all_policies() if policies is None else policies)
-    opts = Options(pcpus, vcpus, depth, vas)
+    opts = Options(pcpus, vcpus, depth, vas, incomplete, globals, asid_flush)
     pairs = [(k, p) for k in ks for p in ps]
     results: dict[int, CheckResult] = {}
     fps: dict[int, str] = {}
@@ -265,7 +274,17 @@ def matrix_results(
 
 
 def _check_pair(kind: str, policy: str, opts: Options) -> CheckResult:
-    return check(kind, policy, opts.pcpus, opts.vcpus, opts.depth, vas=opts.vas)
+    return check(
+        kind,
+        policy,
+        opts.pcpus,
+        opts.vcpus,
+        opts.depth,
+        vas=opts.vas,
+        incomplete=opts.incomplete,
+        globals=opts.globals,
+        asid_flush=opts.asid_flush,
+    )
 
 
 def safety_matrix(

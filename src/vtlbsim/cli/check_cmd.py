@@ -34,7 +34,7 @@ MAX_VCPUS = 4
 def _print_result(r: CheckResult) -> None:
     console.print(
         f"{r.kind} under {r.policy} ({r.pcpus} pCPUs, {r.vcpus} vCPU{'s' * (r.vcpus != 1)}, "
-        f"{r.vas} VA{'s' * (r.vas != 1)}): "
+        f"{r.vas} VA{'s' * (r.vas != 1)}{', incomplete maintenance' * r.incomplete}): "
         f"{r.summary()}; {r.seconds:.2f} s",
         markup=False,
     )
@@ -79,6 +79,20 @@ def check(
     jobs: int = typer.Option(
         0, "--jobs", "-j", help="--matrix: processes to spread pairs over (default: every core)."
     ),
+    incomplete: bool = typer.Option(
+        False,
+        "--incomplete",
+        help="A broadcast completes on other pCPUs only at its issuer's DSB, and the scheduler "
+        "may act between a guest's maintenance and its DSB (docs/check.md).",
+    ),
+    globals_: bool = typer.Option(
+        False, "--globals", help="The guest kernel also maps and unmaps a global (nG=0) page."
+    ),
+    asid_flush: bool = typer.Option(
+        False,
+        "--asid-flush",
+        help="Processes may also exit with the kind's asid_flush (ASIDE1IS on arm64 Linux).",
+    ),
     no_cache: bool = typer.Option(
         False,
         "--no-cache",
@@ -116,13 +130,25 @@ def check(
         kinds = None if guest is None else [guest]
         policies = None if policy is None else [policy]
         cache = None if no_cache else VerdictCache(VerdictCache.default_folder())
-        _matrix(kinds, policies, pcpus, vcpus, depth, vas, jobs, cache, out, as_json)
+        dims = {"incomplete": incomplete, "globals": globals_, "asid_flush": asid_flush}
+        _matrix(kinds, policies, pcpus, vcpus, depth, vas, dims, jobs, cache, out, as_json)
         return
     if guest is None or policy is None:
         fail("expected --guest KIND and --policy P (or --matrix)")
     shown = LevelProgress(depth, console.is_terminal and not as_json)
     try:
-        r = run_check(guest, policy, pcpus=pcpus, vcpus=vcpus, depth=depth, vas=vas, progress=shown)
+        r = run_check(
+            guest,
+            policy,
+            pcpus=pcpus,
+            vcpus=vcpus,
+            depth=depth,
+            vas=vas,
+            progress=shown,
+            incomplete=incomplete,
+            globals=globals_,
+            asid_flush=asid_flush,
+        )
     except GuestDisciplineError as exc:  # a bug in the action generator, not bad input
         fail(str(exc), code=3)
     except KeyboardInterrupt:
@@ -158,6 +184,7 @@ def _matrix(
     vcpus: int,
     depth: int,
     vas: int,
+    dims: dict[str, bool],
     jobs: int,
     cache: VerdictCache | None,
     out: Path | None,
@@ -178,6 +205,7 @@ def _matrix(
             jobs=jobs,
             cache=cache,
             progress=shown,
+            **dims,
         )
     except (PolicyError, KindError) as exc:
         fail(str(exc))
@@ -199,21 +227,23 @@ def _matrix(
                 row["written_to"] = str(written[(r.kind, r.policy)])
         console.print_json(json.dumps(rows))
     else:
-        _print_matrix(results, pcpus, vcpus, depth, vas)
+        _print_matrix(results, pcpus, vcpus, depth, vas, dims)
         if written:
             console.print(f"{len(written)} counterexamples written to {out}/", markup=False)
     if (kinds is not None or policies is not None) and not all(r.safe for r in results):
         raise typer.Exit(1)
 
 
-def _print_matrix(results: list[CheckResult], pcpus: int, vcpus: int, depth: int, vas: int) -> None:
+def _print_matrix(
+    results: list[CheckResult], pcpus: int, vcpus: int, depth: int, vas: int, dims: dict[str, bool]
+) -> None:
     kinds = list(dict.fromkeys(r.kind for r in results))
     policies = list(dict.fromkeys(r.policy for r in results))
     by = {(r.kind, r.policy): r for r in results}
     show(
         matrix_grid(
             f"safety up to depth {depth} ({pcpus} pCPUs, {vcpus} vCPUs per SMP guest, "
-            f"{vas} VA{'s' * (vas != 1)})",
+            f"{vas} VA{'s' * (vas != 1)}{_dims_text(dims)})",
             "policy",
             policies,
             kinds,
@@ -249,3 +279,13 @@ def _write_counterexamples(results: list[CheckResult], out: Path) -> dict[tuple[
             fail(f"--out {path}: cannot write: {exc.strerror}")
         written[(r.kind, r.policy)] = path
     return written
+
+
+def _dims_text(dims: dict[str, bool]) -> str:
+    """The options a check ran with beyond its size, as the table title lists them."""
+    words = {
+        "incomplete": "incomplete maintenance",
+        "globals": "global mappings",
+        "asid_flush": "ASID flushes",
+    }
+    return "".join(f", {words[k]}" for k, on in dims.items() if on)

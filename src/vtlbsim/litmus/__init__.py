@@ -20,7 +20,7 @@ from .steps import NAME, StepLine
 
 __all__ = ["LitmusError", "load", "parse"]
 
-TOP_KEYS = {"title", "pcpus", "policy", "expect", "steps", "domains"}
+TOP_KEYS = {"title", "pcpus", "policy", "expect", "steps", "domains", "incomplete"}
 DOMAIN_KEYS = {"vcpus", "arch", "kind", "pinned"}
 EXPECTS = ("clean", "violation")
 MAX_PCPUS = 4096
@@ -121,7 +121,14 @@ class _Parser:
         domains = self.domains(doc["domains"])
         steps = self.typed(doc["steps"], str, "steps", self.key_line("steps"), "a string of steps")
         events, lines = self.steps(steps, pcpus, {d.name: d for d in domains})
-        return Scenario(pcpus, domains, events, title, policy, expect, self.path, lines)
+        incomplete = self.typed(
+            doc.get("incomplete", False),
+            bool,
+            "incomplete",
+            self.key_line("incomplete"),
+            "true or false",
+        )
+        return Scenario(pcpus, domains, events, title, policy, expect, self.path, lines, incomplete)
 
     def domains(self, table: Any) -> list[DomainSpec]:
         if not isinstance(table, dict) or not table:

@@ -23,6 +23,11 @@ holds for cache and branch-predictor maintenance):
 - What the guest may rely on follows its own DSB: the oracle learns of a vCPU's maintenance
   (SPEC §5 "covers") when the vCPU's next DSB executes, not when the instruction does, so
   another vCPU that uses an entry between a broadcast and its DSB sees what bare metal allows.
+  The cover is dated by the DSB's step. That equals the instruction's own date as long as no
+  PTE and no code changes in between, which kernels guarantee by holding the page-table or
+  text-patching lock until their flush completes, and which the model checker keeps
+  (``check/explore.py``); a litmus file that changes memory in between is judged with the
+  DSB's date.
 """
 
 from __future__ import annotations

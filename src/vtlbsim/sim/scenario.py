@@ -29,6 +29,8 @@ class Scenario:
     expect: str | None = None
     source: str = "<scenario>"
     lines: list[int] = field(default_factory=list)
+    incomplete: bool = False
+    """Maintenance completes on other PEs at the issuer's DSB (``sim/pending.py``)."""
 
     def to_litmus(self) -> str:
         """The scenario as a litmus file (SPEC §6) that ``vtlbsim litmus`` reads back."""
@@ -39,6 +41,8 @@ class Scenario:
         out.append(f"policy = {_toml_str(self.policy)}")
         if self.expect:
             out.append(f"expect = {_toml_str(self.expect)}")
+        if self.incomplete:
+            out.append("incomplete = true")
         out.append('steps = """')
         out.extend(render(ev) for ev in self.events)
         out.append('"""')
