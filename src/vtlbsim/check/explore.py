@@ -19,7 +19,7 @@ from itertools import permutations
 from typing import Any
 
 from ..arch.machine import Machine
-from ..arch.ops import Match, Structure
+from ..arch.ops import BP_READINGS, DEFAULT_BP, BpReading, Match, Structure
 from ..guest.domain import Domain
 from ..hyp.policy import Policy
 from ..hyp.registry import resolve
@@ -60,6 +60,8 @@ class CheckResult:
     """How the policy was asked for (a registered name, or a plug-in's ``module:Class``)."""
     from_cache: bool = False
     """Read from a verdict cache rather than computed now."""
+    bp: BpReading = DEFAULT_BP
+    """How the platform's branch predictors were read (``arch.ops.BpReading``)."""
 
     def __post_init__(self) -> None:
         if not self.policy_ref:
@@ -97,6 +99,7 @@ class CheckResult:
             vas=data["vas"],
             policy_ref=data.get("policy_ref", data["policy"]),
             from_cache=True,
+            bp=BP_READINGS[data.get("bp", DEFAULT_BP.name)],
         )
         if not data["safe"]:
             v = dict(data["violation"])
@@ -116,6 +119,7 @@ class CheckResult:
             "vcpus": self.vcpus,
             "depth": self.depth,
             "vas": self.vas,
+            "bp": self.bp.name,
             "safe": self.safe,
             "states": self.states,
             "depth_reached": self.depth_reached,
@@ -132,9 +136,15 @@ class Explorer:
     """Replays event paths for one kind, policy and machine size."""
 
     def __init__(
-        self, model: GuestModel, policy: Policy, pcpus: int, policy_ref: str | None = None
+        self,
+        model: GuestModel,
+        policy: Policy,
+        pcpus: int,
+        policy_ref: str | None = None,
+        bp: BpReading = DEFAULT_BP,
     ) -> None:
         self.model = model
+        self.bp = bp
         self.policy = policy
         self.policy_ref = policy_ref or policy.name
         """How a litmus file names the policy (a plug-in by its ``module:Class`` path)."""
@@ -150,7 +160,7 @@ class Explorer:
         """A fresh engine and oracle after ``path``."""
         dom = Domain(DOMAIN, 1, self.spec.arch, self.spec.vcpus, kind=self.spec.kind)
         oracle = Oracle([dom])
-        engine = Engine(Machine(self.pcpus), [dom], self.policy, oracle)
+        engine = Engine(Machine(self.pcpus, bp=self.bp), [dom], self.policy, oracle)
         engine.apply(path)
         return engine, oracle
 
@@ -165,10 +175,11 @@ class Explorer:
                 if vc.pcpu == p:
                     continue
                 if vc.last_pcpu is None:
-                    evs, g2 = self.model.bring_up(g, v)
+                    ups = self.model.bring_ups(engine, g, v)
                 else:
-                    evs, g2 = [], self.model.on_load(g, v, vc.table)
-                out.append(Operation(f"run v{v} on {p}", (Run(DOMAIN, v, p), *evs), g2))
+                    ups = [([], self.model.on_load(g, v, vc.table))]
+                for evs, g2 in ups:
+                    out.append(Operation(f"run v{v} on {p}", (Run(DOMAIN, v, p), *evs), g2))
         for vc in dom.vcpus:
             if vc.pcpu is not None:
                 out.extend(self.model.operations(engine, g, vc.index))
@@ -185,6 +196,7 @@ class Explorer:
             title=title,
             policy=self.policy_ref,
             expect="violation",
+            bp=self.bp,
         )
 
 
@@ -197,6 +209,7 @@ def check(
     merge: bool = True,
     vas: int = DEFAULT_VAS,
     progress: Callable[[int, int], None] | None = None,
+    bp: BpReading = DEFAULT_BP,
 ) -> CheckResult:
     """Breadth-first search for the shortest action sequence that gives a violation.
 
@@ -209,7 +222,9 @@ def check(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _Search(kind, policy, pcpus, vcpus, depth, merge, vas, progress).run()
+        return _Search(
+            kind, policy, pcpus, vcpus, depth, merge, vas, progress, bp.normalised()
+        ).run()
     finally:
         if enabled:
             gc.enable()
@@ -232,6 +247,7 @@ class _Search:
         merge: bool,
         vas: int,
         progress: Callable[[int, int], None] | None = None,
+        bp: BpReading = DEFAULT_BP,
     ) -> None:
         self.progress = progress
         if depth < 0 or pcpus < 1 or vcpus < 1:
@@ -239,7 +255,9 @@ class _Search:
         self.kind, self.depth, self.merge = kind, depth, merge
         self.pol = resolve(policy) if isinstance(policy, str) else policy
         self.model = GuestModel.for_kind(kind, vcpus, vas)
-        self.ex = Explorer(self.model, self.pol, pcpus, policy if isinstance(policy, str) else None)
+        ref = policy if isinstance(policy, str) else None
+        self.ex = Explorer(self.model, self.pol, pcpus, ref, bp)
+        self.bp = bp
         self.t0 = time.perf_counter()
         self.states = 0
 
@@ -265,6 +283,7 @@ class _Search:
             labels or [],
             len(self.model.vas),
             ex.policy_ref,
+            bp=self.bp,
         )
 
     def applied(

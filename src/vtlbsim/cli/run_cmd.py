@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 from rich import box
 
+from ..arch.ops import BpReading
 from ..cost import CostError, CostResult, Workload, WorkloadError, evaluate, load_workload
 from ..cost.analytic import CAUSES
 from ..cost.platform import PlatformError, load_platform
@@ -32,16 +33,23 @@ def _safety_oracle() -> Callable[[str, str], bool | None] | None:
     return safe
 
 
-def _checked_kind(kind: str, base_dir: str) -> str:
-    """A built-in kind's name, or a kind file's absolute path (checked like a built-in)."""
+def _checked_kind(kind: str, base_dir: str, bp: BpReading) -> str:
+    """What the checker is asked about a workload's kind on a platform with predictors ``bp``:
+    a built-in's name or a kind file's absolute path (checked like a built-in), with the
+    platform's predictor reading when it can change the verdict (``check.matrix.subject``)."""
     from ..guest.kinds import KIND_NAMES, KindError, kind_path
 
-    if kind in KIND_NAMES:
-        return kind
+    name = kind
+    if kind not in KIND_NAMES:
+        try:
+            name = str(kind_path(kind, base_dir).resolve())
+        except KindError:
+            return kind
     try:
-        return str(kind_path(kind, base_dir).resolve())
-    except KindError:
-        return kind
+        from ..check.matrix import subject
+    except ImportError:
+        return name
+    return subject(name, bp)
 
 
 def workload_safe(workload: Workload, policy: str) -> bool | None:
@@ -49,7 +57,8 @@ def workload_safe(workload: Workload, policy: str) -> bool | None:
     oracle = _safety_oracle()
     if oracle is None:
         return None
-    kinds = dict.fromkeys(_checked_kind(d.kind, workload.base_dir) for d in workload.domains)
+    bp = load_platform(workload.platform, workload.base_dir).bp
+    kinds = dict.fromkeys(_checked_kind(d.kind, workload.base_dir, bp) for d in workload.domains)
     verdicts = [oracle(kind, policy) for kind in kinds]
     if any(v is False for v in verdicts):
         return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..arch.ops import Arch
+from ..arch.ops import DEFAULT_BP, Arch, BpReading
 from .events import Event, render
 
 
@@ -29,6 +29,8 @@ class Scenario:
     expect: str | None = None
     source: str = "<scenario>"
     lines: list[int] = field(default_factory=list)
+    bp: BpReading = DEFAULT_BP
+    """The branch predictors' reading (litmus keys ``bp_visible``, ``bpiall_fb_upgrade``)."""
 
     def to_litmus(self) -> str:
         """The scenario as a litmus file (SPEC §6) that ``vtlbsim litmus`` reads back."""
@@ -39,6 +41,9 @@ class Scenario:
         out.append(f"policy = {_toml_str(self.policy)}")
         if self.expect:
             out.append(f"expect = {_toml_str(self.expect)}")
+        if self.bp != DEFAULT_BP:
+            out.append(f"bp_visible = {str(self.bp.visible).lower()}")
+            out.append(f"bpiall_fb_upgrade = {str(self.bp.bpiall_fb_upgrade).lower()}")
         out.append('steps = """')
         out.extend(render(ev) for ev in self.events)
         out.append('"""')
