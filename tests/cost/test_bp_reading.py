@@ -121,3 +121,28 @@ def test_run_shows_the_safety_of_the_platforms_reading(cli, tmp_path: Path) -> N
         assert code == 0, err
         got[plat] = json.loads(out)[0]["safe"]
     assert got == {"thunderx-cn8890-2s": False, "thunderx-cn8890-2s-bpiall-nop": True}
+
+
+def test_run_names_the_reading_its_safety_column_used(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The "safe =" line says which predictor reading the column was checked under when the
+    workload has an AArch32 guest (and says nothing of predictors for an AArch64-only one)."""
+    lines = {}
+    for plat, kind in (
+        ("thunderx-cn8890-2s", "linux-arm32-up"),
+        ("thunderx-cn8890-2s-bpiall-nop", "linux-arm32-up"),
+        ("thunderx-cn8890-2s", "linux-arm64-smp"),
+    ):
+        wl = tmp_path / f"{plat}-{kind}.toml"
+        wl.write_text(
+            f'platform = "{plat}"\nduration_s = 10\n[scheduler]\nkind = "random-migrate"\n'
+            f'migrations_per_vcpu_s = 50\n[[domains]]\nkind = "{kind}"\ncount = 8\n'
+        )
+        code, out, err = cli(["run", str(wl), "--policy", "fb", "--pcpus", "8"])
+        assert code == 0, err
+        lines[(plat, kind)] = " ".join(x for x in out.split() if x)
+    assert "AArch32 branch predictors visible as" in lines[("thunderx-cn8890-2s", "linux-arm32-up")]
+    assert (
+        "AArch32 branch predictors invisible as"
+        in lines[("thunderx-cn8890-2s-bpiall-nop", "linux-arm32-up")]
+    )
+    assert "branch predictors" not in lines[("thunderx-cn8890-2s", "linux-arm64-smp")]

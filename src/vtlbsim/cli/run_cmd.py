@@ -52,6 +52,20 @@ def _checked_kind(kind: str, base_dir: str, bp: BpReading) -> str:
     return subject(name, bp)
 
 
+def _reading_note(workload: Workload, bp: BpReading) -> str:
+    """The platform's predictor reading for the "safe =" line when the workload has an AArch32
+    guest, whose verdicts depend on it (docs/guests.md, "Branch predictors")."""
+    from ..guest.kinds import KindError, load_kind
+
+    for d in workload.domains:
+        try:
+            if load_kind(d.kind, workload.base_dir).arch == "aarch32":
+                return f", AArch32 branch predictors {bp.name} as the platform's profile reads them"
+        except KindError:
+            continue
+    return ""
+
+
 def workload_safe(workload: Workload, policy: str) -> bool | None:
     """Safe iff safe for every guest kind of the workload; False if any is unsafe; else None."""
     oracle = _safety_oracle()
@@ -344,7 +358,8 @@ def _print_text(
             prose(f"      WARNING: {warn}", indent=" " * 15)
     assumed = sorted({a for r in results for a in r.assumptions})
     console.print()
-    prose(f"safe = {safety_bound()} (`vtlbsim check --matrix`).")
+    note = _reading_note(workload, plat.bp)
+    prose(f"safe = {safety_bound()}{note} (`vtlbsim check --matrix`).")
     prose(
         f"figures: {len(assumed)} of those used are assumptions, not sourced"
         f" (`vtlbsim platforms show {plat.name}` lists each with its source or reason)."
