@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vtlbsim.arch.caches import BranchPredictor, CodeLine, ICache
 from vtlbsim.arch.machine import Machine
-from vtlbsim.arch.ops import Arch, op
+from vtlbsim.arch.ops import HYP_OPS, Arch, BpReading, op
 from vtlbsim.guest.domain import Domain
 from vtlbsim.guest.tables import Pte
 from vtlbsim.hyp.registry import resolve
@@ -36,9 +36,11 @@ def test_bp_bpiall_is_per_vmid_and_bpimva_per_va() -> None:
     assert len(bp.entries) == 4 and all(k[0] == 2 for k in bp.entries)
 
 
-def _two_pcpus_with_code(arch: Arch) -> tuple[Engine, Domain]:
+def _two_pcpus_with_code(
+    arch: Arch, policy: str = "none", bp: BpReading = BpReading()
+) -> tuple[Engine, Domain]:
     d = Domain("g", 1, arch, 2)
-    e = Engine(Machine(2), [d], resolve("none"))
+    e = Engine(Machine(2, bp=bp), [d], resolve(policy))
     e.apply(
         [
             Run("g", 0, 0),
@@ -75,8 +77,9 @@ def test_bpiall_local_bpiallis_everywhere() -> None:
 
 
 def test_fb_broadcasts_bpiall_and_ic_iallu() -> None:
+    """Under the reading where HCR_EL2.FB upgrades BPIALL (the field text)."""
     d = Domain("g", 1, Arch.AARCH32, 2)
-    e = Engine(Machine(2), [d], resolve("fb"))
+    e = Engine(Machine(2, bp=BpReading(True, bpiall_fb_upgrade=True)), [d], resolve("fb"))
     e.apply(
         [
             Run("g", 0, 0),
@@ -90,3 +93,34 @@ def test_fb_broadcasts_bpiall_and_ic_iallu() -> None:
     )
     assert not any(p.bp.entries or p.icache.lines for p in e.machine.pcpus)
     assert e.counts["fb-upgrade.ic"] == 1 and e.counts["fb-upgrade.bp"] == 1
+
+
+def _fb_machine_with_predictions(bp: BpReading) -> Engine:
+    return _two_pcpus_with_code(Arch.AARCH32, "fb", bp)[0]
+
+
+def test_fb_leaves_bpiall_local_by_default_but_iciallu_reaches_every_predictor() -> None:
+    """Default reading: HCR_EL2.FB does not upgrade BPIALL (its pseudocode), so vCPU 1's BPIALL
+    clears pCPU 1's predictor only; ICIALLU is upgraded and, as ICIALLUIS, also flushes every
+    PE's visible predictor (Arm ARM: "also flush branch predictors")."""
+    e = _fb_machine_with_predictions(BpReading())
+    e.apply([Maintain("g", 1, op(Arch.AARCH32, "bpiall"))])
+    assert e.machine.pcpus[0].bp.entries and not e.machine.pcpus[1].bp.entries
+    assert e.counts["fb-upgrade.bp"] == 0
+    e.apply([Maintain("g", 1, op(Arch.AARCH32, "iciallu"))])
+    assert not any(p.bp.entries or p.icache.lines for p in e.machine.pcpus)
+
+
+def test_invisible_predictors_learn_nothing() -> None:
+    """bp_visible = false: BPIALL executes as a NOP and no prediction can be observed, so the
+    engine keeps no predictor state at all."""
+    e = _fb_machine_with_predictions(BpReading(visible=False))
+    assert not any(p.bp.entries for p in e.machine.pcpus)
+
+
+def test_hypervisor_ic_iallu_flushes_every_vmids_predictions() -> None:
+    """The hypervisor's IC IALLU at EL2 flushes the PE's visible predictors (any VMID): an
+    AArch64 EL2's predictor flush, it has no BPIALL."""
+    e = _fb_machine_with_predictions(BpReading())
+    e._hyp(HYP_OPS["iallu"], e.machine.pcpus[0], 99, "load")
+    assert not e.machine.pcpus[0].bp.entries and e.machine.pcpus[1].bp.entries

@@ -10,7 +10,17 @@ import itertools
 
 import pytest
 
-from vtlbsim.arch.ops import ALL_OPS, Arch, Match, Scope, Structure, effective, is_equivalent, op
+from vtlbsim.arch.ops import (
+    ALL_OPS,
+    Arch,
+    BpReading,
+    Match,
+    Scope,
+    Structure,
+    effective,
+    is_equivalent,
+    op,
+)
 from vtlbsim.arch.tlb import GLOBAL, Tlb, TlbEntry
 
 A64, A32 = Arch.AARCH64, Arch.AARCH32
@@ -119,9 +129,22 @@ def test_fb_turns_a_local_instruction_into_its_is_form(o: object) -> None:
     from vtlbsim.arch.ops import MaintenanceOp
 
     assert isinstance(o, MaintenanceOp)
-    up = effective(o, fb=True)
+    up = effective(o, fb=True, bp=BpReading(True, bpiall_fb_upgrade=True))
     assert up.scope is Scope.IS and up.match is o.match and up.structure is o.structure
     assert effective(o, fb=False) is o
+
+
+def test_fb_leaves_bpiall_local_unless_the_platform_reads_the_field_text() -> None:
+    """The BPIALL pseudocode (DDI0595) upgrades it only under an AArch32 EL2's HCR.FB: by
+    default an AArch64 hypervisor's HCR_EL2.FB leaves it local; the HCR_EL2.FB field text,
+    which lists BPIALL, is the ``bpiall_fb_upgrade`` reading. Every TLB and I-cache instruction
+    on the list is upgraded either way."""
+    bpiall = op(A32, "bpiall")
+    assert effective(bpiall, fb=True) is bpiall
+    assert effective(bpiall, fb=True, bp=BpReading(False, True)) is bpiall  # invisible: moot
+    assert effective(bpiall, fb=True, bp=BpReading(True, True)).name == "bpiallis"
+    for name in ("tlbimva", "iciallu", "tlbiall"):
+        assert effective(op(A32, name), fb=True).scope is Scope.IS
 
 
 def test_fb_leaves_broadcast_and_by_va_cache_ops_alone() -> None:

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_explore_invariants import POLICIES, follow, walk
 
+from vtlbsim.arch.ops import BP_READINGS
 from vtlbsim.arch.tlb import GLOBAL
 from vtlbsim.check.actions import GLOBAL_VA, GuestModel
 from vtlbsim.check.explore import Explorer, check
@@ -38,7 +39,7 @@ def test_a_global_page_is_mapped_in_every_table_and_fills_a_global_entry() -> No
     ex = Explorer(GuestModel.for_kind("linux-arm64-smp", 2, globals=True), resolve("none"), 2)
     ops = follow(ex, ["run v0 on 0", "v0 map-global 0x8000 0xa000", "v0 fetch 0x8000"])
     writes = [e for e in ops[1].events if isinstance(e, PteWrite)]
-    assert {w.table for w in writes} == {"main", "as1"}
+    assert {w.table for w in writes} == {"main", "as1", "as2"}
     assert all(w.pte is not None and w.pte.is_global for w in writes)
     path = tuple(e for op in ops for e in op.events)
     engine, _ = ex.replay(path)
@@ -47,7 +48,7 @@ def test_a_global_page_is_mapped_in_every_table_and_fills_a_global_entry() -> No
     unmap = next(
         o for o in ex.successors(engine, ops[-1].state) if o.label == "v0 unmap-global 0x8000"
     )
-    assert [e.table for e in unmap.events if isinstance(e, PteWrite)] == ["main", "as1"]
+    assert [e.table for e in unmap.events if isinstance(e, PteWrite)] == ["main", "as1", "as2"]
     assert [e.op.name for e in unmap.events if isinstance(e, Maintain)] == ["vale1is"]
     assert all(e.va == GLOBAL_VA for e in unmap.events if isinstance(e, Maintain))
 
@@ -58,7 +59,7 @@ def test_exit_with_an_asid_flush_is_a_path_linux_takes() -> None:
     ex = Explorer(GuestModel.for_kind("linux-arm64-smp", 2, asid_flush=True), resolve("kvm"), 2)
     ops = follow(
         ex,
-        ["run v0 on 0", "v0 map 0x1000 0xa000", "v0 exit+asid-flush, switch as1"],
+        ["run v0 on 0", "v0 map 0x1000 0xa000", "v0 exit+asid-flush, switch as1, ASID 1"],
     )
     evs = ops[-1].events
     assert isinstance(evs[0], PteWrite) and evs[0].pte is None
@@ -70,7 +71,8 @@ def test_options_that_every_policy_here_survives() -> None:
     """FB upgrades the UP kernel's TLBIMVA (which covers global entries) and TLBIASID, and it
     has one vCPU: safe with both options. KVM's VMALLE1 removes global entries too, and FB
     makes percpu-tables' local VALE1 broadcast: safe with global pages."""
-    assert check("linux-arm32-up", "fb", depth=8, globals=True, asid_flush=True).safe
+    fb_bp = BP_READINGS["visible-fb"]  # FB upgrades BPIALL too (docs/guests.md)
+    assert check("linux-arm32-up", "fb", depth=8, globals=True, asid_flush=True, bp=fb_bp).safe
     assert check("percpu-tables", "kvm", depth=7, globals=True).safe
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from vtlbsim.arch.ops import BpReading
 from vtlbsim.check.explore import CheckResult, check
 from vtlbsim.check.replay import replay
 from vtlbsim.hyp.registry import resolve
@@ -36,15 +37,18 @@ def test_arm32_up_none_unsafe_with_the_shortest_counterexample() -> None:
     (1) and, as tables start empty, a mapping (1) before the filling access (1). For the use
     to be illegal, a maintenance instruction covering the entry must come after the fill,
     together with a change of the mapping or of the code — one guest operation (unmap +
-    TLBIMVA + BPIALL, or write-code + ICIALLU + BPIALL: 1). Issued on A, its local
-    instructions would remove the entry, so the vCPU must be on another pCPU B when it issues
-    them (1: a load on B) and back on A for the use (1). Total: 7 actions, 9 events (the change
-    is three instructions). So the search must find nothing within 6 actions."""
+    TLBIMVA, or write-code + ICIMVAU + BPIALL: 1). Issued on A, its local instructions would
+    remove the entry, so the vCPU must be on another pCPU B when it issues them (1: a load on
+    B) and back on A for the use (1). Total: 7 actions. The code change is the shortest in
+    events: ICIMVAU reaches every PE, so the I-cache is clean, but BPIALL is local and A's
+    prediction of the old code survives: stale-bp, 10 events (the map is followed by the
+    exec-map ICIALLU, the code write by ICIMVAU + BPIALL). Nothing within 6 actions."""
     r = check("linux-arm32-up", "none", pcpus=2, vcpus=2, depth=8)
     assert not r.safe
     assert r.vcpus == 1  # a UP kernel runs one CPU whatever was asked
     assert len(r.actions) == 7
-    assert r.counterexample is not None and len(r.counterexample.events) == 9
+    assert r.violation is not None and r.violation.category == "stale-bp"
+    assert r.counterexample is not None and len(r.counterexample.events) == 10
     evs = r.counterexample.events
     assert isinstance(evs[0], Run) and isinstance(evs[-2], Run) and evs[0].pcpu == evs[-2].pcpu
     assert isinstance(evs[-1], Access)
@@ -60,11 +64,20 @@ def test_arm32_up_last_vcpu_ran_unsafe() -> None:
     replays_to_violation(r)
 
 
-def test_arm32_up_fb_safe() -> None:
-    """HCR_EL2.FB upgrades TLBIMVA, TLBIALL, TLBIASID, ICIALLU and BPIALL to their IS forms, so
-    every instruction the guest relies on reaches pCPU A too; with one vCPU there is no H2."""
+def test_arm32_up_fb_depends_on_what_fb_does_to_bpiall() -> None:
+    """HCR_EL2.FB upgrades TLBIMVA, TLBIALL, TLBIASID and ICIALLU. Whether it upgrades BPIALL is
+    the contested reading (arch.ops.BpReading): by default (the BPIALL pseudocode) it does not,
+    and the 7-action stale-bp story of `none` stands (the code change's BPIALL stays on B).
+    Where FB upgrades it (the HCR_EL2.FB field text), every instruction the guest relies on
+    reaches A too and, with one vCPU, there is no H2: safe. Where predictors are invisible,
+    BPIALL is a NOP and no prediction can be stale: safe."""
     r = check("linux-arm32-up", "fb", depth=8)
-    assert r.safe and r.states > 100
+    assert not r.safe and len(r.actions) == 7
+    assert r.violation is not None and r.violation.category == "stale-bp"
+    replays_to_violation(r)
+    upgraded = check("linux-arm32-up", "fb", depth=8, bp=BpReading(True, bpiall_fb_upgrade=True))
+    assert upgraded.safe and upgraded.states > 100
+    assert check("linux-arm32-up", "fb", depth=8, bp=BpReading(visible=False)).safe
 
 
 def test_arm32_up_flush_on_migrate_safe() -> None:
@@ -120,10 +133,11 @@ def test_freebsd_arm64_smp_only_broadcasts_safe_under_none() -> None:
 
 def test_linux_arm64_smp_none_unsafe_through_asid_rollover() -> None:
     """Linux broadcasts PTE invalidations but flushes *locally* at ASID rollover (VMALLE1 on each
-    CPU before it uses a new-generation ASID). A vCPU that filled ASID 0 entries on A, rolls
-    over on B (its local VMALLE1 misses A) and comes back to A with ASID 0 now naming a new
-    address space hits the old entry: run A, map, access, run B, exit + rollover + switch,
-    run A, switch back, access = 8 actions."""
+    CPU before it uses a new-generation ASID). A vCPU fills ASID 0 entries of process main on A
+    (run A, map, fetch: 3), moves to B (1), switches to as1, which takes the free ASID 1 (1),
+    then to as2, which needs an ASID when none is free: the allocator rolls over, main — alive
+    but descheduled — loses ASID 0 to as2, and the vCPU's local VMALLE1 misses A (1); back on
+    A (1), as2 uses ASID 0 and hits main's entry (1) = 8 actions."""
     r = check("linux-arm64-smp", "none", depth=8)
     assert not r.safe and len(r.actions) == 8
     assert r.violation is not None and r.violation.category == "stale-tlb"
@@ -138,16 +152,68 @@ def test_linux_arm64_local_none_unsafe() -> None:
     replays_to_violation(r)
 
 
-def test_linux_arm32_smp_trap_ttlb_unsafe_through_the_branch_predictor() -> None:
-    """HCR_EL2.TTLB traps TLB instructions only: the rollover's TLBIALL is trapped and executed
-    as TLBIALLIS, but its local BPIALL still runs locally. A prediction trained on A for ASID 0
-    survives the rollover on B; back on A, ASID 0 names a new address space whose mapping of
-    the VA (a fresh map) differs: stale-bp. Nine actions — the ASID-rollover story (8) plus
-    the new map that makes the fetch reach the predictor."""
-    r = check("linux-arm32-smp", "trap-ttlb", depth=9)
+@pytest.mark.slow
+def test_linux_arm32_smp_trap_ttlb_unsafe_through_a_recycled_asid_and_the_predictor() -> None:
+    """HCR_EL2.TTLB traps TLB instructions only: a rollover's TLBIALL is trapped and executed as
+    TLBIALLIS, its BPIALL runs locally. A process that receives a new page needs an exec-map
+    ICIALLUIS, which flushes every predictor (the false UNSAFE before issue 10), so the stale
+    prediction must meet a process that mapped the VA *before* it got the recycled ASID: v0
+    maps main (2: run A, map) and as1 (2: switch, map), trains A's predictor for as1's ASID 1
+    (1), moves to B (1) and rolls over into as2 (1: main, descheduled, loses 0); v1 comes up
+    on B in main (1), rolling over again (as1, descheduled, loses 1 to main), moves to A (1)
+    and fetches (1): as1's prediction for ASID 1 = 10 actions (examples/litmus/
+    asid-recycled-bp-arm32.toml). With invisible predictors nothing is left: safe."""
+    r = check("linux-arm32-smp", "trap-ttlb", depth=10)
+    assert not r.safe and len(r.actions) == 10
+    assert r.violation is not None and r.violation.category == "stale-bp"
+    replays_to_violation(r)
+    assert check("linux-arm32-smp", "trap-ttlb", depth=10, bp=BpReading(visible=False)).safe
+
+
+# ---- FreeBSD armv7 SMP: one ASID for every process, local flush at every switch -----------
+
+
+@pytest.mark.parametrize("policy", ["fb", "gunyah", "xvisor"])
+def test_freebsd_armv7_smp_fb_is_unsafe_through_the_shared_asid(policy: str) -> None:
+    """Every process uses ASID 0 and cpu_context_switch flushes it only locally (swtch-v6.S):
+    v0 comes up on A in main (1), v1 comes up on A (1) and switches to as1 (1), maps (1) and
+    fetches (1), filling ASID 0 from as1 on A; v0 is loaded on A again (1: not a migration, not
+    a first load) and fetches through main (1): as1's entry. 7 actions; FB broadcasts the
+    switch's TLBIASID but the fill came after it; Gunyah sets FB; Xvisor flushes only on a
+    pCPU change or a first load (examples/litmus/h2-shared-asid-freebsd-armv7.toml)."""
+    r = check("freebsd-armv7-smp", policy, depth=8)
+    assert not r.safe and len(r.actions) == 7
+    assert r.violation is not None and r.violation.category == "cross-vcpu-tlb"
+    replays_to_violation(r)
+
+
+def test_freebsd_armv7_smp_kvm_is_safe_unless_bpiall_stays_local() -> None:
+    """KVM flushes (VMALLE1 + IC IALLU, which also flushes visible predictors) when another
+    vCPU ran on the pCPU last, which closes the shared-ASID story; what is left is one vCPU's
+    own switch: its BPIALL is local. If HCR_EL2.FB upgrades BPIALL, or predictors are
+    invisible, nothing survives: safe. By default (FB leaves BPIALL local) a vCPU that trained
+    A's predictor for ASID 0 in as1, moved to B and switched back to main meets that
+    prediction when it returns to A (KVM: it ran there last, no flush): stale-bp, 9 actions."""
+    assert check("freebsd-armv7-smp", "kvm", bp=BpReading(True, bpiall_fb_upgrade=True)).safe
+    assert check("freebsd-armv7-smp", "kvm", bp=BpReading(visible=False)).safe
+    r = check("freebsd-armv7-smp", "kvm")
     assert not r.safe and len(r.actions) == 9
     assert r.violation is not None and r.violation.category == "stale-bp"
     replays_to_violation(r)
+
+
+# ---- linux-arm64-local-relax: v6.19's local VALE1 on a permission relaxation ------------
+
+
+@pytest.mark.parametrize("policy", ["none", "fb", "last-vcpu-ran", "flush-on-migrate"])
+def test_a_local_flush_on_relaxation_moves_no_verdict(policy: str) -> None:
+    """A relaxation keeps the PTE's output: an entry from before it translates to the same page
+    and is legal, so its local VALE1 can only add coverage. The kind is linux-arm64-smp plus
+    that operation: the same verdicts and counterexample lengths."""
+    a = check("linux-arm64-local-relax", policy, depth=8)
+    b = check("linux-arm64-smp", policy, depth=8)
+    assert (a.safe, len(a.actions)) == (b.safe, len(b.actions))
+    assert a.states >= b.states  # the relaxations are explored
 
 
 def test_linux_arm64_smp_fb_safe() -> None:

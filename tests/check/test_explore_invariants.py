@@ -129,6 +129,7 @@ def test_key_is_invariant_under_renumbering(
     g2 = type(g)(  # type: ignore[call-arg]
         frozenset(vperm[v] for v in g.needs_flush),  # type: ignore[attr-defined]
         tuple(frozenset(vperm[v] for v in a) for a in _permuted_active(ex, g, vperm)),
+        g.asids,  # type: ignore[attr-defined]
     )
     assert ex.key(e1, o1, g) == ex.key(e2, o2, g2)  # type: ignore[arg-type]
 
@@ -221,16 +222,18 @@ def follow(ex: Explorer, labels: list[str]) -> list[object]:
 
 def test_a_first_load_after_a_rollover_runs_the_owed_flush() -> None:
     """Linux: a CPU that has not switched since a rollover flushes locally before it uses an
-    ASID. vCPU 1's first load comes after vCPU 0 rolled over on the other pCPU, so it brings
-    itself up with the rollover's local BPIALL + TLBIALL (found by the checker as a guest error
-    when the bring-up skipped it: vCPU 1 then met vCPU 0's old prediction on pCPU 0)."""
+    ASID. vCPU 1's first load comes after vCPU 0 rolled over on the other pCPU (as2 needed an
+    ASID and none was free: main, descheduled, lost ASID 0 to it), so it brings itself up with
+    the rollover's local BPIALL + TLBIALL, once (found by the checker as a guest error when the
+    bring-up skipped it: vCPU 1 then met vCPU 0's old prediction on pCPU 0)."""
     ex = Explorer(GuestModel.for_kind("linux-arm32-smp", 2), resolve("flush-on-migrate"), 2)
     labels = [
         "run v0 on 0",
         "v0 map 0x1000 0xa000",
         "v0 fetch 0x1000",
         "run v0 on 1",
-        "v0 exit+rollover, switch as1",
+        "v0 switch as1, ASID 1",
+        "v0 switch as2, rollover, ASID 0",
         "run v1 on 0",
     ]
     ops = follow(ex, labels)

@@ -144,10 +144,14 @@ arch = "aarch32"
 
 
 def test_cli_incomplete(cli: CliRun, plugins: None) -> None:
+    """linux-arm32-up under KVM without the deschedule DSB, through the CLI: new code must be
+    fetched on A (run, map — whose ICIALLU completes at its own DSB NSH, an action of its own
+    —, dsb, fetch: 4), rewritten on B (run on B, write-code with its ICIMVAU broadcast: 2),
+    and the vCPU must reach A before its DSB (run on A, dsb, fetch: 3) = 9 actions."""
     code, out, err = cli(
-        ["check", "-g", "linux-arm32-up", "-p", NO_DSB, "--incomplete", "--depth", "8", "--json"]
+        ["check", "-g", "linux-arm32-up", "-p", NO_DSB, "--incomplete", "--depth", "9", "--json"]
     )
     assert code == 1, err
     obj = json.loads(out)
-    assert obj["incomplete"] is True and len(obj["actions"]) == 8
+    assert obj["incomplete"] is True and len(obj["actions"]) == 9
     assert "incomplete = true" in obj["litmus"]

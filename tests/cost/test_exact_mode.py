@@ -3,6 +3,7 @@ analytic model agrees with it on the stated configurations (cost/validate.py).""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -142,16 +143,28 @@ def test_bad_sample_is_rejected() -> None:
 
 
 # ---- cross-validation --------------------------------------------------------------------------
+EXACT_SEEDS = (0, 1, 2)
+
+
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.name)
 def test_analytic_agrees_with_exact(config: Config) -> None:
     """Every comparison a configuration claims (cost/validate.py: the event-driven causes
     everywhere; every cause on ``pinned-up-fb``; the listed refill causes elsewhere) is within
-    TOLERANCE. docs/exact.md lists the unclaimed refill comparisons and why they disagree."""
+    TOLERANCE. docs/exact.md lists the unclaimed refill comparisons and why they disagree.
+    Exact mode is a random sample: its figures are the mean of seeds 0-2, so one unlucky draw
+    (a single seed's refill figures move by up to ±20 %, docs/exact.md) decides nothing."""
     wl = config.build()
     checked = 0
     for policy in config.policies:
         a = evaluate(wl, policy, pcpus=config.pcpus)
-        e = evaluate(wl, policy, pcpus=config.pcpus, mode="exact", sample=0.5)
+        runs = [
+            evaluate(wl, policy, pcpus=config.pcpus, mode="exact", sample=0.5, seed=seed)
+            for seed in EXACT_SEEDS
+        ]
+        e = dataclasses.replace(
+            runs[0],
+            cycles={c: sum(r.cycles.get(c, 0.0) for r in runs) / len(runs) for c in a.cycles},
+        )
         for row in compare(a, e, config):
             if row.claimed and row.simulated:
                 checked += 1

@@ -171,7 +171,32 @@ def test_guests_lists_and_shows_every_kind(cli) -> None:  # type: ignore[no-unty
     code, out, err = cli(["guests", "show", "freebsd-armv7-up", "--json"])
     assert code == 0, err
     data = json.loads(out)
-    assert data["discipline"]["ttbr_switch"]["value"] == ["bpiall", "tlbiasid"]
+    assert data["discipline"]["ttbr_switch"]["value"] == ["tlbiasid", "tlbiasid", "bpiall"]
     assert "swtch-v6.S" in data["discipline"]["ttbr_switch"]["source"]
     code, _, err = cli(["guests", "show", "no-such-kind"])
     assert code == 2 and "no-such-kind" in err
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "guests"
+
+
+def test_the_example_kind_file_is_checked_and_priced(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """examples/guests/linux-arm32-up-bpiall-switch.toml adds Spectre-v2's BPIALL to every
+    switch_mm of a UP kernel. One vCPU: every return to a pCPU is a migration, which
+    flush-on-migrate meets with IC IALLU (the predictor too): safe. Under FB that BPIALL stays
+    local (default reading), as the code change's does: unsafe. `run` prices the file and
+    shows the same verdict."""
+    kind = str(EXAMPLE / "linux-arm32-up-bpiall-switch.toml")
+    code, out, _ = cli(["check", "--guest", kind, "--policy", "flush-on-migrate", "--depth", "8"])
+    assert code == 0 and "safe up to depth 8" in out
+    code, out, _ = cli(["check", "--guest", kind, "--policy", "fb", "--depth", "8"])
+    assert code == 1 and "stale-bp" in out
+    wl = tmp_path / "w.toml"
+    wl.write_text(
+        'platform = "thunderx-cn8890-2s"\nduration_s = 10\n[scheduler]\nkind = "random-migrate"\n'
+        f'migrations_per_vcpu_s = 50\n[[domains]]\nkind = "{kind}"\ncount = 8\n'
+    )
+    code, out, err = cli(["run", str(wl), "--policy", "fb", "--pcpus", "8", "--json"])
+    assert code == 0, err
+    (row,) = json.loads(out)
+    assert row["safe"] is False and row["events"]["guest-maintenance"] > 0

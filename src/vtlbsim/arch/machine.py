@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .caches import BranchPredictor, ICache
+from .ops import DEFAULT_BP, BpReading
 from .tlb import Tlb
 
 
@@ -37,9 +38,10 @@ class Pcpu:
 
 
 class Machine:
-    """``pcpus`` PEs in ``sockets`` sockets (contiguous blocks); one IS domain over all of them."""
+    """``pcpus`` PEs in ``sockets`` sockets (contiguous blocks); one IS domain over all of them;
+    ``bp``: whether their branch predictors are visible and what HCR_EL2.FB does to BPIALL."""
 
-    def __init__(self, pcpus: int, sockets: int = 1) -> None:
+    def __init__(self, pcpus: int, sockets: int = 1, bp: BpReading = DEFAULT_BP) -> None:
         if pcpus < 1:
             raise ValueError("a machine needs at least one pCPU")
         if sockets < 1 or sockets > pcpus:
@@ -47,6 +49,8 @@ class Machine:
         per = -(-pcpus // sockets)
         self.pcpus = [Pcpu(i, i // per) for i in range(pcpus)]
         self.sockets = sockets
+        self.bp = bp.normalised()
+        """How the branch predictors behave (arch.ops.BpReading)."""
 
     def __len__(self) -> int:
         return len(self.pcpus)

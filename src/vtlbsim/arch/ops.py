@@ -260,8 +260,51 @@ def ops_for(arch: Arch, structure: Structure) -> list[MaintenanceOp]:
     return [o for o in ALL_OPS if o.arch is arch and o.structure is structure]
 
 
-def effective(o: MaintenanceOp, fb: bool) -> MaintenanceOp:
-    """What a guest instruction does physically: with HCR_EL2.FB=1, its IS form if FB upgrades it."""
+@dataclass(frozen=True, slots=True)
+class BpReading:
+    """How a platform's branch predictors behave: a platform property (``bp_visible``,
+    ``bpiall_fb_upgrade`` in its profile), because the Arm ARM leaves both open.
+
+    ``visible``: predictions are architecturally visible, so stale ones must be maintained
+    away. Where they are invisible, BPIALL/BPIMVA "can execute as a NOP" (AArch32 BPIALL,
+    DDI0595 "Configuration") and no stale prediction can be observed. Where they are visible,
+    ICIALLU/ICIALLUIS and IC IALLU also flush them ("If branch predictors are architecturally
+    visible, also flush branch predictors").
+
+    ``bpiall_fb_upgrade``: HCR_EL2.FB makes an EL1 BPIALL act as BPIALLIS. The HCR_EL2.FB
+    field text lists BPIALL; the BPIALL pseudocode (DDI0595 /b, /c, /i) upgrades it only when
+    ``EL2Enabled() && ELUsingAArch32(EL2) && HCR.FB == '1'``, i.e. never under an AArch64 EL2.
+    The default reading, ``visible`` without the upgrade, is the one most exposed to hazards.
+    """
+
+    visible: bool = True
+    bpiall_fb_upgrade: bool = False
+
+    @property
+    def name(self) -> str:
+        """``visible`` (the default), ``visible-fb`` (FB upgrades BPIALL) or ``invisible``."""
+        if not self.visible:
+            return "invisible"
+        return "visible-fb" if self.bpiall_fb_upgrade else "visible"
+
+    def normalised(self) -> BpReading:
+        """The same behaviour with one spelling (the FB reading is moot when invisible)."""
+        return self if self.visible else BpReading(False, False)
+
+
+BP_READINGS: dict[str, BpReading] = {
+    r.name: r for r in (BpReading(), BpReading(True, True), BpReading(False, False))
+}
+"""The three distinct readings by name; ``visible`` is the default."""
+
+DEFAULT_BP = BpReading()
+
+
+def effective(o: MaintenanceOp, fb: bool, bp: BpReading = DEFAULT_BP) -> MaintenanceOp:
+    """What a guest instruction does physically: with HCR_EL2.FB=1, its IS form if FB upgrades
+    it (BPIALL only under the ``bpiall_fb_upgrade`` reading)."""
+    if o.structure is Structure.BP and not (bp.visible and bp.bpiall_fb_upgrade):
+        return o
     if fb and o.fb_upgrades and o.is_form is not None:
         return _BY_ARCH[(o.arch, o.is_form)]
     return o

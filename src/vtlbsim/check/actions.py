@@ -1,36 +1,53 @@
 """Guest disciplines as action generators: what a guest kind may do next (SPEC §3).
 
-A *guest operation* is a short sequence of events one running vCPU issues without the guest
-breaking its own rules: a PTE change is followed by the TLB (and AArch32 BP) instructions its
-discipline uses, new code by its I-cache maintenance, an ASID rollover by its rollover flush.
-The model checker interleaves these operations with the scheduler's loads; the guest never
-breaks break-before-make or reuses an ASID without the invalidation its discipline uses, so the
-oracle reports no guest error on any explored path.
+Every guest action is derived from the kind's discipline (``guest/kinds.py``, a TOML file), so a
+new OS needs no code here. A *guest operation* is a short sequence of events one running vCPU
+issues without the guest breaking its own rules:
+
+- ``map VA PA``: a PTE write, then ``map_exec`` (the model has no permissions: any mapped page
+  may be fetched, so every mapping is an executable one);
+- ``unmap VA``: an invalid PTE, then ``pte_user`` (``pte_user_local`` when the address space was
+  active on this vCPU only);
+- ``relax VA`` (kinds with ``pte_relax``): the PTE rewritten with the same output and more
+  permissions, then ``pte_relax``. The model has no permissions, so a TLB entry from before a
+  relaxation translates to the same page and stays legal: a relaxation can only add covering
+  instructions (and, under FB, broadcasts), never a violation of its own;
+- ``write-code VA``: new code, then ``code_change``;
+- ``switch T``: the translation-table (process) switch, then ``ttbr_switch``; preceded by the
+  ``rollover`` flush the vCPU owes; it may allocate an ASID and roll the allocator over.
 
 The address space is small: the first ``vas`` pages of ``VAS`` and the PA pages ``PAS``; a map
 takes the next PA no table has mapped yet (mapping a page again only makes more outputs legal,
 and fresh PAs are interchangeable, so that loses no violation).
 
-Address spaces (every kind but ``percpu-tables``): two processes, tables ``main`` and ``as1``.
-ASID allocation is Linux's: each table holds one ASID (0 and 1) until a *rollover* hands a
-table's ASID to a new address space. A rollover may only recycle a table no vCPU is using
-(Linux keeps the ASIDs of running mms reserved); the CPU that rolls over runs the kind's
-``rollover`` instructions at once and every other vCPU runs them at its next switch, unless
-the kind's rollover is one broadcast (``rollover_broadcast``). Kinds that flush on every
-translation-table switch (``ttbr_switch``, FreeBSD armv7) use ASID 0 for both tables.
+**Processes and ASIDs** (every kind but ``percpu-tables``). A kind with ``shared_asid`` (FreeBSD
+armv7) has two processes, tables ``main`` and ``as1``, both on ASID 0. Any other kind has three
+live processes, ``main``, ``as1`` and ``as2``, and ``NUM_ASIDS`` ASID numbers, handed out the way
+Linux's allocator does (arch/arm64/mm/context.c and arch/arm/mm/context.c ``new_context``): a
+process keeps its number for the generation; one without a number takes a free one; when none is
+free the allocator *rolls over*: every process running on a (brought-up) vCPU keeps its number
+(Linux reserves the active ASIDs), every other — live, descheduled — process loses its number
+and gets one again at its next switch, possibly one another process used before. The vCPU that
+rolls over runs the kind's ``rollover`` instructions at once; every other vCPU owes them and runs
+them at its next switch, unless the rollover is one broadcast (``rollover_broadcast``). A
+recycled number's stale entries on a pCPU the owing vCPU is not on are the rollover hazard
+(XSA-479's pattern). Which free number a process takes is left open (any of them: other,
+unmodelled processes may hold the rest), as is which process rolls over.
 
-``percpu-tables``: each vCPU translates through its own table (``main`` for vCPU 0, ``cpuN``
-for vCPU N), one ASID; it maps the same VAs to different pages. A vCPU's first load includes
-its bring-up (``GuestModel.bring_up``): its own table, or the rollover flush it owes. SMP kinds get the requested
-number of vCPUs, UP kinds (``smp=False``) exactly one.
+``percpu-tables``: each vCPU translates through its own table (``main`` for vCPU 0, ``cpuN`` for
+vCPU N) on ASID 0; it maps the same VAs to different pages; no switches.
+
+A vCPU's first load includes its bring-up (``GuestModel.bring_ups``): its own table
+(``percpu-tables``), or a switch into ``main``. SMP kinds get the requested number of vCPUs, UP
+kinds (``smp=False``) exactly one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from ..arch.ops import MaintenanceOp, Operand, lookup_op
+from ..arch.ops import Arch, MaintenanceOp, Operand, lookup_op
 from ..guest.domain import MAIN_TABLE
 from ..guest.kinds import Discipline, load_kind
 from ..guest.tables import Pte, TranslationTable
@@ -46,10 +63,26 @@ so VAs never alias, and what one VA's operations do to another VA's entries is d
 by that VA's own operations. Tests hold it against two VAs."""
 PAS: tuple[int, ...] = tuple(range(0xA, 0x12))
 """PA pages the guest maps (0xa000 ... 0x11000), each at most once."""
-AS_TABLES: tuple[str, ...] = (MAIN_TABLE, "as1")
+AS_TABLES: tuple[str, ...] = (MAIN_TABLE, "as1", "as2")
+"""The processes' tables of a kind with an ASID allocator."""
 GLOBAL_VA = 8
 """The kernel page (0x8000) the ``globals`` option maps global in every table."""
-"""The two processes' tables of a kind with address spaces."""
+SHARED_ASID_TABLES: tuple[str, ...] = AS_TABLES[:2]
+"""The processes' tables of a kind whose processes share one ASID."""
+NUM_ASIDS = 2
+"""ASID numbers the model's allocator hands out: fewer than the processes, so a rollover
+recycles one; as many as the vCPUs, so a number is always free after a rollover unless every
+vCPU runs a different process (Linux keeps more ASIDs than CPUs; such a rollover is left out)."""
+MAPPING_PROCESSES: dict[Arch, int] = {Arch.AARCH64: 1, Arch.AARCH32: 2}
+"""How many processes (``main`` first) map pages (docs/check.md "Which processes map"). For
+translations and code one is enough: maps take fresh PAs, so a process that uses another's TLB
+entry uses a page it never mapped whatever it maps itself, and a stale I-cache line is reached
+only through its own page. An AArch32 branch prediction is looked up by ASID and VA after a
+successful translation, so a prediction one process trained is used by another only if that
+one maps the VA too: two. Tests hold these against every process mapping."""
+INITIAL_ASIDS: tuple[int | None, ...] = (0, None, None)
+"""``main`` holds ASID 0 from the start (the vCPUs enter it at bring-up); ``as1`` and ``as2``
+are processes that have not run yet, interchangeable (``process_renamings``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,19 +90,22 @@ class GuestState:
     """The guest's own bookkeeping, beside what the engine holds.
 
     ``needs_flush``: vCPUs that still owe the rollover flush (run at their next switch).
-    ``active``: per table, the vCPUs it has been active on since it was (re)allocated — Linux's
-    ``mm_cpumask``, which ``linux-arm64-local`` consults to pick a local TLBI.
+    ``active``: per table, the vCPUs it has been active on since it got its ASID — Linux's
+    ``mm_cpumask``, which ``pte_user_local`` kinds consult to pick a local TLBI.
+    ``asids``: per table, the ASID it holds this generation (None: none; it allocates one at its
+    next switch).
     """
 
     needs_flush: frozenset[int] = frozenset()
     active: tuple[frozenset[int], ...] = ()
+    asids: tuple[int | None, ...] = ()
 
     def activate(self, t: int, v: int) -> GuestState:
         if v in self.active[t]:
             return self
         act = list(self.active)
         act[t] = act[t] | {v}
-        return GuestState(self.needs_flush, tuple(act))
+        return GuestState(self.needs_flush, tuple(act), self.asids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +130,15 @@ class GuestModel:
     """Checker option: the kernel maps and unmaps a global page (``global_operations``)."""
     asid_flush: bool = False
     """Checker option: a process exits with the kind's ``asid_flush`` (``asid_flushes``)."""
+    tables: tuple[str, ...] = field(default=(), compare=False)
+    """The processes' tables (``percpu-tables``: one per vCPU); filled in by ``__post_init__``."""
+
+    def __post_init__(self) -> None:
+        if self.percpu:
+            tables = tuple(own_table(v) for v in range(self.vcpus))
+        else:
+            tables = AS_TABLES if self.allocates else SHARED_ASID_TABLES
+        object.__setattr__(self, "tables", tables)
 
     @classmethod
     def for_kind(
@@ -120,37 +165,61 @@ class GuestModel:
 
     # ---- tables and ASIDs ---------------------------------------------------------------------
     @property
+    def map_exec(self) -> tuple[str, ...]:
+        """What a map issues: the kind's ``map_exec`` but its by-VA I-cache instructions. The page
+        is fresh, so no PE caches a line of it and IC IVAU / ICIMVAU of it changes nothing;
+        the model's by-VA instruction would also translate the user VA (filling a TLB entry),
+        where Linux and FreeBSD clean and invalidate the page through the kernel's own mapping
+        of it (arm64 ``__sync_icache_dcache``: ``folio_address()``; FreeBSD ``PHYS_TO_DMAP``)."""
+        return tuple(n for n in self.discipline.map_exec if self.ops[n].operand is not Operand.VA)
+
+    @property
     def percpu(self) -> bool:
         return self.discipline.percpu_tables
 
     @property
-    def tables(self) -> tuple[str, ...]:
-        if self.percpu:
-            return tuple(own_table(v) for v in range(self.vcpus))
-        return AS_TABLES
+    def allocates(self) -> bool:
+        """The kind has an ASID allocator (processes hold numbers, rollovers recycle them)."""
+        return not self.percpu and not self.discipline.shared_asid
 
     @property
-    def tag_shared(self) -> bool:
-        """Several tables translate under one ASID (per-CPU tables; one ASID for every
-        process): an entry one table filled may be judged against another."""
-        return self.percpu or self.discipline.shared_asid
+    def asid_numbers(self) -> tuple[int, ...]:
+        """Every ASID the guest's tables may be tagged with."""
+        return tuple(range(NUM_ASIDS)) if self.allocates else (0,)
 
     @property
     def rollover_owed(self) -> bool:
         """Each vCPU owes its own rollover flush (the rollover is not one broadcast)."""
-        return not self.percpu and not self.discipline.rollover_broadcast
+        return self.allocates and not self.discipline.rollover_broadcast
+
+    def process_renamings(self) -> list[tuple[dict[str, str], dict[int, int]]]:
+        """Renamings of processes and ASIDs under which the guest behaves the same (the
+        identity first): ``as1`` and ``as2`` swap (``main`` is where vCPUs start), and so do
+        the ASID numbers (no number is special to the allocator)."""
+        if not self.allocates:
+            return [({}, {})]
+        swap_a = {0: 1, 1: 0}
+        if self.mapping_processes == 2:  # as1 maps, as2 does not: they differ
+            return [({}, {}), ({}, swap_a)]
+        swap_t = {AS_TABLES[1]: AS_TABLES[2], AS_TABLES[2]: AS_TABLES[1]}
+        return [({}, {}), (swap_t, {}), ({}, swap_a), (swap_t, swap_a)]
+
+    def maps(self, table: str) -> bool:
+        """Whether the process of ``table`` maps pages (``MAPPING_PROCESSES``)."""
+        return self.percpu or table in self.tables[: self.mapping_processes]
+
+    @property
+    def mapping_processes(self) -> int:
+        return MAPPING_PROCESSES[self.discipline.arch]
 
     def tables_of(self, v: int) -> tuple[str, ...]:
         """The tables vCPU ``v`` may translate through."""
-        return (own_table(v),) if self.percpu else AS_TABLES
-
-    def asid_of(self, table: str) -> int:
-        if self.percpu or self.discipline.shared_asid:
-            return 0
-        return AS_TABLES.index(table)
+        return (own_table(v),) if self.percpu else self.tables
 
     def initial(self) -> GuestState:
-        return GuestState(frozenset(), tuple(frozenset() for _ in self.tables))
+        n = len(self.tables)
+        asids = INITIAL_ASIDS if self.allocates else (0,) * n
+        return GuestState(frozenset(), tuple(frozenset() for _ in range(n)), asids)
 
     def on_load(self, g: GuestState, v: int, table: str) -> GuestState:
         """A load of ``v`` makes its current table active on it."""
@@ -171,21 +240,87 @@ class GuestModel:
                 out.append(Maintain(DOMAIN, v, op))
         return out
 
-    def _flush_if_owed(self, g: GuestState, v: int) -> tuple[list[Event], GuestState]:
-        if v not in g.needs_flush:
-            return [], g
-        return self._issue(v, self.discipline.rollover), GuestState(g.needs_flush - {v}, g.active)
+    # ---- process switches and the ASID allocator ----------------------------------------------
+    def _switches(self, engine: Engine, g: GuestState, v: int, table: str) -> Iterator[Operation]:
+        """Every way ``v`` may enter ``table`` now: with the ASID the table holds, or with each
+        ASID the allocator may hand it (rolling over when none is free)."""
+        dom = engine.domains[DOMAIN]
+        vc = dom.vcpus[v]
+        ti = self.tables.index(table)
+        held = g.asids[ti]
+        if held is not None:
+            yield self._enter(v, (vc.table, vc.asid), table, held, g, rolled=False)
+            return
+        taken = {a for a in g.asids if a is not None}
+        free = [a for a in self.asid_numbers if a not in taken]
+        if free:
+            for a in free:
+                yield self._enter(v, (vc.table, vc.asid), table, a, g, rolled=False)
+            return
+        # Rollover: a table in use on a brought-up vCPU keeps its ASID (Linux reserves every
+        # CPU's active ASID, this CPU's outgoing one included); every other table loses its own.
+        running = {o.table for o in dom.vcpus if o.last_pcpu is not None and o.index != v}
+        if vc.last_pcpu is not None:
+            running.add(vc.table)
+        kept = tuple(a if t in running else None for t, a in zip(self.tables, g.asids, strict=True))
+        reserved = {a for a in kept if a is not None}
+        d = self.discipline
+        owed = frozenset() if d.rollover_broadcast else frozenset(range(self.vcpus)) - {v}
+        for a in self.asid_numbers:
+            if a in reserved:
+                continue
+            act = tuple(
+                frozenset() if kept[i] is None else g.active[i] for i in range(len(self.tables))
+            )
+            g2 = GuestState((g.needs_flush - {v}) | owed, act, kept)
+            yield self._enter(v, (vc.table, vc.asid), table, a, g2, rolled=True)
 
-    def bring_up(self, g: GuestState, v: int) -> tuple[list[Event], GuestState]:
+    def _enter(
+        self,
+        v: int,
+        now: tuple[str, int],
+        table: str,
+        asid: int,
+        g: GuestState,
+        *,
+        rolled: bool,
+    ) -> Operation:
+        """``v`` switches to ``table`` tagged ``asid``: the rollover flush first if it rolls over
+        or owes one, then the table and ASID, then ``ttbr_switch``."""
+        d = self.discipline
+        evs: list[Event] = []
+        if rolled or v in g.needs_flush:
+            evs += self._issue(v, d.rollover)
+        if table != now[0]:
+            evs.append(SetTable(DOMAIN, v, table))
+        if asid != now[1]:
+            evs.append(SetAsid(DOMAIN, v, asid))
+        evs += self._issue(v, d.ttbr_switch, asid=asid)
+        ti = self.tables.index(table)
+        asids = list(g.asids)
+        fresh = asids[ti] != asid
+        asids[ti] = asid
+        act = list(g.active)
+        if fresh:
+            act[ti] = frozenset()
+        g2 = GuestState(g.needs_flush - {v}, tuple(act), tuple(asids)).activate(ti, v)
+        label = f"v{v} switch {table}"
+        if self.allocates and (rolled or fresh):
+            label += f", {'rollover, ' if rolled else ''}ASID {asid}"
+        return Operation(label, tuple(evs), g2)
+
+    def bring_ups(
+        self, engine: Engine, g: GuestState, v: int
+    ) -> list[tuple[list[Event], GuestState]]:
         """What a vCPU runs when it is loaded for the first time, before any user access: a
         per-CPU-tables guest installs its own table; otherwise the vCPU enters ``main`` the way
-        Linux's first ``switch_mm`` does, running the rollover flush it owes, if any."""
+        a CPU's first context switch does (the rollover flush it owes, an ASID if ``main`` has
+        none, ``ttbr_switch`` — FreeBSD's ``cpu_throw`` runs ``cpu_context_switch``)."""
         if self.percpu:
             table = own_table(v)
             evs: list[Event] = [SetTable(DOMAIN, v, table)] if table != MAIN_TABLE else []
-            return evs, self.on_load(g, v, table)
-        evs, g2 = self._flush_if_owed(g, v)
-        return evs, self.on_load(g2, v, MAIN_TABLE)
+            return [(evs, self.on_load(g, v, table))]
+        return [(list(op.events), op.state) for op in self._switches(engine, g, v, MAIN_TABLE)]
 
     # ---- the operations -----------------------------------------------------------------------
     def operations(self, engine: Engine, g: GuestState, v: int) -> list[Operation]:
@@ -210,11 +345,12 @@ class GuestModel:
                 ops.append(Operation(f"v{v} write-code {_addr(va)}", tuple(evs), g))
         # A map uses a fresh PA: mapping a page again only makes more outputs legal (SPEC §5)
         pa = fresh_pa(dom.tables.values())
-        if pa is not None:
+        if pa is not None and self.maps(cur):
             for va in _used_plus_fresh(self.vas, used_vas):
                 if va not in mapped:
-                    mp = PteWrite(DOMAIN, v, va, Pte(pa, False))
-                    ops.append(Operation(f"v{v} map {_addr(va)} {_addr(pa)}", (mp,), g))
+                    evs = [PteWrite(DOMAIN, v, va, Pte(pa, False))]
+                    evs += self._issue(v, self.map_exec, va=va)
+                    ops.append(Operation(f"v{v} map {_addr(va)} {_addr(pa)}", tuple(evs), g))
         ti = self.tables.index(cur)
         for va in self.vas:
             if va not in mapped:
@@ -223,53 +359,14 @@ class GuestModel:
             names = d.pte_user_local if local and d.pte_user_local else d.pte_user
             evs = [PteWrite(DOMAIN, v, va, None), *self._issue(v, names, va=va)]
             ops.append(Operation(f"v{v} unmap {_addr(va)}", tuple(evs), g))
+            if d.pte_relax is not None:
+                evs = [PteWrite(DOMAIN, v, va, mapped[va]), *self._issue(v, d.pte_relax, va=va)]
+                ops.append(Operation(f"v{v} relax {_addr(va)}", tuple(evs), g))
         if not self.percpu:
-            for table in AS_TABLES:
-                if table == cur:
-                    continue
-                evs, g2 = self._flush_if_owed(g, v)
-                evs += self._switch_events(v, vc.asid, table)
-                ops.append(
-                    Operation(f"v{v} switch {table}", tuple(evs), self.on_load(g2, v, table))
-                )
-            ops.extend(self._recycling_switches(engine, g, v))
+            for table in self.tables:
+                if table != cur:
+                    ops.extend(self._switches(engine, g, v, table))
         return ops
-
-    def _recycling_switches(self, engine: Engine, g: GuestState, v: int) -> list[Operation]:
-        """The process on ``v`` exits as ``v`` switches away, and allocating an ASID rolls
-        over: the dead table's mappings go (Linux does not flush a dying mm: the allocator
-        will), ``v`` runs the kind's rollover instructions, every other vCPU owes them before
-        its next switch (unless the rollover is one broadcast), and the dead table's ASID
-        serves the next process that is switched to through that table."""
-        d = self.discipline
-        dom = engine.domains[DOMAIN]
-        vc = dom.vcpus[v]
-        cur = vc.table
-        # a vCPU that has never run has no mm yet: only loaded vCPUs hold a table in use
-        if any(o.table == cur for o in dom.vcpus if o.index != v and o.last_pcpu is not None):
-            return []
-        out: list[Operation] = []
-        ti = self.tables.index(cur)
-        for table in AS_TABLES:
-            if table == cur:
-                continue
-            evs: list[Event] = [
-                PteWrite(DOMAIN, v, va, None)
-                for va in sorted(dom.table(cur).current)
-                if va != GLOBAL_VA  # the kernel's global page outlives the process
-            ]
-            evs += self._issue(v, d.rollover, asid=vc.asid)
-            evs += self._switch_events(v, vc.asid, table)
-            others = frozenset() if d.rollover_broadcast else frozenset(range(self.vcpus)) - {v}
-            act = list(g.active)
-            act[ti] = frozenset()
-            g2 = GuestState((g.needs_flush - {v}) | others, tuple(act))
-            out.append(
-                Operation(
-                    f"v{v} exit+rollover, switch {table}", tuple(evs), self.on_load(g2, v, table)
-                )
-            )
-        return out
 
     # ---- optional dimensions (checker options; kept apart from the discipline's operations) ----
     def extra_operations(self, engine: Engine, g: GuestState, v: int) -> list[Operation]:
@@ -277,7 +374,7 @@ class GuestModel:
         out: list[Operation] = []
         if self.globals:
             out += self.global_operations(engine, g, v)
-        if self.asid_flush and not self.percpu:
+        if self.asid_flush and self.allocates:
             out += self.asid_flushes(engine, g, v)
         return out
 
@@ -303,7 +400,8 @@ class GuestModel:
         """The process on ``v`` exits as ``v`` switches away: its mappings go and the kind's
         ``asid_flush`` invalidates its ASID (arm64 Linux ``tlb_flush()`` with ``fullmm``
         issues ``flush_tlb_mm``, ASIDE1IS, when the page tables are freed); its table and ASID
-        then serve a new process. Allowed when no other loaded vCPU is using that table."""
+        then serve a new process, not yet active anywhere. Allowed when no other brought-up
+        vCPU is using that table."""
         d = self.discipline
         dom = engine.domains[DOMAIN]
         vc = dom.vcpus[v]
@@ -312,31 +410,23 @@ class GuestModel:
             o.table == cur for o in dom.vcpus if o.index != v and o.last_pcpu is not None
         ):
             return []
+        evs: list[Event] = [
+            PteWrite(DOMAIN, v, va, None)
+            for va in sorted(dom.table(cur).current)
+            if va != GLOBAL_VA  # the kernel's global page outlives the process
+        ]
+        evs += self._issue(v, d.asid_flush, asid=vc.asid)
+        act = list(g.active)
+        act[self.tables.index(cur)] = frozenset()
+        g2 = GuestState(g.needs_flush, tuple(act), g.asids)
         out: list[Operation] = []
-        ti = self.tables.index(cur)
-        for table in AS_TABLES:
+        for table in self.tables:
             if table == cur:
                 continue
-            evs: list[Event] = [
-                PteWrite(DOMAIN, v, va, None)
-                for va in sorted(dom.table(cur).current)
-                if va != GLOBAL_VA
-            ]
-            evs += self._issue(v, d.asid_flush, asid=vc.asid)
-            evs += self._switch_events(v, vc.asid, table)
-            act = list(g.active)
-            act[ti] = frozenset()
-            g2 = GuestState(g.needs_flush, tuple(act))
-            label = f"v{v} exit+asid-flush, switch {table}"
-            out.append(Operation(label, tuple(evs), self.on_load(g2, v, table)))
+            for op in self._switches(engine, g2, v, table):
+                label = f"v{v} exit+asid-flush, {op.label.removeprefix(f'v{v} ')}"
+                out.append(Operation(label, (*evs, *op.events), op.state))
         return out
-
-    def _switch_events(self, v: int, asid: int, table: str) -> list[Event]:
-        evs: list[Event] = [SetTable(DOMAIN, v, table)]
-        if self.asid_of(table) != asid:
-            evs.append(SetAsid(DOMAIN, v, self.asid_of(table)))
-        evs += self._issue(v, self.discipline.ttbr_switch, asid=self.asid_of(table))
-        return evs
 
 
 def _addr(page: int) -> str:

@@ -60,7 +60,9 @@ class Coverage:
                         self.tlb_va_global[va] = mark
         elif op.structure is Structure.ICACHE:
             if op.match is Match.ALL:
-                self.ic_all = mark
+                # ICIALLU / IC IALLU "also flush branch predictors" where they are visible, the
+                # only case in which predictions are judged
+                self.ic_all = self.bp_all = mark
             elif pa is not None:
                 self.ic_pa[pa] = mark
         elif op.match is Match.ALL:

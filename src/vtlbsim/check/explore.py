@@ -18,7 +18,7 @@ from itertools import permutations
 from typing import Any
 
 from ..arch.machine import Machine
-from ..arch.ops import Match, Structure
+from ..arch.ops import DEFAULT_BP, BpReading, Match, Structure
 from ..guest.domain import Domain
 from ..hyp.policy import Policy
 from ..hyp.registry import resolve
@@ -61,9 +61,11 @@ class Explorer:
         policy: Policy,
         pcpus: int,
         policy_ref: str | None = None,
+        bp: BpReading = DEFAULT_BP,
         incomplete: bool = False,
     ) -> None:
         self.model = model
+        self.bp = bp
         self.policy = policy
         self.incomplete = incomplete
         """Broadcasts complete at the issuer's DSB, which is an action of its own."""
@@ -81,7 +83,9 @@ class Explorer:
         """A fresh engine and oracle after ``path``."""
         dom = Domain(DOMAIN, 1, self.spec.arch, self.spec.vcpus, kind=self.spec.kind)
         oracle = Oracle([dom])
-        engine = Engine(Machine(self.pcpus), [dom], self.policy, oracle, self.incomplete)
+        engine = Engine(
+            Machine(self.pcpus, bp=self.bp), [dom], self.policy, oracle, self.incomplete
+        )
         engine.apply(path)
         return engine, oracle
 
@@ -96,10 +100,11 @@ class Explorer:
                 if vc.pcpu == p:
                     continue
                 if vc.last_pcpu is None:
-                    evs, g2 = self.model.bring_up(g, v)
+                    ups = self.model.bring_ups(engine, g, v)
                 else:
-                    evs, g2 = [], self.model.on_load(g, v, vc.table)
-                out.append(Operation(f"run v{v} on {p}", (Run(DOMAIN, v, p), *evs), g2))
+                    ups = [([], self.model.on_load(g, v, vc.table))]
+                for evs, g2 in ups:
+                    out.append(Operation(f"run v{v} on {p}", (Run(DOMAIN, v, p), *evs), g2))
         undone = engine.pending.undone
         for vc in dom.vcpus:
             if vc.pcpu is None:
@@ -125,6 +130,7 @@ class Explorer:
             title=title,
             policy=self.policy_ref,
             expect="violation",
+            bp=self.bp,
             incomplete=self.incomplete,
         )
 
@@ -156,6 +162,7 @@ def check(
     incomplete: bool = False,
     globals: bool = False,
     asid_flush: bool = False,
+    bp: BpReading = DEFAULT_BP,
 ) -> CheckResult:
     """Breadth-first search for the shortest action sequence that gives a violation.
 
@@ -174,7 +181,9 @@ def check(
         if depth < 0 or pcpus < 1 or vcpus < 1:
             raise ValueError("depth must be >= 0, pcpus and vcpus >= 1")
         model = GuestModel.for_kind(kind, vcpus, vas, globals=globals, asid_flush=asid_flush)
-        return _Search(kind, policy, pcpus, model, depth, merge, progress, incomplete).run()
+        return _Search(
+            kind, policy, pcpus, model, depth, merge, progress, incomplete, bp.normalised()
+        ).run()
     finally:
         if enabled:
             gc.enable()
@@ -197,13 +206,15 @@ class _Search:
         merge: bool,
         progress: Callable[[int, int], None] | None = None,
         incomplete: bool = False,
+        bp: BpReading = DEFAULT_BP,
     ) -> None:
         self.progress = progress
         self.kind, self.depth, self.merge = kind, depth, merge
         self.pol = resolve(policy) if isinstance(policy, str) else policy
         self.model = model
         ref = policy if isinstance(policy, str) else None
-        self.ex = Explorer(self.model, self.pol, pcpus, ref, incomplete)
+        self.ex = Explorer(self.model, self.pol, pcpus, ref, bp, incomplete)
+        self.bp = bp
         self.t0 = time.perf_counter()
         self.states = 0
 
@@ -230,6 +241,7 @@ class _Search:
             len(self.model.vas),
             ex.policy_ref,
             incomplete=ex.incomplete,
+            bp=self.bp,
         )
 
     def applied(

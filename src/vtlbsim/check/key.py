@@ -54,9 +54,9 @@ class KeyPlan:
         self.model = model
         self.tables = model.tables
         self.tables_of = [model.tables_of(v) for v in range(model.vcpus)]
-        self.asid_of = {name: model.asid_of(name) for name in self.tables}
+        self.asid_numbers = model.asid_numbers
+        self.renamings = model.process_renamings()
         self.rollover_owed = model.rollover_owed
-        self.tag_shared = model.tag_shared
         self.percpu = model.percpu
         self.local_pte = model.discipline.pte_user_local is not None
         self.aarch32 = model.discipline.arch == "aarch32"
@@ -111,6 +111,7 @@ def raw_facts(
     f_p: list[Fact] = []
     f_s: list[Fact] = []
     f_m: list[Fact] = []
+    f_n: list[Fact] = []
     f_a: list[Fact] = []
     f_t: list[Fact] = []
     f_L: list[Fact] = []
@@ -147,12 +148,13 @@ def raw_facts(
         if t is not None:
             for va, pte in t.current.items():
                 f_m.append((name, va, pte.pa, pte.is_global))
+    for name, asid in zip(plan.tables, g.asids, strict=True):
+        f_n.append((name, _n(asid)))
     if plan.local_pte:
         for ti, act in enumerate(g.active):
             for v in act:
                 f_a.append((plan.tables[ti], v))
-    # TLB entries; the PAs each (VA, tag) has in some TLB (the only legal-set members that
-    # matter when a tag names one table: a future fill is of a current mapping)
+    # TLB entries, and the PAs they hold
     held: dict[tuple[int, int], set[int]] = {}
     for p in pcpus:
         pi = p.index
@@ -176,28 +178,28 @@ def raw_facts(
         for pte in t.current.values():
             live.add(pte.pa)
     live_pas = tuple(sorted(live))
+    # Which ASID a table is tagged with may change (the allocator recycles ASIDs; FreeBSD armv7
+    # tags every table with ASID 0): an entry one table filled may be judged against another,
+    # so the legal sets are kept for every table and tag over every live PA.
+    # Global entries (``check --globals``) match every ASID: judged against every table too.
     global_vas = sorted(va for va, tag in held if tag == GLOBAL)
-    shared_tags = plan.tag_shared
-    asid_of = plan.asid_of
     vas = plan.vas
     for vc in vcpus:
         loc = local[vc.name]
+        marks = [
+            (tag, va, max(loc.tlb(tag, va), shared.tlb(tag, va))[0])
+            for tag in plan.asid_numbers
+            for va in vas
+        ]
+        marks += [
+            (GLOBAL, va, max(loc.tlb(GLOBAL, va), shared.tlb(GLOBAL, va))[0]) for va in global_vas
+        ]
         for name in plan.tables_of[vc.index]:
             t = tables.get(name)
             hist = t.history if t is not None else {}
-            tag = asid_of[name]
-            for va in vas:
-                cand = live_pas if shared_tags else tuple(sorted(held.get((va, tag), ())))
-                if not cand:
-                    continue
-                since = max(loc.tlb(tag, va), shared.tlb(tag, va))[0]
+            for tag, va, since in marks:
                 ok = plan.pas_since(hist.get(va), since)
-                f_L.append((vc.index, name, tag, va, tuple(pa for pa in cand if pa in ok)))
-            for va in global_vas:  # global entries: judged against the vCPU's table too
-                since = max(loc.tlb(GLOBAL, va), shared.tlb(GLOBAL, va))[0]
-                ok = plan.pas_since(hist.get(va), since)
-                gpas = sorted(held[(va, GLOBAL)])
-                f_L.append((vc.index, name, GLOBAL, va, tuple(pa for pa in gpas if pa in ok)))
+                f_L.append((vc.index, name, tag, va, tuple(pa for pa in live_pas if pa in ok)))
     oldest: dict[int, int] = {}
     for p in pcpus:
         for (_, pa), line in p.icache.lines.items():
@@ -215,28 +217,25 @@ def raw_facts(
                 at = max(loc.icache(pa), shared.icache(pa))[0]
                 floor = min(top, code.version(pa) - code.version_at(pa, at))
                 f_F.append((vc.index, pa, floor))
-    if plan.aarch32:
-        trained: dict[int, set[tuple[int, int]]] = {}
+    if plan.aarch32 and engine.machine.bp.visible:
         for p in pcpus:
             for (_, asid, va), line in p.bp.entries.items():
                 fname = line.vcpu
                 bp_at = max(local[fname].bp(va), shared.bp(va))[0]
                 age = code.version(line.pa) - line.version
                 f_b.append((p.index, asid, va, line.pa, age, _idx(fname), bp_at < line.step))
-                trained.setdefault(va, set()).add((line.pa, age))
         for vc in vcpus:
             loc = local[vc.name]
             for name in plan.tables_of[vc.index]:
                 t = tables.get(name)
                 hist = t.history if t is not None else {}
                 for va in vas:
-                    if not shared_tags and va not in trained:
+                    h = hist.get(va)
+                    if h is None:  # never mapped: no prediction is legal
+                        f_B.append((vc.index, name, va, ()))
                         continue
                     start = max(loc.bp(va), shared.bp(va))[0]
-                    pairs = plan.trained_on(hist.get(va), code, start)
-                    if not shared_tags:
-                        pairs = tuple(x for x in pairs if x in trained[va])
-                    f_B.append((vc.index, name, va, pairs))
+                    f_B.append((vc.index, name, va, plan.trained_on(h, code, start)))
     f_r: list[Fact] = []
     f_u: list[Fact] = []
     pending = engine.pending
@@ -251,6 +250,7 @@ def raw_facts(
         "v": f_v,
         "p": f_p,
         "m": f_m,
+        "n": f_n,
         "a": f_a,
         "t": f_t,
         "L": f_L,
@@ -305,22 +305,32 @@ def _renamed(form: tuple[Any, ...], v: Sequence[int], p: Sequence[int]) -> tuple
 
 
 def _rename(
-    f: dict[str, list[Fact]], vp: Sequence[int], pp: Sequence[int], tables: dict[str, str]
+    f: dict[str, list[Fact]],
+    vp: Sequence[int],
+    pp: Sequence[int],
+    tables: dict[str, str],
+    asids: dict[int, int] | None = None,
 ) -> Iterator[tuple[Any, ...]]:
     """The renamed facts, one component of the key at a time."""
     # index -1 (none) maps to the list's last element, which is -1
     v = [*vp, -1]
     p = [*pp, -1]
     t = tables
-    yield tuple(sorted((v[a], p[b], p[c], d, t.get(e, e), g) for a, b, c, d, e, g in f["v"]))
+    s = asids or {}  # ASIDs not named (GLOBAL, none) stay
+    yield tuple(
+        sorted((v[a], p[b], p[c], s.get(d, d), t.get(e, e), g) for a, b, c, d, e, g in f["v"])
+    )
     yield tuple(sorted((p[a], v[b], v[c]) for a, b, c in f["p"]))
     yield tuple(sorted((t.get(a, a), b, c, d) for a, b, c, d in f["m"]))
+    yield tuple(sorted((t.get(a, a), s.get(b, b)) for a, b in f["n"]))
     yield tuple(sorted((t.get(a, a), v[b]) for a, b in f["a"]))
-    yield tuple(sorted((p[a], b, c, d, v[e], t.get(g, g), h) for a, b, c, d, e, g, h in f["t"]))
-    yield tuple(sorted((v[a], t.get(b, b), c, d, e) for a, b, c, d, e in f["L"]))
+    yield tuple(
+        sorted((p[a], b, s.get(c, c), d, v[e], t.get(g, g), h) for a, b, c, d, e, g, h in f["t"])
+    )
+    yield tuple(sorted((v[a], t.get(b, b), s.get(c, c), d, e) for a, b, c, d, e in f["L"]))
     yield tuple(sorted((p[a], b, c) for a, b, c in f["i"]))
     yield tuple(sorted((v[a], b, c) for a, b, c in f["F"]))
-    yield tuple(sorted((p[a], b, c, d, e, v[g], h) for a, b, c, d, e, g, h in f["b"]))
+    yield tuple(sorted((p[a], s.get(b, b), c, d, e, v[g], h) for a, b, c, d, e, g, h in f["b"]))
     yield tuple(sorted((v[a], t.get(b, b), c, d) for a, b, c, d in f["B"]))
     yield tuple(sorted((a, b, p[c], v[d], _renamed(e, v, p)) for a, b, c, d, e in f["s"]))
     yield tuple(sorted((p[a], b, c, d, e, g, p[h]) for a, b, c, d, e, g, h in f["r"]))
@@ -369,13 +379,18 @@ def canonical_key(
             return hit
     best = identity
     for vp in vperms:
-        tables = {own_table(i): own_table(vp[i]) for i in range(len(vp))} if plan.percpu else {}
-        for pp in pperms:
-            if vp is vperms[0] and pp is pperms[0]:
-                continue
-            k = _smaller(_rename(f, vp, pp, tables), best)
-            if k is not None:
-                best = k
+        names: list[tuple[dict[str, str], dict[int, int]]]
+        if plan.percpu:
+            names = [({own_table(i): own_table(vp[i]) for i in range(len(vp))}, {})]
+        else:
+            names = plan.renamings
+        for ri, (tables, asids) in enumerate(names):
+            for pp in pperms:
+                if vp is vperms[0] and pp is pperms[0] and ri == 0:
+                    continue
+                k = _smaller(_rename(f, vp, pp, tables, asids), best)
+                if k is not None:
+                    best = k
     if memo is not None:
         memo[identity] = memo[listed] = best
     return best

@@ -8,6 +8,13 @@ apart (``fingerprint.py``, the same under every Python), so a change to one poli
 its column only. The verdicts at the default size ship in ``safety.json`` beside this file
 (regenerate with ``python -m vtlbsim.check.matrix``); ``vtlbsim check --matrix`` also keeps
 every result it computes in a user cache folder (``VerdictCache``), one file per fingerprint.
+
+A verdict also depends on the platform's branch predictors (``arch.ops.BpReading``, an option
+of the check): the subject of ``safe`` is a kind, or ``KIND@READING`` (``subject``) for an
+AArch32 kind checked under another reading than the default ``visible``; ``safety.json`` holds
+the default reading for every kind (``verdicts``) and the other two for the AArch32 kinds
+(``other_readings``). An AArch64 guest keeps no predictor state, so its verdicts are the
+default reading's whatever is asked (``reading_for``).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..arch.ops import BP_READINGS, DEFAULT_BP, Arch, BpReading
 from ..guest.kinds import KIND_NAMES, KindError, builtin, load_kind
 from ..hyp.policy import Policy
 from ..hyp.registry import all_policies, resolve
@@ -73,9 +81,42 @@ class Options:
     """The kernel maps and unmaps a global page (``check --globals``)."""
     asid_flush: bool = False
     """Processes exit with the kind's ASID flush (``check --asid-flush``)."""
+    bp: str = DEFAULT_BP.name
+    """The predictor reading's name (``arch.ops.BP_READINGS``)."""
 
 
 DEFAULT = Options()
+
+
+def reading_for(kind: str, bp: BpReading) -> BpReading:
+    """The reading a check of ``kind`` actually depends on: ``bp`` for an AArch32 kind, the
+    default for an AArch64 one (or a kind that does not load), whose verdict no reading can
+    change."""
+    bp = bp.normalised()
+    try:
+        if load_kind(kind).arch is Arch.AARCH64:
+            return DEFAULT_BP
+    except KindError:
+        return DEFAULT_BP
+    return bp
+
+
+READING_SEP = "@"
+
+
+def subject(kind: str, bp: BpReading = DEFAULT_BP) -> str:
+    """What ``safe`` is asked about for ``kind`` on a platform with predictors ``bp``: the kind
+    itself, or ``KIND@READING`` for an AArch32 kind under a reading other than the default."""
+    bp = reading_for(kind, bp)
+    return kind if bp == DEFAULT_BP else f"{kind}{READING_SEP}{bp.name}"
+
+
+def _parse_subject(text: str) -> tuple[str, BpReading] | None:
+    kind, sep, name = text.rpartition(READING_SEP)
+    if not sep:
+        return text, DEFAULT_BP
+    reading = BP_READINGS.get(name)
+    return None if reading is None else (kind, reading)
 
 
 @lru_cache(maxsize=1)
@@ -148,10 +189,12 @@ def _cached_verdicts() -> dict[tuple[str, str], bool]:
     if size != (DEFAULT_PCPUS, DEFAULT_VCPUS, DEFAULT_DEPTH, DEFAULT_VAS):
         return {}
     out: dict[tuple[str, str], bool] = {}
-    for r in data.get("verdicts", []):
+    for r in [*data.get("verdicts", []), *data.get("other_readings", [])]:
         try:
-            if r.get("fingerprint") == pair_fingerprint(r["kind"], r["policy"]):
-                out[(r["kind"], r["policy"])] = bool(r["safe"])
+            opts = Options(bp=r.get("bp", DEFAULT_BP.name))
+            bp = BP_READINGS[opts.bp]
+            if r.get("fingerprint") == pair_fingerprint(r["kind"], r["policy"], opts):
+                out[(subject(r["kind"], bp), r["policy"])] = bool(r["safe"])
         except (KeyError, KindError, ValueError):
             continue
     return out
@@ -160,19 +203,23 @@ def _cached_verdicts() -> dict[tuple[str, str], bool]:
 @cache
 def safe(kind: str, policy: str) -> bool | None:
     """True when the checker finds no violation for ``kind`` (a built-in name, or a kind file's
-    path: checked like a built-in) under ``policy`` within ``DEFAULT_DEPTH`` actions at the
-    default size; None when the kind or policy is unknown."""
-    if policy not in all_policies():
+    path: checked like a built-in; ``KIND@READING`` for another predictor reading, ``subject``)
+    under ``policy`` within ``DEFAULT_DEPTH`` actions at the default size; None when the kind,
+    the reading or the policy is unknown."""
+    parsed = _parse_subject(kind)
+    if policy not in all_policies() or parsed is None:
         return None
+    name, bp = parsed
     try:
-        found = load_kind(kind)
+        found = load_kind(name)
     except KindError:
         return None
-    if kind in KIND_NAMES and found == builtin(kind):  # the stored verdicts are the shipped kinds'
-        hit = _cached_verdicts().get((kind, policy))
+    if name in KIND_NAMES and found == builtin(name):  # the stored verdicts: the shipped kinds'
+        hit = _cached_verdicts().get((subject(name, bp), policy))
         if hit is not None:
             return hit
-    return check(kind, policy, DEFAULT_PCPUS, DEFAULT_VCPUS, DEFAULT_DEPTH).safe
+    bp = reading_for(name, bp)
+    return check(name, policy, DEFAULT_PCPUS, DEFAULT_VCPUS, DEFAULT_DEPTH, bp=bp).safe
 
 
 class VerdictCache:
@@ -224,21 +271,27 @@ def matrix_results(
     incomplete: bool = False,
     globals: bool = False,
     asid_flush: bool = False,
+    bp: BpReading = DEFAULT_BP,
 ) -> list[CheckResult]:
     """A full check of every (kind, policy) pair, kinds in SPEC §3 order, policies in
     registry order (built-ins, shipping profiles, plug-ins); ``jobs`` > 1 spreads the pairs
     over that many processes (same results, same order). With a ``cache``, a pair whose
-    fingerprint is there is not checked again, and each new result is stored as it ends."""
+    fingerprint is there is not checked again, and each new result is stored as it ends.
+    ``bp``: the predictor reading (an AArch64 kind is checked under the default, ``reading_for``)."""
     ks = list(KIND_NAMES if kinds is None else kinds)
     ps = list(all_policies() if policies is None else policies)
-    opts = Options(pcpus, vcpus, depth, vas, incomplete, globals, asid_flush)
+    reading = {k: reading_for(k, bp).name for k in ks}
     pairs = [(k, p) for k in ks for p in ps]
+    options = [
+        Options(pcpus, vcpus, depth, vas, incomplete, globals, asid_flush, bp=reading[k])
+        for k, _ in pairs
+    ]
     results: dict[int, CheckResult] = {}
     fps: dict[int, str] = {}
     todo: list[int] = []
     for i, (k, p) in enumerate(pairs):
         if cache is not None:
-            fps[i] = pair_fingerprint(k, p, opts)
+            fps[i] = pair_fingerprint(k, p, options[i])
             hit = cache.get(fps[i])
             if hit is not None and (hit.kind, hit.policy_ref) == (k, p):
                 results[i] = hit
@@ -256,11 +309,11 @@ def matrix_results(
 
     if jobs <= 1 or len(todo) <= 1:
         for i in todo:
-            done(i, _check_pair(*pairs[i], opts))
+            done(i, _check_pair(*pairs[i], options[i]))
     else:
         with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
             running: dict[Future[CheckResult], int] = {
-                pool.submit(_check_pair, *pairs[i], opts): i for i in todo
+                pool.submit(_check_pair, *pairs[i], options[i]): i for i in todo
             }
             try:
                 while running:
@@ -284,6 +337,7 @@ def _check_pair(kind: str, policy: str, opts: Options) -> CheckResult:
         incomplete=opts.incomplete,
         globals=opts.globals,
         asid_flush=opts.asid_flush,
+        bp=BP_READINGS[opts.bp],
     )
 
 
@@ -304,40 +358,50 @@ def safety_matrix(
 
 def write_cache(path: Path = CACHE, jobs: int = 1) -> None:
     """Run the checker on every built-in kind x registered policy and store the verdicts,
-    each under its pair fingerprint (pairs whose shipped verdict is still current are kept)."""
+    each under its pair fingerprint (pairs whose shipped verdict is still current are kept);
+    and, for the AArch32 kinds, those under the other predictor readings."""
     try:
         old = json.loads(path.read_text())
     except (OSError, ValueError):
         old = {}
     kept = {
         r["fingerprint"]: r
-        for r in old.get("verdicts", [])
+        for r in [*old.get("verdicts", []), *old.get("other_readings", [])]
         if isinstance(r, dict) and "fingerprint" in r
     }
-    pairs = [(k, p) for k in KIND_NAMES for p in all_policies()]
-    fps = {pair: pair_fingerprint(*pair) for pair in pairs}
-    missing = [pair for pair in pairs if fps[pair] not in kept]
-    by_pair: dict[tuple[str, str], dict[str, Any]] = {
-        pair: kept[fps[pair]] for pair in pairs if fps[pair] in kept
-    }
-    kinds = list(dict.fromkeys(k for k, _ in missing))
-    for k in kinds:
-        ps = [p for kk, p in missing if kk == k]
-        for r in matrix_results([k], ps, jobs=jobs):
-            by_pair[(r.kind, r.policy_ref)] = {
-                "kind": r.kind,
-                "policy": r.policy_ref,
-                "safe": r.safe,
-                "states": r.states,
-                "actions": len(r.actions),
-                "fingerprint": fps[(r.kind, r.policy_ref)],
-            }
+    a32 = [k for k in KIND_NAMES if builtin(k).arch is Arch.AARCH32]
+    readings = [DEFAULT_BP, *(r for r in BP_READINGS.values() if r != DEFAULT_BP)]
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for bp in readings:
+        kinds = KIND_NAMES if bp == DEFAULT_BP else a32
+        pairs = [(k, p) for k in kinds for p in all_policies()]
+        opts = Options(bp=bp.name)
+        fps = {pair: pair_fingerprint(*pair, opts) for pair in pairs}
+        missing = [pair for pair in pairs if fps[pair] not in kept]
+        by_pair: dict[tuple[str, str], dict[str, Any]] = {
+            pair: kept[fps[pair]] for pair in pairs if fps[pair] in kept
+        }
+        for k in dict.fromkeys(k for k, _ in missing):
+            ps = [p for kk, p in missing if kk == k]
+            for r in matrix_results([k], ps, jobs=jobs, bp=bp):
+                row: dict[str, Any] = {"kind": r.kind, "policy": r.policy_ref}
+                if bp != DEFAULT_BP:
+                    row["bp"] = bp.name
+                row |= {
+                    "safe": r.safe,
+                    "states": r.states,
+                    "actions": len(r.actions),
+                    "fingerprint": fps[(r.kind, r.policy_ref)],
+                }
+                by_pair[(r.kind, r.policy_ref)] = row
+        rows[bp.name] = [by_pair[pair] for pair in pairs]
     data = {
         "pcpus": DEFAULT_PCPUS,
         "vcpus": DEFAULT_VCPUS,
         "depth": DEFAULT_DEPTH,
         "vas": DEFAULT_VAS,
-        "verdicts": [by_pair[pair] for pair in pairs],
+        "verdicts": rows.pop(DEFAULT_BP.name),
+        "other_readings": [row for reading in rows.values() for row in reading],
     }
     path.write_text(json.dumps(data, indent=1) + "\n")
 

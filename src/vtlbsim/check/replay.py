@@ -50,7 +50,9 @@ def replay(scenario: Scenario, policy: Policy) -> Outcome:
     """Run every event of ``scenario`` under ``policy``; the oracle judges every use."""
     domains = build_domains(scenario)
     oracle = Oracle(domains)
-    engine = Engine(Machine(scenario.pcpus), domains, policy, oracle, scenario.incomplete)
+    engine = Engine(
+        Machine(scenario.pcpus, bp=scenario.bp), domains, policy, oracle, scenario.incomplete
+    )
     engine.apply(scenario.events)
     lines = scenario.lines
     for v in oracle.violations:

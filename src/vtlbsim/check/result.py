@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..arch.ops import BP_READINGS, DEFAULT_BP, BpReading
 from ..sim.scenario import Scenario
 from .actions import DEFAULT_VAS
 from .findings import PAGE, Violation
@@ -33,6 +34,8 @@ class CheckResult:
     """Read from a verdict cache rather than computed now."""
     incomplete: bool = False
     """Checked with incomplete maintenance (``check --incomplete``)."""
+    bp: BpReading = DEFAULT_BP
+    """How the platform's branch predictors were read (``arch.ops.BpReading``)."""
 
     def __post_init__(self) -> None:
         if not self.policy_ref:
@@ -71,6 +74,7 @@ class CheckResult:
             policy_ref=data.get("policy_ref", data["policy"]),
             from_cache=True,
             incomplete=data.get("incomplete", False),
+            bp=BP_READINGS[data.get("bp", DEFAULT_BP.name)],
         )
         if not data["safe"]:
             v = dict(data["violation"])
@@ -91,6 +95,7 @@ class CheckResult:
             "depth": self.depth,
             "vas": self.vas,
             "incomplete": self.incomplete,
+            "bp": self.bp.name,
             "safe": self.safe,
             "states": self.states,
             "depth_reached": self.depth_reached,

@@ -81,6 +81,7 @@ def copy_state(engine: Engine, oracle: Oracle) -> tuple[Engine, Oracle]:
     m = Machine.__new__(Machine)
     m.pcpus = [_pcpu(p) for p in engine.machine.pcpus]
     m.sockets = engine.machine.sockets
+    m.bp = engine.machine.bp
     e = Engine.__new__(Engine)
     e.machine = m
     e.domains = {d.name: d for d in domains}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from ..arch.ops import Arch, BpReading
 from ..check.actions import DEFAULT_VAS, VAS
 from ..check.explore import CheckResult, GuestDisciplineError
 from ..check.explore import check as run_check
@@ -31,10 +32,20 @@ MAX_PCPUS = 4
 MAX_VCPUS = 4
 
 
+def _reading(r: CheckResult) -> str:
+    """ ", predictors READING" for an AArch32 kind (an AArch64 guest keeps no predictor state)."""
+    try:
+        a64 = load_kind(r.kind).arch is Arch.AARCH64
+    except KindError:
+        a64 = False
+    return "" if a64 else f", predictors {r.bp.name}"
+
+
 def _print_result(r: CheckResult) -> None:
     console.print(
         f"{r.kind} under {r.policy} ({r.pcpus} pCPUs, {r.vcpus} vCPU{'s' * (r.vcpus != 1)}, "
-        f"{r.vas} VA{'s' * (r.vas != 1)}{', incomplete maintenance' * r.incomplete}): "
+        f"{r.vas} VA{'s' * (r.vas != 1)}{', incomplete maintenance' * r.incomplete}"
+        f"{_reading(r)}): "
         f"{r.summary()}; {r.seconds:.2f} s",
         markup=False,
     )
@@ -100,9 +111,20 @@ def check(
         "cache, $VTLBSIM_CACHE or ~/.cache/vtlbsim/check).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    bp_invisible: bool = typer.Option(
+        False,
+        "--bp-invisible",
+        help="Branch predictors architecturally invisible (BPIALL a NOP; docs/guests.md).",
+    ),
+    bpiall_fb_upgrade: bool = typer.Option(
+        False,
+        "--bpiall-fb-upgrade",
+        help="HCR_EL2.FB upgrades BPIALL to BPIALLIS (default: the BPIALL pseudocode: it does not).",
+    ),
 ) -> None:
     """Model-check a policy for a guest kind: safe up to a depth, or the shortest
     counterexample as a litmus file. Exit 0 safe, 1 counterexample, 2 bad input."""
+    bp = BpReading(not bp_invisible, bpiall_fb_upgrade).normalised()
     if not 1 <= pcpus <= MAX_PCPUS:
         fail(f"--pcpus: expected 1..{MAX_PCPUS}, got {pcpus}")
     if not 1 <= vcpus <= MAX_VCPUS:
@@ -131,7 +153,7 @@ def check(
         policies = None if policy is None else [policy]
         cache = None if no_cache else VerdictCache(VerdictCache.default_folder())
         dims = {"incomplete": incomplete, "globals": globals_, "asid_flush": asid_flush}
-        _matrix(kinds, policies, pcpus, vcpus, depth, vas, dims, jobs, cache, out, as_json)
+        _matrix(kinds, policies, pcpus, vcpus, depth, vas, dims, jobs, cache, out, as_json, bp)
         return
     if guest is None or policy is None:
         fail("expected --guest KIND and --policy P (or --matrix)")
@@ -148,6 +170,7 @@ def check(
             incomplete=incomplete,
             globals=globals_,
             asid_flush=asid_flush,
+            bp=bp,
         )
     except GuestDisciplineError as exc:  # a bug in the action generator, not bad input
         fail(str(exc), code=3)
@@ -189,6 +212,7 @@ def _matrix(
     cache: VerdictCache | None,
     out: Path | None,
     as_json: bool,
+    bp: BpReading,
 ) -> None:
     """The matrix (narrowed to one kind or one policy if given); exit 1 if a narrowed matrix
     has an unsafe pair (the full one always has: it holds the unsafe baselines)."""
@@ -206,6 +230,7 @@ def _matrix(
             cache=cache,
             progress=shown,
             **dims,
+            bp=bp,
         )
     except (PolicyError, KindError) as exc:
         fail(str(exc))
@@ -227,7 +252,7 @@ def _matrix(
                 row["written_to"] = str(written[(r.kind, r.policy)])
         console.print_json(json.dumps(rows))
     else:
-        _print_matrix(results, pcpus, vcpus, depth, vas, dims)
+        _print_matrix(results, pcpus, vcpus, depth, vas, dims, bp)
         if written:
             console.print(f"{len(written)} counterexamples written to {out}/", markup=False)
     if (kinds is not None or policies is not None) and not all(r.safe for r in results):
@@ -235,7 +260,13 @@ def _matrix(
 
 
 def _print_matrix(
-    results: list[CheckResult], pcpus: int, vcpus: int, depth: int, vas: int, dims: dict[str, bool]
+    results: list[CheckResult],
+    pcpus: int,
+    vcpus: int,
+    depth: int,
+    vas: int,
+    dims: dict[str, bool],
+    bp: BpReading,
 ) -> None:
     kinds = list(dict.fromkeys(r.kind for r in results))
     policies = list(dict.fromkeys(r.policy for r in results))
@@ -243,7 +274,7 @@ def _print_matrix(
     show(
         matrix_grid(
             f"safety up to depth {depth} ({pcpus} pCPUs, {vcpus} vCPUs per SMP guest, "
-            f"{vas} VA{'s' * (vas != 1)}{_dims_text(dims)})",
+            f"{vas} VA{'s' * (vas != 1)}{_dims_text(dims)}; AArch32 predictors {bp.name})",
             "policy",
             policies,
             kinds,

@@ -89,7 +89,8 @@ def show(
         prov = p.provenance[k]
         text = f"source: {prov.source}" if prov.source else f"ASSUMPTION: {prov.assumption}"
         v = getattr(p, k)
-        rows.append([k, v if isinstance(v, str) else f"{v:g}", text])
+        shown = str(v).lower() if isinstance(v, bool) else v if isinstance(v, str) else f"{v:g}"
+        rows.append([k, shown, text])
     console.print(
         prose_table(
             [("figure", "left", False), ("value", "right", False), ("provenance", "left", True)],
@@ -102,5 +103,9 @@ def show(
         f" machine: {p.dvm_op_cycles:g} + {p.dvm_sync_cycles:g} cycles (x {p.dvm_socket_factor:g}"
         f" per extra socket), the Sync serialised at the DVM node; {p.dvm_receive_cycles:g}"
         f" cycles on each core it reaches ({p.dvm_scope}) per DVM message (docs/cost.md)",
+        markup=False,
+    )
+    console.print(
+        f"branch predictors: {p.bp.name} (checked and priced with this reading; docs/guests.md)",
         markup=False,
     )

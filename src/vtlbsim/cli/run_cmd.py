@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 from rich import box
 
+from ..arch.ops import BpReading
 from ..cost import CostResult, Workload, WorkloadError, load_workload
 from ..cost.analytic import CAUSES
 from ..cost.platform import PlatformError, load_platform
@@ -33,16 +34,37 @@ def _safety_oracle() -> Callable[[str, str], bool | None] | None:
     return safe
 
 
-def _checked_kind(kind: str, base_dir: str) -> str:
-    """A built-in kind's name, or a kind file's absolute path (checked like a built-in)."""
+def _checked_kind(kind: str, base_dir: str, bp: BpReading) -> str:
+    """What the checker is asked about a workload's kind on a platform with predictors ``bp``:
+    a built-in's name or a kind file's absolute path (checked like a built-in), with the
+    platform's predictor reading when it can change the verdict (``check.matrix.subject``)."""
     from ..guest.kinds import KIND_NAMES, KindError, kind_path
 
-    if kind in KIND_NAMES:
-        return kind
+    name = kind
+    if kind not in KIND_NAMES:
+        try:
+            name = str(kind_path(kind, base_dir).resolve())
+        except KindError:
+            return kind
     try:
-        return str(kind_path(kind, base_dir).resolve())
-    except KindError:
-        return kind
+        from ..check.matrix import subject
+    except ImportError:
+        return name
+    return subject(name, bp)
+
+
+def _reading_note(workload: Workload, bp: BpReading) -> str:
+    """The platform's predictor reading for the "safe =" line when the workload has an AArch32
+    guest, whose verdicts depend on it (docs/guests.md, "Branch predictors")."""
+    from ..guest.kinds import KindError, load_kind
+
+    for d in workload.domains:
+        try:
+            if load_kind(d.kind, workload.base_dir).arch == "aarch32":
+                return f", AArch32 branch predictors {bp.name} as the platform's profile reads them"
+        except KindError:
+            continue
+    return ""
 
 
 def workload_safe(workload: Workload, policy: str) -> bool | None:
@@ -50,7 +72,8 @@ def workload_safe(workload: Workload, policy: str) -> bool | None:
     oracle = _safety_oracle()
     if oracle is None:
         return None
-    kinds = dict.fromkeys(_checked_kind(d.kind, workload.base_dir) for d in workload.domains)
+    bp = load_platform(workload.platform, workload.base_dir).bp
+    kinds = dict.fromkeys(_checked_kind(d.kind, workload.base_dir, bp) for d in workload.domains)
     verdicts = [oracle(kind, policy) for kind in kinds]
     if any(v is False for v in verdicts):
         return False
@@ -357,7 +380,8 @@ def _print_text(
             prose(f"      WARNING: {warn}", indent=" " * 15)
     assumed = sorted({a for r in results for a in r.assumptions})
     console.print()
-    prose(f"safe = {safety_bound()} (`vtlbsim check --matrix`).")
+    note = _reading_note(workload, plat.bp)
+    prose(f"safe = {safety_bound()}{note} (`vtlbsim check --matrix`).")
     prose(
         f"figures: {len(assumed)} of those used are assumptions, not sourced"
         f" (`vtlbsim platforms show {plat.name}` lists each with its source or reason)."

@@ -263,8 +263,30 @@ def _guest_op_cost(m: Machine, g: Group, o: MaintenanceOp, led: _Ledger, rate: f
     elif o.structure is Structure.ICACHE and o.match is Match.ALL:
         refill = m.receivers * m.ic_avg * p.icache_line_refill_cycles
         led.add("icache-refill", rate * refill, others=True)
+        if flushes_predictor(p, g.rates.arch, o):  # ICIALLUIS also flushes visible predictors
+            led.add("bp-retrain", rate * m.receivers * p.bp_retrain_cycles, others=True)
     elif o.structure is Structure.BP and o.match is Match.ALL:
         led.add("bp-retrain", rate * m.receivers * p.bp_retrain_cycles, others=True)
+
+
+def flushes_predictor(p: Platform, arch: Arch, o: MaintenanceOp | HypOp) -> bool:
+    """Whether ``o`` makes an AArch32 guest retrain its branch predictor on ``p``: BPIALL, and
+    the whole-I-cache invalidations (ICIALLU, the hypervisor's IC IALLU), which "also flush
+    branch predictors" where they are architecturally visible; nothing where they are not
+    (BPIALL then executes as a NOP). AArch64 guests keep no predictor state in the model."""
+    if not p.bp_visible or arch is not Arch.AARCH32:
+        return False
+    if isinstance(o, HypOp):
+        return o.target in (HypTarget.BP, HypTarget.ICACHE)
+    return o.structure is Structure.BP or (o.structure is Structure.ICACHE and o.match is Match.ALL)
+
+
+def is_nop(p: Platform, o: MaintenanceOp | HypOp) -> bool:
+    """A branch-predictor instruction on a core whose predictors are invisible executes as a
+    NOP (AArch32 BPIALL: "can execute as a NOP"): it costs nothing."""
+    if isinstance(o, HypOp):
+        return o.target is HypTarget.BP and not p.bp_visible
+    return o.structure is Structure.BP and not p.bp_visible
 
 
 def _negate(led: _Ledger) -> _Ledger:
@@ -307,7 +329,7 @@ def _hyp_op_cost(
         led.add("dvm-others", rate * stall, others=True)
     if h.target is HypTarget.ICACHE:
         led.add("icache-refill", rate * useful_ic * p.icache_line_refill_cycles)
-        if g.rates.arch is Arch.AARCH32:  # IC IALLU also flushes the (visible) predictor
+        if flushes_predictor(p, g.rates.arch, h):  # IC IALLU also flushes visible predictors
             led.add("bp-retrain", rate * useful_bp * p.bp_retrain_cycles)
         if is_:
             led.add(
@@ -317,7 +339,8 @@ def _hyp_op_cost(
             )
         return
     if h.target is HypTarget.BP:
-        led.add("bp-retrain", rate * useful_bp * p.bp_retrain_cycles)
+        if flushes_predictor(p, g.rates.arch, h):
+            led.add("bp-retrain", rate * useful_bp * p.bp_retrain_cycles)
         return
     led.add("tlb-refill", rate * useful * p.walk_2stage_cycles)
     if is_:
@@ -329,13 +352,21 @@ def _hyp_op_cost(
 
 
 def guest_ops(g: Group) -> Iterable[tuple[str, str, float]]:
-    """(event, instruction, executions per running vCPU-second) for a group's discipline."""
+    """(event, instruction, executions per running vCPU-second) for a group's discipline: every
+    key of it at the rate that prices it (``pte_user`` at the PTE changes that are neither
+    local nor relaxations, ``pte_user_local`` and ``pte_relax`` at their shares)."""
     r, d = g.rates, g.rates.discipline
     local_share = r.pte_local_fraction if d.pte_user_local is not None else 0.0
+    relax_share = r.pte_relax_fraction if d.pte_relax is not None else 0.0
+    plain = max(0.0, 1.0 - local_share - relax_share)
     for name in d.pte_user:
-        yield "pte-changes", name, r.pte_changes_per_s * (1.0 - local_share)
+        yield "pte-changes", name, r.pte_changes_per_s * plain
     for name in d.pte_user_local or ():
         yield "pte-changes", name, r.pte_changes_per_s * local_share
+    for name in d.pte_relax or ():
+        yield "pte-changes", name, r.pte_changes_per_s * relax_share
+    for name in d.map_exec:
+        yield "exec-maps", name, r.exec_maps_per_s
     for name in d.asid_flush:
         yield "asid-flushes", name, r.asid_flushes_per_s
     per_vcpu = 1.0 / g.vcpus if d.rollover_broadcast else 1.0
@@ -358,6 +389,8 @@ def _charge_guest(
         if n == 0.0:
             continue
         o = op(g.rates.arch, name)
+        if is_nop(m.plat, o):
+            continue  # executes as a NOP on this platform: no cost, policy or not
         led.count("guest-maintenance", n)
         if o.scope is Scope.LOCAL:
             led.count("guest-local-maintenance", n)
@@ -373,7 +406,7 @@ def _charge_guest(
                         led.count("broadcasts-added", n)
                     _guest_op_cost(m, g, act, delta, n)
         else:
-            e = effective(o, hcr.fb)
+            e = effective(o, hcr.fb, m.plat.bp)
             if e is o and o.scope is not Scope.IS:
                 continue  # a local instruction left local costs what it costs on bare metal
             if e is o:  # the guest's own broadcast: only the wait its load adds differs

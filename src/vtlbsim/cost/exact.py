@@ -60,7 +60,7 @@ from ..hyp.state import PolicyState
 from ..sim import fastpath as fp
 from ..sim.fasttlbs import FastTlbs, Geometry
 from ..sim.reference import ReferenceTlbs
-from .analytic import CAUSES, Machine, guest_ops
+from .analytic import CAUSES, Machine, flushes_predictor, guest_ops, is_nop
 from .analytic import Group as AnalyticGroup
 from .exact_dvm import dvm_stall, issue_cost, price_draws, price_step
 from .exact_sched import Scheduler
@@ -177,14 +177,12 @@ class _Run:
         busy = self.busy_others(p)
         if h.scope is Scope.IS:
             dvm_stall(self, p, vmid, h)
-        if h.target is HypTarget.BP or (
-            h.target is HypTarget.ICACHE and arch is Arch.AARCH32
-        ):  # BP: not simulated (module docstring)
+        if arch is not None and flushes_predictor(plat, arch, h):  # BP: not simulated
             self.add("bp-retrain", plat.bp_retrain_cycles)
             if h.scope is Scope.IS:
                 self.add("bp-retrain", busy * plat.bp_retrain_cycles, others=True)
-            if h.target is HypTarget.BP:
-                return
+        if h.target is HypTarget.BP:
+            return
         match = fp.M_ALL if h.target is HypTarget.TLB_VMID else fp.M_EVERY_VMID
         others = fp.R_HYP_BROADCAST if h.scope is Scope.IS else -1
         if h.target is HypTarget.ICACHE:
@@ -211,6 +209,10 @@ class _Run:
         elif e.structure is Structure.ICACHE:
             pg = page if e.match is Match.VA else -1
             self.tlbs.queue_icache(p, vmid, pg, fp.R_GUEST_LOCAL, others)
+            if added and flushes_predictor(self.plat, v.info.arch, e):  # BP: not simulated
+                self.add(
+                    "bp-retrain", self.busy_others(p) * self.plat.bp_retrain_cycles, others=True
+                )
         elif added:  # BP: not simulated (module docstring)
             self.add("bp-retrain", self.busy_others(p) * self.plat.bp_retrain_cycles, others=True)
 
@@ -218,6 +220,8 @@ class _Run:
         """The guest on ``p`` issues instruction ``name`` (by VA: ``page``)."""
         info = v.info
         o = _op(info.arch, name)
+        if is_nop(self.plat, o):
+            return  # executes as a NOP on this platform
         hcr = self.policy.hcr(info)
         self.count("guest-maintenance")
         if o.scope is Scope.LOCAL:
@@ -228,13 +232,13 @@ class _Run:
             issued = 0.0
             for act in self.pstate.trap(self.policy, info, p, o):
                 if isinstance(act, HypOp):
-                    self.hyp(act, p, info.vmid)
+                    self.hyp(act, p, info.vmid, info.arch)
                 else:
                     issued += issue_cost(self, act, p)
                     self.physical(act, o, v, p, page)
             self.add("broadcast-issue", issued - issue_cost(self, o, p, native=True))
             return
-        e = effective(o, hcr.fb)
+        e = effective(o, hcr.fb, self.plat.bp)
         if e is not o:
             self.count("fb-upgraded")
         if e is not o or e.scope is Scope.IS:  # an IS one waits longer under the added load

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..arch.ops import HypOp, MaintenanceOp, Scope, effective, op
+from ..arch.ops import HypOp, MaintenanceOp, Scope, Structure, effective, op
 from ..hyp.state import PolicyState
 from .dvm import MESSAGES, filterable, instruction_cycles, step_issue
 
@@ -64,8 +64,10 @@ def broadcasts(run: _Run, vi: int, name: str) -> tuple[int, int]:
             acts = PolicyState().trap(run.policy, info, 0, o)  # the initial state
             pol = sum(1 for a in acts if a.scope is Scope.IS)
         else:
-            pol = int(effective(o, hcr.fb).scope is Scope.IS)
+            pol = int(effective(o, hcr.fb, run.plat.bp).scope is Scope.IS)
         got = (pol, int(o.scope is Scope.IS))
+        if o.structure is Structure.BP and not run.plat.bp_visible:
+            got = (0, 0)  # a NOP: no DVM message
         run.physical_bcasts[key] = got
     return got
 

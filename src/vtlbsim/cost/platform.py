@@ -22,9 +22,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
 
 from .. import datafiles, tomlfile
+from ..arch.ops import BpReading
 
 PROFILE_DIR = datafiles.package_dir(datafiles.PROFILES)
 """The shipped platform profiles (package data; guest kinds in ``guests/``)."""
@@ -100,6 +101,13 @@ class Platform(BaseModel):
     """A local IC IALLU + DSB + ISB (IS forms cost as an IS TLBI)."""
     bp_retrain_cycles: float = Field(ge=0)
     """Mispredictions to retrain the branch predictor after BPIALL (whole predictor)."""
+    bp_visible: StrictBool
+    """The cores' branch predictors are architecturally visible: stale predictions must be
+    maintained away, BPIALL does work and ICIALLU / IC IALLU also flush them. False: BPIALL
+    executes as a NOP and no stale prediction can be seen (arch.ops.BpReading)."""
+    bpiall_fb_upgrade: StrictBool
+    """HCR_EL2.FB makes an EL1 BPIALL act as BPIALLIS (the HCR_EL2.FB field text); false: the
+    BPIALL pseudocode's reading, which upgrades it only under an AArch32 EL2."""
     trap_roundtrip_cycles: float = Field(ge=0)
     """EL1 → EL2 → EL1 round trip for a trapped instruction (hypercall-like)."""
     vcpu_switch_cycles: float = Field(ge=0)
@@ -130,6 +138,11 @@ class Platform(BaseModel):
     def icache_lines(self) -> int:
         """Lines in the I-cache."""
         return self.icache_kib * 1024 // self.icache_line_bytes
+
+    @property
+    def bp(self) -> BpReading:
+        """The platform's predictor reading, what the checker uses for its safety column."""
+        return BpReading(self.bp_visible, self.bpiall_fb_upgrade).normalised()
 
     def assumed_figures(self) -> list[str]:
         """Names of the figures that carry an assumption rather than a source."""

@@ -139,7 +139,7 @@ def _member(plat: Platform, a: Actor, vm_sockets: int) -> _Member:
         if hcr.ttlb and o.ttlb_traps:
             issue += plat.trap_roundtrip_cycles
             return list(PolicyState().trap(policy, info, 0, o))
-        return [effective(o, hcr.fb)]
+        return [effective(o, hcr.fb, plat.bp)]
 
     items: list[MaintenanceOp | HypOp | None] = []
     for item in a.ops:

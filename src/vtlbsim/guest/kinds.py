@@ -62,10 +62,12 @@ TOP_KEYS = ("name", "arch", "description", "discipline", "rates")
 KIND_NAMES: tuple[str, ...] = (
     "linux-arm64-smp",
     "linux-arm64-local",
+    "linux-arm64-local-relax",
     "linux-arm32-smp",
     "linux-arm32-up",
     "freebsd-arm64-smp",
     "freebsd-armv7-up",
+    "freebsd-armv7-smp",
     "percpu-tables",
 )
 """The built-in guest kinds, in SPEC §3 order (each is ``data/profiles/guests/NAME.toml``)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import tomlfile
-from ..arch.ops import Arch
+from ..arch.ops import Arch, BpReading
 from ..guest.kinds import KindError, load_kind
 from ..sim.events import Event
 from ..sim.scenario import DomainSpec, Scenario
@@ -20,7 +20,17 @@ from .steps import NAME, StepLine
 
 __all__ = ["LitmusError", "load", "parse"]
 
-TOP_KEYS = {"title", "pcpus", "policy", "expect", "steps", "domains", "incomplete"}
+TOP_KEYS = {
+    "title",
+    "pcpus",
+    "policy",
+    "expect",
+    "steps",
+    "domains",
+    "incomplete",
+    "bp_visible",
+    "bpiall_fb_upgrade",
+}
 DOMAIN_KEYS = {"vcpus", "arch", "kind", "pinned"}
 EXPECTS = ("clean", "violation")
 MAX_PCPUS = 4096
@@ -118,6 +128,11 @@ class _Parser:
             raise self.err(
                 self.key_line("expect"), f'expect must be "clean" or "violation", got {expect!r}'
             )
+        flags = {
+            key: self.typed(doc.get(key, dflt), bool, key, self.key_line(key), "true or false")
+            for key, dflt in (("bp_visible", True), ("bpiall_fb_upgrade", False))
+        }
+        bp = BpReading(flags["bp_visible"], flags["bpiall_fb_upgrade"])
         domains = self.domains(doc["domains"])
         steps = self.typed(doc["steps"], str, "steps", self.key_line("steps"), "a string of steps")
         events, lines = self.steps(steps, pcpus, {d.name: d for d in domains})
@@ -128,7 +143,9 @@ class _Parser:
             self.key_line("incomplete"),
             "true or false",
         )
-        return Scenario(pcpus, domains, events, title, policy, expect, self.path, lines, incomplete)
+        return Scenario(
+            pcpus, domains, events, title, policy, expect, self.path, lines, bp, incomplete
+        )
 
     def domains(self, table: Any) -> list[DomainSpec]:
         if not isinstance(table, dict) or not table:

@@ -248,7 +248,7 @@ class Engine:
             line = CodeLine(pa, d.code.version(pa), v.name, self.step, p.index)
             p.icache.fill(d.vmid, line)
             self.observer.code_fetch(self.step, v, p.index, ev.va, line, False)
-        if d.arch == "aarch32":
+        if d.arch == "aarch32" and self.machine.bp.visible:
             pred = p.bp.lookup(d.vmid, v.asid, ev.va)
             if pred is not None:
                 self.observer.prediction(self.step, v, p.index, ev.va, pred)
@@ -299,7 +299,7 @@ class Engine:
                 else:
                     self._execute(action, v, p, ev, asid, used, trapped=True)
             return
-        phys = effective(written, p.hcr.fb)
+        phys = effective(written, p.hcr.fb, self.machine.bp)
         if phys is not written:
             self.counts["fb-upgrade." + written.structure.value] += 1
         self._execute(phys, v, p, ev, asid, used)
@@ -353,8 +353,9 @@ class Engine:
             n = t.tlb.invalidate(vmid, op.match, asid, va, pages)
             self.counts["tlb-entries-removed.here" if here else "tlb-entries-removed.others"] += n
         elif op.structure is Structure.ICACHE:
-            if op.match is not Match.VA:
-                t.icache.invalidate_all()
+            if op.match is not Match.VA:  # ICIALLU(IS) / IC IALLU(IS) also flush visible
+                t.icache.invalidate_all()  # predictors (as _hyp)
+                t.bp.invalidate_vmid(vmid)
             elif pa is not None:
                 t.icache.invalidate_pa(vmid, pa)
         elif op.match is Match.VA:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..arch.ops import Arch
+from ..arch.ops import DEFAULT_BP, Arch, BpReading
 from .events import Event, render
 
 
@@ -29,6 +29,8 @@ class Scenario:
     expect: str | None = None
     source: str = "<scenario>"
     lines: list[int] = field(default_factory=list)
+    bp: BpReading = DEFAULT_BP
+    """The branch predictors' reading (litmus keys ``bp_visible``, ``bpiall_fb_upgrade``)."""
     incomplete: bool = False
     """Maintenance completes on other PEs at the issuer's DSB (``sim/pending.py``)."""
 
@@ -41,6 +43,9 @@ class Scenario:
         out.append(f"policy = {_toml_str(self.policy)}")
         if self.expect:
             out.append(f"expect = {_toml_str(self.expect)}")
+        if self.bp != DEFAULT_BP:
+            out.append(f"bp_visible = {str(self.bp.visible).lower()}")
+            out.append(f"bpiall_fb_upgrade = {str(self.bp.bpiall_fb_upgrade).lower()}")
         if self.incomplete:
             out.append("incomplete = true")
         out.append('steps = """')

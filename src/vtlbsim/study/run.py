@@ -42,6 +42,7 @@ from .sweep import (
     mix_safety,
     model_version,
     run_key,
+    safety_subject,
     safety_version,
 )
 
@@ -207,7 +208,15 @@ def run_study(
         chunks = [(todo[i : i + size], version, spec.evaluator) for i in range(0, len(todo), size)]
         sversion = safety_version(spec.safety, version)
         verdicts = store.verdicts(sversion)
-        pairs = sorted({(k, p.policy) for p, _ in todo for k in p.kinds} - set(verdicts))
+        # what the checker is asked about a kind depends on the platform's predictors
+        subj = {
+            (p.platform, k): safety_subject(k, p.platform, p.base_dir, spec.safety)
+            for p, _ in todo
+            for k in p.kinds
+        }
+        pairs = sorted(
+            {(subj[(p.platform, k)], p.policy) for p, _ in todo for k in p.kinds} - set(verdicts)
+        )
         executor = make_executor(workers, scheduler)
         computed, failure = 0, None
 
@@ -219,9 +228,10 @@ def run_study(
         def keep_rows(result: ChunkResult) -> bool:
             nonlocal computed, failure
             for row in result.rows:
-                row["safe"], row["unsafe_kinds"] = mix_safety(
-                    row["kinds"].split(","), row["policy"], verdicts
-                )
+                kinds = [subj.get((row["platform"], k), k) for k in row["kinds"].split(",")]
+                safe, unsafe = mix_safety(kinds, row["policy"], verdicts)
+                row["safe"] = safe
+                row["unsafe_kinds"] = ",".join(_kind_of(k) for k in unsafe.split(",") if k)
             computed += store.insert(result.rows)
             if result.error is not None:
                 failure = StudyFailed(result.error, result.bad_input)
@@ -230,7 +240,9 @@ def run_study(
         with _stop_on_signals() as stop:
             try:
                 files = kind_files(p for p, _ in todo)
-                safety_tasks = [(k, p, spec.safety, *files.get(k, ("", None))) for k, p in pairs]
+                safety_tasks = [
+                    (k, p, spec.safety, *files.get(_kind_of(k), ("", None))) for k, p in pairs
+                ]
                 reporter = _Reporter(f"{spec.name} safety", len(pairs), stream, fancy, "pairs")
                 interrupted = _drain(
                     executor.run(evaluate_safety, safety_tasks), keep_verdict, reporter, stop
@@ -256,3 +268,9 @@ def run_study(
         store=store_path(out_dir),
         model_version=version,
     )
+
+
+def _kind_of(subject: str) -> str:
+    """The guest kind a safety subject names (``KIND`` or ``KIND@READING``)."""
+    kind, sep, _ = subject.rpartition("@")
+    return kind if sep else subject

@@ -411,13 +411,31 @@ def evaluate_safety(
     kind's file ``ref`` (carried by the points), the function is given a name or path that
     reads that file here (``carried.kind_here``; a relative path made absolute against
     ``base_dir``); the verdict is stored under the kind as written."""
-    name = kind
+    base, sep, reading = kind.rpartition("@")  # a platform's predictor reading (safety_subject)
+    if not sep:
+        base = kind
+    name = base
     if ref is not None:
-        name = kind_here(kind, base_dir, ref)
-        if name == kind and (kind.endswith(".toml") or "/" in kind):
-            name = str(Path(base_dir) / kind)  # an absolute path stays one
-    verdict = load_callable(safety)(name, policy)
+        name = kind_here(base, base_dir, ref)
+        if name == base and (base.endswith(".toml") or "/" in base):
+            name = str(Path(base_dir) / base)  # an absolute path stays one
+    verdict = load_callable(safety)(f"{name}{sep}{reading}", policy)
     return kind, policy, None if verdict is None else bool(verdict)
+
+
+def safety_subject(kind: str, platform: str, base_dir: str, safety: str) -> str:
+    """What the safety function is asked about ``kind`` on ``platform``: for the model checker,
+    the kind with the platform's branch-predictor reading (``check.matrix.subject``: the kind
+    itself, or ``KIND@READING``); a custom safety function gets the kind as it is."""
+    if safety != DEFAULT_SAFETY:
+        return kind
+    try:
+        from ..check.matrix import subject
+    except ImportError:
+        return kind
+    from ..cost.platform import load_platform
+
+    return subject(kind, load_platform(platform, base_dir).bp)
 
 
 def kind_files(points: Iterable[Point]) -> dict[str, tuple[str, FileRef]]:
