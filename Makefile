@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all lint typecheck bench clean install
+.PHONY: run test test-all lint typecheck bench clean install census-plugin
 
 install: $(STAMP)
 
@@ -32,6 +32,10 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+# The census's QEMU plugin, with the system C compiler (vtlbsim census builds it on demand too).
+census-plugin:
+	$(MAKE) -C src/vtlbsim/data/census OUT=$(CURDIR)/build/census
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis

@@ -1,0 +1,307 @@
+"""A shipping hypervisor checked against its own binary: Debian's Xen 4.17 on arm64, with the
+Debian arm64 kernel as dom0 (QEMU ``virt,virtualization=on``; dom0's kernel and initramfs given
+with QEMU's ``guest-loader`` device), more dom0 vCPUs than pCPUs, so that vCPUs of one VM take
+turns on a pCPU.
+
+How the vCPU loads are recorded (no register access in QEMU 7.2's plugin API):
+``p2m_restore_state(n)`` (xen/arch/arm/p2m.c) is where Xen loads a vCPU's stage 2: it writes
+VTTBR_EL2 and then, when ``p2m->last_vcpu_ran[cpu]`` holds another vCPU, flushes with
+``TLBI VMALLS12E1`` (``flush_guest_tlb_local``). The census finds both instructions in the
+binary (the function's extent from the xen-syms map of xen-hypervisor-4.17-arm64-dbg; the
+words decoded by the plugin's own decoder). A VTTBR_EL2 write ends QEMU's translation block,
+so QEMU's main loop logs the CPU state (``-d cpu -dfilter``) before the next instruction runs:
+X0 there is ``n`` (the vCPU being loaded: it identifies the vCPU) and X2 the value just written
+to VTTBR_EL2 (the VMID in bits [63:48]). The plugin reports an event when that next instruction
+executes, and another at each TLBI in the function, with the pCPU (QEMU's vCPU index). QEMU runs
+single-threaded (``-accel tcg,thread=single``), so nothing runs between a block's logged CPU
+state and its first instruction: each load event follows its own CPU state in the log.
+
+The vtlbsim ``xen`` policy is then asked, for the same sequence of loads (pCPU, vCPU, the vCPU's
+previous pCPU, the VM's last vCPU on this pCPU), what it flushes; the two are compared load by
+load.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..arch.ops import Arch
+from ..hyp.policy import VcpuInfo, VcpuLoad
+from ..hyp.registry import resolve
+from . import cond, fetch
+from .fetch import CensusError, Progress
+from .pluginlog import PluginLog
+from .symbols import SymbolTable, from_map
+
+PACKAGE = "xen-hypervisor-4.17-arm64"
+LOAD_FUNCTION = "p2m_restore_state"
+
+
+@dataclass(frozen=True)
+class XenFiles:
+    image: Path
+    symbols: SymbolTable
+    """Text symbols (for naming sites and finding functions)."""
+    all_symbols: SymbolTable
+    """Every symbol (``_end`` is not text)."""
+    package: str
+
+
+def files(cache: Path, progress: Progress) -> XenFiles:
+    """Xen's image (xen-hypervisor-4.17-arm64) and its symbol map (the -dbg package)."""
+    tree, ident = fetch.fetch(cache, PACKAGE, "arm64", progress)
+    dbg, _ = fetch.fetch(cache, PACKAGE + "-dbg", "arm64", progress)
+    images = sorted((tree / "boot").glob("xen-*-arm64"))
+    maps = sorted(dbg.rglob("xen-syms-*.map"))
+    if not images or not maps:
+        raise CensusError(f"{ident}: no boot/xen-*-arm64 image or xen-syms map in the packages")
+    text = maps[0].read_text(encoding="utf-8", errors="replace")
+    return XenFiles(images[0], from_map(text), from_map(text, None), ident)
+
+
+@dataclass(frozen=True)
+class LoadSites:
+    """Addresses in Xen's load function: after its VTTBR_EL2 write, and its TLBIs."""
+
+    after_vttbr: int
+    tlbis: dict[int, str]
+    function: tuple[int, int]
+    after_hcr: int | None = None
+    """After the HCR_EL2 write (the logged X2 is the value written), if the function has one."""
+
+
+def load_sites(xen: XenFiles, decoder: Path) -> LoadSites:
+    """Find the VTTBR_EL2 write and the TLBIs in ``p2m_restore_state`` of this Xen binary."""
+    extent = xen.symbols.extent(LOAD_FUNCTION)
+    start = xen.symbols.address("_start")
+    if extent is None or start is None:
+        raise CensusError(f"{PACKAGE}: no {LOAD_FUNCTION} or _start in the symbol map")
+    image = xen.image.read_bytes()
+    vttbr, hcr, tlbis = [], [], {}
+    for addr in range(extent[0], extent[1], 4):
+        off = addr - start
+        word = int.from_bytes(image[off : off + 4], "little")
+        name, _ = cond.decode(decoder, 0, word)
+        if name == "msr vttbr_el2":
+            vttbr.append(addr)
+        elif name == "msr hcr_el2":
+            hcr.append(addr)
+        elif name is not None and name.startswith(("vmalls12e1", "alle1", "vmalle1")):
+            tlbis[addr] = name
+    if len(vttbr) != 1:
+        raise CensusError(
+            f"{PACKAGE}: expected one VTTBR_EL2 write in {LOAD_FUNCTION}, found {len(vttbr)}"
+        )
+    return LoadSites(vttbr[0] + 4, tlbis, extent, hcr[0] + 4 if len(hcr) == 1 else None)
+
+
+def event_args(sites: LoadSites) -> list[str]:
+    """The plugin options that report the loads and the flushes."""
+    args = [f"event={sites.after_vttbr:x}:load"]
+    args += [f"event={a:x}:flush-{n}" for a, n in sorted(sites.tlbis.items())]
+    return args
+
+
+@dataclass
+class Load:
+    """One vCPU load as the binary did it."""
+
+    seq: int
+    phase: int
+    pcpu: int
+    vcpu_ptr: int
+    vmid: int
+    flushes: list[str] = field(default_factory=list)
+
+
+def loads(log: PluginLog, sites: LoadSites) -> list[Load]:
+    """The loads, in execution order, each with the vCPU (X0) and VMID (VTTBR_EL2 written) from
+    the CPU state logged just before it, and the flushes the function then executed."""
+    states = [s for s in log.a64_states if s.pc == sites.after_vttbr]
+    out: list[Load] = []
+    last_on: dict[int, Load] = {}
+    si = 0
+    latest = None
+    for ev in sorted(log.events, key=lambda e: e.position):
+        while si < len(states) and states[si].position < ev.position:
+            latest = states[si]
+            si += 1
+        if ev.name == "load":
+            if latest is None:
+                raise CensusError("a vCPU load has no CPU state logged before it")
+            load = Load(ev.seq, ev.phase, ev.vcpu, latest.x[0], (latest.x[2] >> 48) & 0xFFFF)
+            out.append(load)
+            last_on[ev.vcpu] = load
+            latest = None
+        elif ev.name.startswith("flush-"):
+            if ev.vcpu not in last_on:
+                raise CensusError("a flush in the load function with no load before it")
+            last_on[ev.vcpu].flushes.append(ev.name.removeprefix("flush-"))
+    return out
+
+
+def compare(sequence: list[Load], phases: tuple[str, ...]) -> dict[str, Any]:
+    """The binary's flushes against the ``xen`` policy's, load by load, per phase."""
+    policy = resolve("xen")
+    labels: dict[int, int] = {}
+    for ld in sequence:
+        labels.setdefault(ld.vcpu_ptr, len(labels))
+    per_vmid = Counter(ld.vmid for ld in {ld.vcpu_ptr: ld for ld in sequence}.values())
+    last_pcpu: dict[int, int] = {}
+    last_here: dict[tuple[int, int], int] = {}
+    out: dict[str, Any] = {}
+    for name in phases:
+        out[name] = {
+            "loads": 0,
+            "loads_by_situation": Counter(),
+            "flushes_binary": Counter(),
+            "flushes_policy": Counter(),
+            "disagreements": [],
+        }
+    for ld in sequence:
+        v = labels[ld.vcpu_ptr]
+        info = VcpuInfo(f"vmid{ld.vmid}", v, ld.vmid, Arch.AARCH64, per_vmid[ld.vmid])
+        load = VcpuLoad(info, ld.pcpu, last_pcpu.get(v), last_here.get((ld.vmid, ld.pcpu)))
+        predicted = sorted(op.name for op in policy.on_load(load))
+        measured = sorted(ld.flushes)
+        last_pcpu[v] = ld.pcpu
+        last_here[(ld.vmid, ld.pcpu)] = v
+        if ld.phase >= len(phases):
+            continue
+        ph = out[phases[ld.phase]]
+        ph["loads"] += 1
+        moved = "migrate" if load.migrated else ("first" if load.last_pcpu is None else "stay")
+        who = (
+            "empty"
+            if load.last_vcpu_here is None
+            else ("self" if load.last_vcpu_here == v else "other")
+        )
+        ph["loads_by_situation"][f"{moved}-{who}"] += 1
+        ph["flushes_binary"].update(measured)
+        ph["flushes_policy"].update(predicted)
+        if predicted != measured and len(ph["disagreements"]) < 20:
+            ph["disagreements"].append(
+                {
+                    "seq": ld.seq,
+                    "pcpu": ld.pcpu,
+                    "vcpu": v,
+                    "last_pcpu": load.last_pcpu,
+                    "last_vcpu_here": load.last_vcpu_here,
+                    "binary": measured,
+                    "policy": predicted,
+                }
+            )
+    for ph in out.values():
+        ph["agree"] = ph["flushes_binary"] == ph["flushes_policy"] and not ph["disagreements"]
+        for k in ("loads_by_situation", "flushes_binary", "flushes_policy"):
+            ph[k] = dict(sorted(ph[k].items()))
+    out["vcpus"] = {f"vmid{vmid}": n for vmid, n in sorted(per_vmid.items())}
+    return out
+
+
+CLOCK = (
+    "QEMU TCG, single-threaded, without -icount (Xen 4.17 does not finish booting under "
+    "-icount here): the guest clock follows the host's, so guest seconds are not comparable"
+)
+MEMORY_MB = 1024
+DOM0_MEMORY = "512M"
+
+
+def boot_spec(
+    hyp: XenFiles,
+    sites: LoadSites,
+    req: Any,
+    qemu: str,
+    kernel: Path,
+    append: str,
+    initrd: Path,
+    lib: Path,
+    plugin_args: list[str],
+) -> Any:
+    """Xen with ``kernel`` as dom0 (``req.dom0_vcpus`` vCPUs) on ``req.vcpus`` pCPUs."""
+    from .boot import BootSpec
+
+    start, end = hyp.all_symbols.address("_start"), hyp.all_symbols.address("_end")
+    if start is None or end is None:
+        raise CensusError(f"{hyp.package}: no _start or _end in the symbol map")
+    xen_append = (
+        f"dom0_mem={DOM0_MEMORY},max:{DOM0_MEMORY} dom0_max_vcpus={req.dom0_vcpus} console=dtuart"
+    )
+    dom0 = append.replace("console=ttyAMA0", "console=hvc0 earlycon=xen")
+    return BootSpec(
+        qemu,
+        "cortex-a57",
+        req.vcpus,
+        hyp.image,
+        xen_append,
+        None,
+        lib,
+        [plugin_args[0], f"range=xen:{start:x}:{end:x}", *plugin_args[1:], *event_args(sites)],
+        machine="virt,virtualization=on",
+        memory_mb=MEMORY_MB,
+        dfilter=",".join(f"0x{a:x}+4" for a in (sites.after_vttbr, sites.after_hcr) if a),
+        extra=[
+            "-device",
+            f"guest-loader,addr=0x49000000,kernel={kernel},bootargs={dom0}",
+            "-device",
+            f"guest-loader,addr=0x50000000,initrd={initrd}",
+        ],  # fmt: skip
+        icount=False,
+    )
+
+
+def report(
+    hyp: XenFiles, sites: LoadSites, log: PluginLog, result: dict[str, Any], phases: tuple[str, ...]
+) -> dict[str, Any]:
+    """The hypervisor section of the census JSON: Xen's EL2 maintenance by site and the load
+    comparison with the ``xen`` policy."""
+    start, end = hyp.all_symbols.address("_start"), hyp.all_symbols.address("_end")
+    assert start is not None and end is not None  # checked by boot_spec
+    el2: dict[str, dict[str, int]] = {name: {} for name in phases}
+    el2_sites: dict[str, list[dict[str, Any]]] = {name: [] for name in phases}
+    for index, site in log.sites.items():
+        if not start <= site.vaddr < end:
+            continue
+        for p, name in enumerate(phases):
+            n = sum(c for (ph, _), c in log.site_counts.get(index, {}).items() if ph == p)
+            if n:
+                el2[name][site.name] = el2[name].get(site.name, 0) + n
+                el2_sites[name].append(
+                    {
+                        "address": f"0x{site.vaddr:x}",
+                        "symbol": hyp.symbols.name(site.vaddr),
+                        "name": site.name,
+                        "count": n,
+                    }  # fmt: skip
+                )
+    hcr_values = Counter(st.x[2] for st in log.a64_states if st.pc == sites.after_hcr)
+    sequence = loads(log, sites)
+    comparison = compare(sequence, phases)
+    out: dict[str, Any] = {
+        "name": "xen",
+        "package": hyp.package,
+        "load_function": {
+            "name": LOAD_FUNCTION,
+            "extent": [f"0x{sites.function[0]:x}", f"0x{sites.function[1]:x}"],
+            "after_vttbr_write": f"0x{sites.after_vttbr:x}",
+            "tlbis": {f"0x{a:x}": n for a, n in sorted(sites.tlbis.items())},
+        },
+        "vcpus_seen": comparison.pop("vcpus"),
+        # HCR_EL2 as p2m_restore_state writes it (logged after the write): FB is bit 9, BSU
+        # bits [11:10] (Arm ARM D23.2.53 "HCR_EL2").
+        "hcr_el2_written": [
+            {"value": f"0x{v:x}", "fb": bool(v >> 9 & 1), "bsu": v >> 10 & 3, "times": n}
+            for v, n in sorted(hcr_values.items())
+        ],
+        "phases": {},
+    }
+    for name in phases:
+        out["phases"][name] = {
+            "el2_counts": dict(sorted(el2[name].items())),
+            "el2_sites": sorted(el2_sites[name], key=lambda s: -int(s["count"])),
+            **comparison[name],
+        }
+    return out
