@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from vtlbsim.census import rates
+from vtlbsim.guest.kinds import discipline_from_dict
 from vtlbsim.guest.rates import RATE_FIELDS, rates_from_dict
 
 
@@ -100,7 +101,7 @@ def test_arm64_with_kpti_counts_both_tlbis_and_halves_ttbr0_without_symbols() ->
 def test_the_generated_profile_is_a_loadable_kind() -> None:
     text = rates.profile_toml(ARMMP)
     data = tomllib.loads(text)
-    kind = rates_from_dict(data, "generated.toml")
+    kind = rates_from_dict(data, "generated.toml", discipline_from_dict(data, "generated.toml"))
     assert kind.kind == "measured-debian-armmp-cortex-a15-exec"
     assert kind.pte_changes_per_s == pytest.approx(29200.0)
     how, src = kind.provenance["pte_changes_per_s"]

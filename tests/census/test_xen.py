@@ -86,3 +86,14 @@ def test_a_load_without_a_logged_state_is_an_error() -> None:
     log.events = [Event(1, 1, 0, "load", 2)]
     with pytest.raises(CensusError):
         xen.loads(log, SITES)
+
+
+def test_hcr_as_written_against_the_policy() -> None:
+    """0x807c663f (Xen 4.17 on QEMU): bit 9 FB = 1, bits [11:10] BSU = 0b01, bit 25 TTLB = 0."""
+    from collections import Counter
+
+    out = xen.hcr_check(Counter({0x807C663F: 10}))
+    assert out["written"][0]["fb"] and out["written"][0]["bsu_inner_shareable"]
+    assert not out["written"][0]["ttlb"]
+    assert out["agree"]
+    assert not xen.hcr_check(Counter({0x807C663F & ~(1 << 9): 1}))["agree"]  # FB clear

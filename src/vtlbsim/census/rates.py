@@ -29,11 +29,12 @@ kind's figures for them.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from typing import Any
 
-from ..guest.rates import RATE_FIELDS, load_rates
+from .. import datafiles
+from ..guest.kinds import load_kind_file
+from ..guest.rates import DISCIPLINE_RATES, RATE_FIELDS, load_rates
 
 KIND_OF_KERNEL = {
     "debian-arm64": "linux-arm64-smp",
@@ -160,7 +161,9 @@ def profile_toml(result: dict[str, Any]) -> str:
     vCPU-second where measured (``source = "measured: vtlbsim census ..."``) and the built-in
     kind's other figures; loadable with ``kind = "PATH"`` in a workload."""
     kind = KIND_OF_KERNEL[result["kernel"]]
-    base = load_rates(kind)
+    shipped = str(datafiles.package_dir(datafiles.GUESTS) / f"{kind}.toml")
+    base = load_rates(shipped)
+    discipline = load_kind_file(shipped)[1]["discipline"]
     w = result["phases"]["workload"]
     name = f"measured-{result['kernel']}-{result['cpu']}-{result['workload']}"
     lines = [
@@ -175,15 +178,14 @@ def profile_toml(result: dict[str, Any]) -> str:
         "",
         "[discipline]",
     ]
-    for f in dataclasses.fields(base.discipline):
-        if f.name in ("name", "arch"):
-            continue
-        value = getattr(base.discipline, f.name)
-        if value is not None:
-            lines.append(f"{f.name} = {_toml_value(value)}")
+    for key, entry in discipline.items():
+        lines.append(
+            f"{key} = {{ value = {_toml_value(entry['value'])}, source = {_toml_value(entry['source'])} }}"
+        )
     lines += ["", "[rates]"]
     measured = measured_rates(result)
-    for key in RATE_FIELDS:
+    used = [r for r, (k, _) in DISCIPLINE_RATES.items() if getattr(base.discipline, k)]
+    for key in [*RATE_FIELDS, *used]:
         m = measured.get(key)
         if m is not None and m["per_running_s"] is not None:
             per_p = "" if m["per_process"] is None else f", {m['per_process']:.4g} per process"

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..arch.ops import Arch
-from ..hyp.policy import VcpuInfo, VcpuLoad
+from ..hyp.policy import KEEP, Decision, Policy, PolicyView, VcpuInfo, VcpuLoad
 from ..hyp.registry import resolve
 from . import cond, fetch
 from .fetch import CensusError, Progress
@@ -143,9 +143,47 @@ def loads(log: PluginLog, sites: LoadSites) -> list[Load]:
     return out
 
 
+class _PolicyState:
+    """A policy's own state (PolicyView slots), kept as the engine keeps it, load after load."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.vm: dict[int, Any] = {}
+        self.vm_pcpu: dict[tuple[int, int], Any] = {}
+        self.pcpu: dict[int, Any] = {}
+        self.vcpu: dict[int, Any] = {}
+
+    def view(self, vmid: int, pcpu: int, vcpu: int) -> PolicyView:
+        p = self.policy
+        return PolicyView(
+            self.vm.get(vmid, p.initial_vm),
+            self.vm_pcpu.get((vmid, pcpu), p.initial_vm_pcpu),
+            self.pcpu.get(pcpu, p.initial_pcpu),
+            self.vcpu.get(vcpu, p.initial_vcpu),
+        )
+
+    def decide(self, load: VcpuLoad) -> list[str]:
+        """The names of the operations the policy executes for ``load``; its state updated."""
+        out = self.policy.on_load(load)
+        if not isinstance(out, Decision):
+            return sorted(op.name for op in out)
+        vmid, pcpu, vcpu = load.vcpu.vmid, load.pcpu, load.vcpu.vcpu
+        for slot, key, table in (
+            (out.vm, vmid, self.vm),
+            (out.vm_pcpu, (vmid, pcpu), self.vm_pcpu),
+            (out.pcpu, pcpu, self.pcpu),
+            (out.vcpu, vcpu, self.vcpu),
+        ):
+            if slot is not KEEP:
+                table[key] = slot  # type: ignore[index]
+        return sorted(op.name for op in out.ops)
+
+
 def compare(sequence: list[Load], phases: tuple[str, ...]) -> dict[str, Any]:
-    """The binary's flushes against the ``xen`` policy's, load by load, per phase."""
-    policy = resolve("xen")
+    """The binary's flushes against the ``xen`` policy's, load by load, per phase. The policy
+    sees each load as vtlbsim's engine would show it (the vCPU's previous pCPU, the VM's last
+    vCPU on this pCPU, its own state) and its state carries over from phase to phase."""
+    state = _PolicyState(resolve("xen"))
     labels: dict[int, int] = {}
     for ld in sequence:
         labels.setdefault(ld.vcpu_ptr, len(labels))
@@ -164,8 +202,14 @@ def compare(sequence: list[Load], phases: tuple[str, ...]) -> dict[str, Any]:
     for ld in sequence:
         v = labels[ld.vcpu_ptr]
         info = VcpuInfo(f"vmid{ld.vmid}", v, ld.vmid, Arch.AARCH64, per_vmid[ld.vmid])
-        load = VcpuLoad(info, ld.pcpu, last_pcpu.get(v), last_here.get((ld.vmid, ld.pcpu)))
-        predicted = sorted(op.name for op in policy.on_load(load))
+        load = VcpuLoad(
+            info,
+            ld.pcpu,
+            last_pcpu.get(v),
+            last_here.get((ld.vmid, ld.pcpu)),
+            state.view(ld.vmid, ld.pcpu, v),
+        )
+        predicted = state.decide(load)
         measured = sorted(ld.flushes)
         last_pcpu[v] = ld.pcpu
         last_here[(ld.vmid, ld.pcpu)] = v
@@ -200,6 +244,28 @@ def compare(sequence: list[Load], phases: tuple[str, ...]) -> dict[str, Any]:
             ph[k] = dict(sorted(ph[k].items()))
     out["vcpus"] = {f"vmid{vmid}": n for vmid, n in sorted(per_vmid.items())}
     return out
+
+
+def hcr_check(values: Counter[int]) -> dict[str, Any]:
+    """HCR_EL2 as the binary wrote it at each load against the ``xen`` policy's ``hcr()``:
+    FB is bit 9, BSU bits [11:10] (0b01: Inner Shareable), TTLB bit 25 (Arm ARM, HCR_EL2)."""
+    policy = resolve("xen").hcr(VcpuInfo("dom0", 0, 1, Arch.AARCH64, 1))
+    written = [
+        {
+            "value": f"0x{v:x}",
+            "fb": bool(v >> 9 & 1),
+            "bsu_inner_shareable": (v >> 10 & 3) == 1,
+            "ttlb": bool(v >> 25 & 1),
+            "times": n,
+        }
+        for v, n in sorted(values.items())
+    ]
+    binary = {(w["fb"], w["bsu_inner_shareable"], w["ttlb"]) for w in written}
+    return {
+        "written": written,
+        "policy": {"fb": policy.fb, "bsu_inner_shareable": policy.bsu, "ttlb": policy.ttlb},
+        "agree": bool(written) and binary == {(policy.fb, policy.bsu, policy.ttlb)},
+    }
 
 
 CLOCK = (
@@ -290,12 +356,7 @@ def report(
             "tlbis": {f"0x{a:x}": n for a, n in sorted(sites.tlbis.items())},
         },
         "vcpus_seen": comparison.pop("vcpus"),
-        # HCR_EL2 as p2m_restore_state writes it (logged after the write): FB is bit 9, BSU
-        # bits [11:10] (Arm ARM D23.2.53 "HCR_EL2").
-        "hcr_el2_written": [
-            {"value": f"0x{v:x}", "fb": bool(v >> 9 & 1), "bsu": v >> 10 & 3, "times": n}
-            for v, n in sorted(hcr_values.items())
-        ],
+        "hcr_el2": hcr_check(hcr_values),
         "phases": {},
     }
     for name in phases:
