@@ -12,6 +12,11 @@ import zlib
 from dataclasses import dataclass
 
 
+MAX_OFFSET = 0x10000
+"""Beyond this distance from the nearest symbol below, an address is not named after it (e.g.
+arm64's KPTI trampoline, mapped at a fixmap address no symbol covers)."""
+
+
 @dataclass(frozen=True)
 class SymbolTable:
     """Text symbols sorted by address."""
@@ -22,7 +27,7 @@ class SymbolTable:
     def name(self, addr: int) -> str:
         """``function+0xoffset`` for ``addr``, or its hex value when no symbol precedes it."""
         i = bisect.bisect_right(self.addresses, addr) - 1
-        if i < 0:
+        if i < 0 or addr - self.addresses[i] > MAX_OFFSET:
             return f"0x{addr:x}"
         return f"{self.names[i]}+0x{addr - self.addresses[i]:x}"
 
