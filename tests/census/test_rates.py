@@ -41,6 +41,8 @@ ARMMP = _result(
         "icialluis": 28300,
         "iciallu": 260,
         "bpiall": 1,
+        "bpiallis": 7,
+        "icimvau": 7,
         "tlbiall": 1,
         "mcr contextidr": 260,
         "dsb ish": 999,
@@ -59,6 +61,13 @@ ARMMP = _result(
             "address": "0x2",
         },
         {
+            "name": "bpiall",
+            "symbol": "check_and_switch_context+0x1c0",
+            "count": 1,
+            "address": "0x5",
+        },
+        {"name": "bpiallis", "symbol": "v7_coherent_user_range+0x60", "count": 7, "address": "0x4"},
+        {
             "name": "icialluis",
             "symbol": "v7_flush_icache_all+0x4",
             "count": 28300,
@@ -73,8 +82,11 @@ def test_arm32_events() -> None:
     assert ev["pte_changes_per_s"] == 14600
     assert ev["asid_flushes_per_s"] == 260  # TLBIALLIS from flush_tlb_mm (erratum 720789)
     assert ev["asid_rollovers_per_s"] == 1
-    # ICIALLUIS counts; the per-switch Spectre-v2 ICIALLU does not
-    assert ev["code_changes_per_s"] == 28300
+    # one I-cache sync of written code per BPIALLIS of v7_coherent_user_range; the rollover's
+    # BPIALL is not one
+    assert ev["code_changes_per_s"] == 7
+    # ICIALLUIS per executable mapping counts; the per-switch Spectre-v2 ICIALLU does not
+    assert ev["exec_maps_per_s"] == 28300
     assert ev["context_switches_per_s"] == 260
     assert "switch_mm" in how["switch_hardening"]
 
@@ -83,6 +95,24 @@ def test_rates_per_running_second_and_per_process() -> None:
     m = rates.measured_rates(ARMMP)["pte_changes_per_s"]
     assert m["per_running_s"] == pytest.approx(14600 / 0.5)
     assert m["per_process"] == pytest.approx(146.0)
+
+
+def test_arm64_code_changes_are_el0_ivau_and_exec_maps_kernel_lines() -> None:
+    r = _result(
+        "debian-arm64",
+        {"ivau": 2128, "msr ttbr0_el1": 4},
+        [
+            {"name": "ivau", "symbol": "0x400134", "count": 2000, "address": "0x400134"},
+            {"name": "ivau", "symbol": "caches_clean_inval_pou+0x68", "count": 128,
+             "address": "0xffffc0f95d0392c8"},
+            {"name": "msr ttbr0_el1", "symbol": "cpu_do_switch_mm+0x34", "count": 2,
+             "address": "0xffffc0f95d03c424"},
+        ],
+    )  # fmt: skip
+    ev, _ = rates.measured_events(r)
+    assert ev["code_changes_per_s"] == 2000
+    assert ev["exec_maps_per_s"] == 128 / 64
+    assert ev["context_switches_per_s"] == 2
 
 
 def test_arm64_with_kpti_counts_both_tlbis_and_halves_ttbr0_without_symbols() -> None:

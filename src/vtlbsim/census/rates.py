@@ -12,10 +12,15 @@ instruction):
 - ``asid_rollovers``: the local full flush each CPU runs at its next switch after an ASID
   rollover: ``VMALLE1`` (arm64) / ``TLBIALL`` (arm32) at sites in ``check_and_switch_context``
   (needs symbols; without them the rate is not measured).
-- ``code_changes``: I-cache invalidations for changed code: ``IC IVAU`` (arm64, one per line);
-  AArch32 ``ICIALLU(IS)`` (``__sync_icache_dcache`` on each executable PTE) and ``ICIMVAU``,
-  except the ``ICIALLU``/``BPIALL`` of the Spectre-v2 hardening in ``cpu_v7_*_switch_mm``
-  (one per address-space switch on Cortex-A15-like cores), reported apart as ``switch_hardening``.
+- ``code_changes`` (code written, then made fetchable: JITs, ``cacheflush``): arm64 ``IC IVAU``
+  executed at EL0 (one per line); arm32 the one ``BPIALL(IS)`` that ends each
+  ``v7_coherent_user_range`` (with ``ICIMVAU`` per line), rollover and switch paths excluded.
+- ``exec_maps`` (an executable page mapped; the discipline's ``map_exec``): arm32 ``ICIALLU(IS)``
+  (``__sync_icache_dcache`` invalidates the whole I-cache on each executable PTE) except the
+  Spectre-v2 hardening in ``cpu_v7_*_switch_mm`` (one ``ICIALLU`` per address-space switch on
+  Cortex-A15-like cores, reported apart as ``switch_hardening``); arm64 the kernel's ``IC IVAU``
+  lines / 64 (4 KiB pages of 64-byte lines).
+  These two and ``asid_rollovers`` need the sites' symbols (the default).
 - ``context_switches``: address-space (TTBR) switches: AArch32 ``CONTEXTIDR`` writes (one per
   ``cpu_v7_switch_mm``); arm64 ``TTBR0_EL1`` writes at ``cpu_do_switch_mm`` (with symbols), else
   half the ``TTBR0_EL1`` writes (``check_and_switch_context`` writes the reserved TTBR0 first).
@@ -48,6 +53,9 @@ _ASID = re.compile(r"^(aside1(is|os)?(nxs)?|[di]?tlbiasid(is)?)$")
 _MAINT = re.compile(
     r"^(.*e[123](is|os)?(nxs)?|[di]?tlbi.*|ic.*|iall.*|ivau|bp.*|dc.*|at .*|ats.*|cfp rctx|dvp rctx|cpp rctx)$"
 )
+A64_LINES_PER_PAGE = 64
+"""4 KiB / 64-byte I-cache lines (CTR_EL0.IminLine of QEMU's Cortex-A57)."""
+USER_TOP = 1 << 48
 SWITCH_HARDENING = ("cpu_v7_iciallu_switch_mm", "cpu_v7_bpiall_switch_mm")
 """arch/arm/mm/proc-v7.S: the Spectre-v2 context-switch hardening (HARDEN_BRANCH_PREDICTOR)."""
 
@@ -55,6 +63,10 @@ SWITCH_HARDENING = ("cpu_v7_iciallu_switch_mm", "cpu_v7_bpiall_switch_mm")
 def is_maintenance(name: str) -> bool:
     """A TLB, I-cache, branch-predictor, data-cache or address-translation instruction."""
     return bool(_MAINT.match(name)) and not name.startswith(("msr ", "mcr"))
+
+
+def _user(address: str) -> bool:
+    return int(address, 16) < USER_TOP
 
 
 def _symbol_is(sym: str | None, functions: tuple[str, ...]) -> bool:
@@ -92,9 +104,14 @@ def measured_events(result: dict[str, Any]) -> tuple[dict[str, float], dict[str,
         ev["asid_rollovers_per_s"] = n
         how["asid_rollovers_per_s"] = f"{n} {flush} in check_and_switch_context"
     if a64:
-        n = counts.get("ivau", 0)
-        ev["code_changes_per_s"], how["code_changes_per_s"] = n, f"{n} ivau"
         if have_symbols:
+            user = sum(s["count"] for s in sites if s["name"] == "ivau" and _user(s["address"]))
+            kernel = counts.get("ivau", 0) - user
+            ev["code_changes_per_s"], how["code_changes_per_s"] = user, f"{user} ivau at EL0"
+            ev["exec_maps_per_s"] = kernel / A64_LINES_PER_PAGE
+            how["exec_maps_per_s"] = (
+                f"{kernel} ivau in the kernel / {A64_LINES_PER_PAGE} (64-byte lines per 4 KiB page)"
+            )
             n = sum(
                 s["count"]
                 for s in sites
@@ -106,24 +123,31 @@ def measured_events(result: dict[str, Any]) -> tuple[dict[str, float], dict[str,
             how["context_switches_per_s"] = f"{counts.get('msr ttbr0_el1', 0)} msr ttbr0_el1 / 2"
         ev["context_switches_per_s"] = n
     else:
-        hardening = sum(
-            s["count"]
-            for s in sites
-            if s["name"] in ("iciallu", "bpiall") and _symbol_is(s["symbol"], SWITCH_HARDENING)
-        )
-        if have_symbols or not (counts.get("iciallu") or counts.get("bpiall")):
-            parts = {k: counts.get(k, 0) for k in ("icialluis", "iciallu", "icimvau")}
-            hard_ic = sum(
-                s["count"]
-                for s in sites
-                if s["name"] == "iciallu" and _symbol_is(s["symbol"], SWITCH_HARDENING)
+        if have_symbols:
+
+            def at(names: tuple[str, ...], functions: tuple[str, ...], inside: bool) -> int:
+                return sum(
+                    s["count"]
+                    for s in sites
+                    if s["name"] in names and _symbol_is(s["symbol"], functions) is inside
+                )
+
+            # v7_coherent_user_range (cacheflush, flush_icache_range) ends with one BPIALL(IS)
+            bp = at(("bpiall", "bpiallis"), (*SWITCH_HARDENING, "check_and_switch_context"), False)
+            ev["code_changes_per_s"] = bp
+            how["code_changes_per_s"] = (
+                f"{bp} bpiall(is) outside the switch/rollover paths (one per I-cache sync of "
+                f"written code; {counts.get('icimvau', 0)} icimvau lines with them)"
             )
-            ev["code_changes_per_s"] = sum(parts.values()) - hard_ic
-            how["code_changes_per_s"] = " + ".join(f"{v} {k}" for k, v in parts.items() if v)
-            if hard_ic:
-                how["code_changes_per_s"] += f" - {hard_ic} iciallu in the Spectre-v2 switch_mm"
-        if hardening:
-            how["switch_hardening"] = f"{hardening} iciallu/bpiall in cpu_v7_*_switch_mm"
+            whole = at(("icialluis", "iciallu"), SWITCH_HARDENING, False)
+            ev["exec_maps_per_s"] = whole
+            how["exec_maps_per_s"] = (
+                f"{whole} iciallu(is) outside cpu_v7_*_switch_mm (__sync_icache_dcache: one per "
+                "executable mapping)"
+            )
+            hardening = at(("iciallu", "bpiall"), SWITCH_HARDENING, True)
+            if hardening:
+                how["switch_hardening"] = f"{hardening} iciallu/bpiall in cpu_v7_*_switch_mm"
         n = counts.get("mcr contextidr", 0)
         ev["context_switches_per_s"], how["context_switches_per_s"] = n, f"{n} mcr contextidr"
     return ev, how

@@ -11,7 +11,6 @@ import gzip
 import zlib
 from dataclasses import dataclass
 
-
 MAX_OFFSET = 0x10000
 """Beyond this distance from the nearest symbol below, an address is not named after it (e.g.
 arm64's KPTI trampoline, mapped at a fixmap address no symbol covers)."""
