@@ -91,8 +91,9 @@ def measured_events(result: dict[str, Any]) -> tuple[dict[str, float], dict[str,
     ev["pte_changes_per_s"], how["pte_changes_per_s"] = total(_TLB_VA)
     n, text = total(_ASID)
     if not a64 and counts.get("tlbiallis"):
+        extra = f"{counts['tlbiallis']} tlbiallis (flush_tlb_mm, ARM_ERRATA_720789)"
+        text = extra if n == 0 else f"{text} + {extra}"
         n += counts["tlbiallis"]
-        text += f" + {counts['tlbiallis']} tlbiallis (flush_tlb_mm, ARM_ERRATA_720789)"
     ev["asid_flushes_per_s"], how["asid_flushes_per_s"] = n, text
     if have_symbols:
         flush = "vmalle1" if a64 else "tlbiall"

@@ -204,7 +204,7 @@ def census(req: Request, progress: Progress) -> dict[str, Any]:
         if hyp is None:
             spec = boot.BootSpec(
                 qemu, cpu.cpu_arg, req.vcpus, guest.image, append, initrd, lib, plugin_args,
-                dfilter=dfilter,
+                dfilter=dfilter, clock="mttcg" if kernel.arch == "arm" and req.vcpus > 1 else "icount",
             )  # fmt: skip
             progress(f"booting {req.kernel} on {req.vcpus} × {cpu.cpu_arg} ({Path(qemu).name})")
         else:
@@ -238,7 +238,9 @@ def census(req: Request, progress: Progress) -> dict[str, Any]:
         "vcpus": req.vcpus,
         "cpu": cpu.name,
         "qemu": f"{Path(qemu).name} -cpu {cpu.cpu_arg} {spec.clock_args()} ({qemu_version})",
-        "clock": boot.ICOUNT_CLOCK if spec.icount else xen.CLOCK,
+        "clock": {"icount": boot.ICOUNT_CLOCK, "mttcg": boot.MTTCG_CLOCK}.get(
+            spec.clock, xen.CLOCK
+        ),
         "command": req.command(),
         "phases": {},
     }

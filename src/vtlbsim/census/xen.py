@@ -315,7 +315,7 @@ def boot_spec(
             "-device",
             f"guest-loader,addr=0x50000000,initrd={initrd}",
         ],  # fmt: skip
-        icount=False,
+        clock="single",
     )
 
 

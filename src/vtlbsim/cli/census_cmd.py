@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -66,6 +67,10 @@ def census(
     from ..census.run import Request
     from ..census.run import census as run_census
 
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # so that QEMU is stopped and the run's scratch files removed
+
+    signal.signal(signal.SIGTERM, stop)
     if workload not in initramfs.WORKLOADS:
         fail(
             f"--workload: unknown workload {workload!r} (expected one of: {', '.join(initramfs.WORKLOADS)})"
