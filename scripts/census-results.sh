@@ -18,4 +18,4 @@ for kernel in $kernels; do
   done
   vtlbsim census --kernel "$kernel" --workload exec --vcpus 2 --out "$out"
 done
-vtlbsim census --kernel debian-arm64 --workload exec --hypervisor xen --vcpus 2 --dom0-vcpus 4 --out "$out"
+vtlbsim census --kernel debian-arm64 --workload exec --hypervisor xen --vcpus 2 --guest-vcpus 4 --out "$out"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..arch.ops import Arch
 from . import boot, cond, fetch, initramfs, plugin, symbols, xen
 from .fetch import CensusError, Progress
 from .kernels import KERNELS, CpuModel, Kernel
@@ -45,8 +46,8 @@ class Request:
     boot_timeout: float
     run_timeout: float
     hypervisor: str | None = None
-    """"xen": boot the kernel as Xen's dom0, ``vcpus`` pCPUs, ``dom0_vcpus`` vCPUs."""
-    dom0_vcpus: int = 4
+    """"xen": boot Xen on ``vcpus`` pCPUs with the kernel as a ``guest_vcpus``-vCPU VM."""
+    guest_vcpus: int = 4
 
     def command(self) -> str:
         """The vtlbsim command that makes this census."""
@@ -61,7 +62,7 @@ class Request:
         if len(k.cpus) > 1:
             parts.append(f"--cpu {k.cpu(self.cpu).name}")
         if self.hypervisor:
-            parts.append(f"--hypervisor {self.hypervisor} --dom0-vcpus {self.dom0_vcpus}")
+            parts.append(f"--hypervisor {self.hypervisor} --guest-vcpus {self.guest_vcpus}")
         if not self.symbols:
             parts.append("--no-symbols")
         return " ".join(parts)
@@ -180,11 +181,10 @@ def census(req: Request, progress: Progress) -> dict[str, Any]:
         )
     if req.hypervisor not in (None, "xen"):
         raise CensusError(f"--hypervisor: unknown hypervisor {req.hypervisor!r} (expected xen)")
-    if req.hypervisor and kernel.name != "debian-arm64":
-        raise CensusError("--hypervisor xen: dom0 is the debian-arm64 kernel")
     guest = guest_files(kernel, req.cache, progress)
     hyp = xen.files(req.cache, progress) if req.hypervisor else None
     qemu = fetch.ensure_qemu(cpu.qemu, progress)
+    xen_qemu = fetch.ensure_qemu("qemu-system-aarch64", progress) if hyp else qemu
     qemu_version = fetch.qemu_version(qemu)
     lib, decoder = plugin.build(req.cache, progress)
     dfilter, candidates = None, set()
@@ -209,12 +209,15 @@ def census(req: Request, progress: Progress) -> dict[str, Any]:
             progress(f"booting {req.kernel} on {req.vcpus} × {cpu.cpu_arg} ({Path(qemu).name})")
         else:
             load_sites = xen.load_sites(hyp, decoder)
+            aarch32 = kernel.arch == "arm"
             spec = xen.boot_spec(
-                hyp, load_sites, req, qemu, guest.image, append, initrd, lib, plugin_args
-            )
+                hyp, load_sites, req, xen_qemu, guest.image, append, initrd, lib,
+                plugin_args, work, aarch32, dfilter,
+            )  # fmt: skip
+            role = "a dom0less domU" if aarch32 else "dom0"
             progress(
-                f"booting Xen with {req.kernel} as dom0 ({req.dom0_vcpus} vCPUs) on "
-                f"{req.vcpus} × {cpu.cpu_arg}"
+                f"booting Xen with {req.kernel} as {role} ({req.guest_vcpus} vCPUs) on "
+                f"{req.vcpus} × cortex-a57"
             )
         console, log_path = boot.boot(spec, work, progress, req.boot_timeout, req.run_timeout)
         log = parse(log_path)
@@ -224,7 +227,7 @@ def census(req: Request, progress: Progress) -> dict[str, Any]:
         raise CensusError("the census plugin's report is missing from QEMU's log")
     if log.phases < 3:
         raise CensusError(f"the guest executed {log.phases - 1} of its 2 phase markers")
-    table = symbols.kallsyms_from_console(console)
+    table = symbols.kallsyms_from_console(console)  # (boot.boot strips Xen's line prefixes)
     if table is None and guest.system_map is not None:
         table = symbols.from_map(guest.system_map.read_text(encoding="utf-8", errors="replace"))
     resolutions = cond.resolve(log, candidates)
@@ -263,8 +266,10 @@ def census(req: Request, progress: Progress) -> dict[str, Any]:
         if r.phase < len(PHASES)
     ]
     if hyp is not None:
-        result["vcpus"], result["pcpus"] = req.dom0_vcpus, req.vcpus
-        result["hypervisor"] = xen.report(hyp, load_sites, log, result, PHASES)
+        result["vcpus"], result["pcpus"] = req.guest_vcpus, req.vcpus
+        result["cpu"] = "cortex-a57"
+        arch = Arch.AARCH32 if kernel.arch == "arm" else Arch.AARCH64
+        result["hypervisor"] = xen.report(hyp, load_sites, log, PHASES, arch)
     result["plugin"] = {
         "sites_dropped": log.sites_dropped,
         "ambiguous_blocks_disassembled": log.ambiguous,

@@ -31,7 +31,7 @@ from typing import Any
 from ..arch.ops import Arch
 from ..hyp.policy import KEEP, Decision, Policy, PolicyView, VcpuInfo, VcpuLoad
 from ..hyp.registry import resolve
-from . import cond, fetch
+from . import cond, fdt, fetch
 from .fetch import CensusError, Progress
 from .pluginlog import PluginLog
 from .symbols import SymbolTable, from_map
@@ -179,7 +179,9 @@ class _PolicyState:
         return sorted(op.name for op in out.ops)
 
 
-def compare(sequence: list[Load], phases: tuple[str, ...]) -> dict[str, Any]:
+def compare(
+    sequence: list[Load], phases: tuple[str, ...], arch: Arch = Arch.AARCH64
+) -> dict[str, Any]:
     """The binary's flushes against the ``xen`` policy's, load by load, per phase. The policy
     sees each load as vtlbsim's engine would show it (the vCPU's previous pCPU, the VM's last
     vCPU on this pCPU, its own state) and its state carries over from phase to phase."""
@@ -201,7 +203,7 @@ def compare(sequence: list[Load], phases: tuple[str, ...]) -> dict[str, Any]:
         }
     for ld in sequence:
         v = labels[ld.vcpu_ptr]
-        info = VcpuInfo(f"vmid{ld.vmid}", v, ld.vmid, Arch.AARCH64, per_vmid[ld.vmid])
+        info = VcpuInfo(f"vmid{ld.vmid}", v, ld.vmid, arch, per_vmid[ld.vmid])
         load = VcpuLoad(
             info,
             ld.pcpu,
@@ -274,6 +276,10 @@ CLOCK = (
 )
 MEMORY_MB = 1024
 DOM0_MEMORY = "512M"
+DOMU_MEMORY_KIB = 256 * 1024
+DOMU_KERNEL_AT = 0x49000000
+DOMU_INITRD_AT = 0x4B000000
+"""Where QEMU loads a dom0less guest's zImage and initramfs (RAM starts at 0x40000000)."""
 
 
 def boot_spec(
@@ -286,17 +292,65 @@ def boot_spec(
     initrd: Path,
     lib: Path,
     plugin_args: list[str],
+    work: Path,
+    aarch32: bool,
+    guest_dfilter: str | None = None,
 ) -> Any:
-    """Xen with ``kernel`` as dom0 (``req.dom0_vcpus`` vCPUs) on ``req.vcpus`` pCPUs."""
+    """Xen on ``req.vcpus`` pCPUs with the guest kernel as a ``req.guest_vcpus``-vCPU VM:
+    dom0 for an arm64 kernel (QEMU's guest-loader device passes kernel and initramfs); for an
+    arm32 kernel, a dom0less domU (no dom0: Xen 4.17 builds it from ``/chosen/domU1`` in the
+    device tree, edited here from QEMU's own, with its kernel and initramfs loaded by QEMU's
+    generic loader), which gets a 32-bit EL1 on the Armv8 core: the situation of a 32-bit guest
+    on an Armv8 server, which QEMU cannot give a bare guest under TCG."""
     from .boot import BootSpec
 
     start, end = hyp.all_symbols.address("_start"), hyp.all_symbols.address("_end")
     if start is None or end is None:
         raise CensusError(f"{hyp.package}: no _start or _end in the symbol map")
-    xen_append = (
-        f"dom0_mem={DOM0_MEMORY},max:{DOM0_MEMORY} dom0_max_vcpus={req.dom0_vcpus} console=dtuart"
-    )
-    dom0 = append.replace("console=ttyAMA0", "console=hvc0 earlycon=xen")
+    common = ["console=dtuart", "guest_loglvl=all", "loglvl=warning"]
+    args = [plugin_args[0], f"range=xen:{start:x}:{end:x}", *plugin_args[1:], *event_args(sites)]
+    if aarch32:
+        args.insert(1, f"a64range={start:x}:{end:x}")
+        base = work / "virt.dtb"
+        fetch.run(
+            [qemu, "-M", f"virt,virtualization=on,dumpdtb={base}", "-cpu", "cortex-a57",
+             "-smp", str(req.vcpus), "-m", str(MEMORY_MB), "-display", "none", "-nic", "none"],
+            "dumping QEMU's device tree",
+        )  # fmt: skip
+        tree = fdt.parse(base.read_bytes())
+        chosen = tree.root.child("chosen")
+        chosen.props += [("#address-cells", fdt.u32(2)), ("#size-cells", fdt.u32(2))]
+        chosen.children.append(
+            fdt.dom0less_domain(
+                "domU1",
+                req.guest_vcpus,
+                DOMU_MEMORY_KIB,
+                (DOMU_KERNEL_AT, kernel.stat().st_size),
+                (DOMU_INITRD_AT, initrd.stat().st_size),
+                append,
+            )
+        )
+        dtb = work / "dom0less.dtb"
+        dtb.write_bytes(fdt.build(tree))
+        xen_append = " ".join(common)
+        extra = [
+            "-dtb", str(dtb),
+            "-device", f"loader,file={kernel},addr=0x{DOMU_KERNEL_AT:x},force-raw=on",
+            "-device", f"loader,file={initrd},addr=0x{DOMU_INITRD_AT:x},force-raw=on",
+        ]  # fmt: skip
+    else:
+        dom0 = append.replace("console=ttyAMA0", "console=hvc0 earlycon=xen")
+        xen_append = " ".join(
+            [
+                f"dom0_mem={DOM0_MEMORY},max:{DOM0_MEMORY}",
+                f"dom0_max_vcpus={req.guest_vcpus}",
+                *common,
+            ]
+        )
+        extra = [
+            "-device", f"guest-loader,addr=0x49000000,kernel={kernel},bootargs={dom0}",
+            "-device", f"guest-loader,addr=0x50000000,initrd={initrd}",
+        ]  # fmt: skip
     return BootSpec(
         qemu,
         "cortex-a57",
@@ -305,22 +359,25 @@ def boot_spec(
         xen_append,
         None,
         lib,
-        [plugin_args[0], f"range=xen:{start:x}:{end:x}", *plugin_args[1:], *event_args(sites)],
+        args,
         machine="virt,virtualization=on",
         memory_mb=MEMORY_MB,
-        dfilter=",".join(f"0x{a:x}+4" for a in (sites.after_vttbr, sites.after_hcr) if a),
-        extra=[
-            "-device",
-            f"guest-loader,addr=0x49000000,kernel={kernel},bootargs={dom0}",
-            "-device",
-            f"guest-loader,addr=0x50000000,initrd={initrd}",
-        ],  # fmt: skip
+        dfilter=",".join(
+            [f"0x{a:x}+4" for a in (sites.after_vttbr, sites.after_hcr) if a]
+            + ([guest_dfilter] if guest_dfilter else [])
+        ),
+        extra=extra,
         clock="single",
+        stop_when_done=aarch32,
     )
 
 
 def report(
-    hyp: XenFiles, sites: LoadSites, log: PluginLog, result: dict[str, Any], phases: tuple[str, ...]
+    hyp: XenFiles,
+    sites: LoadSites,
+    log: PluginLog,
+    phases: tuple[str, ...],
+    arch: Arch,
 ) -> dict[str, Any]:
     """The hypervisor section of the census JSON: Xen's EL2 maintenance by site and the load
     comparison with the ``xen`` policy."""
@@ -345,7 +402,7 @@ def report(
                 )
     hcr_values = Counter(st.x[2] for st in log.a64_states if st.pc == sites.after_hcr)
     sequence = loads(log, sites)
-    comparison = compare(sequence, phases)
+    comparison = compare(sequence, phases, arch)
     out: dict[str, Any] = {
         "name": "xen",
         "package": hyp.package,

@@ -53,9 +53,14 @@ def census(
         True, "--symbols/--no-symbols", help="Dump the guest's kallsyms to name the sites."
     ),
     hypervisor: str | None = typer.Option(
-        None, "--hypervisor", help="xen: boot Xen 4.17 with the kernel as dom0 (--vcpus pCPUs)."
+        None,
+        "--hypervisor",
+        help="xen: boot Xen 4.17 on --vcpus pCPUs with the kernel as a VM (arm64: dom0; arm32: "
+        "a dom0less domU, AArch32 on the Armv8 core).",
     ),
-    dom0_vcpus: int = typer.Option(4, "--dom0-vcpus", min=1, max=64, help="With --hypervisor."),
+    guest_vcpus: int = typer.Option(
+        4, "--guest-vcpus", min=1, max=64, help="With --hypervisor: the VM's vCPUs."
+    ),
     timeout: float = typer.Option(
         900.0, "--timeout", min=1.0, help="Seconds to reach the first marker (and again per phase)."
     ),
@@ -78,7 +83,7 @@ def census(
     n = initramfs.DEFAULT_ITERATIONS[workload] if iterations is None else iterations
     req = Request(
         kernel, workload, vcpus, n, cpu, symbols, cache_dir(cache), timeout, timeout * 4,
-        hypervisor, dom0_vcpus,
+        hypervisor, guest_vcpus,
     )  # fmt: skip
     start = time.monotonic()
 
@@ -92,7 +97,7 @@ def census(
         fail(str(exc))
     stem = f"{result['kernel']}.{result['cpu']}.{workload}.{vcpus}vcpu"
     if hypervisor:
-        stem = f"{hypervisor}.{result['kernel']}.{workload}.{vcpus}pcpu.{dom0_vcpus}vcpu"
+        stem = f"{hypervisor}.{result['kernel']}.{workload}.{vcpus}pcpu.{guest_vcpus}vcpu"
     json_path, toml_path = out / f"{stem}.json", out / f"{stem}.toml"
     text = json.dumps(result, indent=1) + "\n"
     _write_atomically(json_path, text)
@@ -102,8 +107,13 @@ def census(
     else:
         w = result["phases"]["workload"]
         maint = {k: v for k, v in w["counts"].items() if rates.is_maintenance(k)}
+        where = (
+            f"{vcpus} vCPU"
+            if not hypervisor
+            else (f"{hypervisor}, {guest_vcpus} vCPU on {vcpus} pCPUs")
+        )
         print(
-            f"{kernel} {workload} on {vcpus} vCPU ({result['cpu']}): workload phase "
+            f"{kernel} {workload} on {where} ({result['cpu']}): workload phase "
             f"{w['instructions']:,} instructions, {w['processes']} processes, "
             f"{w['guest_seconds']} guest s"
         )

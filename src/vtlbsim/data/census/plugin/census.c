@@ -18,6 +18,8 @@
  *   isa=a64|a32          the guest's instruction set (a32: A32 and T32; T32 blocks are told apart
  *                        by 2-byte instructions or a 2-aligned start, ambiguous ones by QEMU's
  *                        disassembler)
+ *   a64range=LO:HI       with isa=a32: blocks starting in [LO, HI) are A64 (a hypervisor's text
+ *                        under an AArch32 guest)
  *   range=NAME:LO:HI     an address range for instruction totals (hex, HI exclusive; up to 8;
  *                        the rest is counted as "other")
  *   event=ADDR:NAME      report "event SEQ PHASE VCPU NAME" each time the instruction at ADDR
@@ -55,6 +57,7 @@ struct site {
 };
 
 static int isa_a64 = 1;
+static uint64_t a64_lo, a64_hi;
 static int n_vcpus = 1;
 static const char *kind_name[MAX_KINDS];
 static int n_kinds;
@@ -237,7 +240,8 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     (void)id;
     size_t n = qemu_plugin_tb_n_insns(tb);
     uint64_t tb_vaddr = qemu_plugin_tb_vaddr(tb);
-    int thumb = isa_a64 ? 0 : block_is_thumb(tb, n);
+    int a64 = isa_a64 || (tb_vaddr >= a64_lo && tb_vaddr < a64_hi);
+    int thumb = a64 ? 0 : block_is_thumb(tb, n);
     uintptr_t ud = ((uintptr_t)range_of(tb_vaddr) << 24) | (n & 0xFFFFFF);
     qemu_plugin_register_vcpu_tb_exec_cb(tb, on_tb_exec, QEMU_PLUGIN_CB_NO_REGS, (void *)ud);
 
@@ -254,7 +258,7 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
             if (vaddr == event_addr[e])
                 qemu_plugin_register_vcpu_insn_exec_cb(insn, on_insn_exec, QEMU_PLUGIN_CB_NO_REGS,
                                                        (void *)(uintptr_t)(UD_EVENT | (uint64_t)e));
-        if (isa_a64) {
+        if (a64) {
             if (size != 4)
                 continue;
             word = read32(b);
@@ -379,6 +383,11 @@ CENSUS_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *in
             }
             memcpy(range_name[n_ranges], arg + 6, (size_t)(colon - (arg + 6)));
             n_ranges++;
+        } else if (!strncmp(arg, "a64range=", 9)) {
+            if (parse_range(arg + 9, &a64_lo, &a64_hi)) {
+                fprintf(stderr, "census: bad option %s (expected a64range=LO:HI, hex)\n", arg);
+                return -1;
+            }
         } else if (!strncmp(arg, "event=", 6)) {
             char *end;
             const char *colon = strchr(arg + 6, ':');
