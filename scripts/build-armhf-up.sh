@@ -5,9 +5,9 @@
 # (QEMU, Xen and KVM all present MPIDR.U=0) it keeps its SMP (Inner Shareable) maintenance. The
 # seed's UP guest is a kernel built without SMP; this script builds one from Debian's own source
 # (linux-source-6.1) and Debian's armmp configuration with only these changes:
-#   SMP off; modules off (every =m option is dropped: the census boots an initramfs, no module
-#   is needed); debug info off (build time); Debian's signing-key paths cleared (not shipped in
-#   linux-source).
+#   SMP off; modules off, and every option Debian builds as a module dropped (not built in:
+#   the census boots an initramfs and needs none of them); debug info off (build time); Debian's
+#   signing-key paths cleared (not shipped in linux-source).
 # Output: $CACHE/kernels/armhf-up/{zImage,System.map,config,BUILD} where CACHE is
 # $VTLBSIM_CENSUS_CACHE, else $XDG_CACHE_HOME/vtlbsim/census, else ~/.cache/vtlbsim/census
 # (the directory `vtlbsim census` reads). Takes tens of minutes on 2 cores; not run in CI.
@@ -54,7 +54,8 @@ if [ ! -f "$tree/Makefile" ]; then
 fi
 cd "$tree"
 export ARCH=arm CROSS_COMPILE=arm-linux-gnueabihf-
-cp "$config" .config
+# =m options first become "not set": with MODULES off, Kconfig would otherwise build them in.
+sed 's/^\(CONFIG_[A-Za-z0-9_]*\)=m$/# \1 is not set/' "$config" >.config
 scripts/config --disable SMP --disable MODULES \
   --disable DEBUG_INFO --disable DEBUG_INFO_DWARF5 --disable DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT \
   --enable DEBUG_INFO_NONE --disable DEBUG_INFO_BTF \
