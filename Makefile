@@ -9,7 +9,7 @@ PY313 ?= $(firstword $(wildcard /root/.pyenv/versions/3.13*/bin/python3.13 /usr/
 MUTATE ?= arch,check,hyp,cost
 
 comma := ,
-.PHONY: run test test-all test-slow test-py313 lint typecheck bench mutation clean install
+.PHONY: run test test-all test-slow test-py313 lint typecheck bench mutation clean install census-plugin
 
 install: $(STAMP)
 
@@ -50,6 +50,10 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+# The census's QEMU plugin, with the system C compiler (vtlbsim census builds it on demand too).
+census-plugin:
+	$(MAKE) -C src/vtlbsim/data/census OUT=$(CURDIR)/build/census
 
 clean:
 	rm -rf $(VENV) .venv313 mutants .pytest_cache .mypy_cache .hypothesis

@@ -14,6 +14,7 @@ except ImportError:  # pragma: no cover
 
 from . import (  # noqa: F401  (each module registers its command)
     calibrate_cmd,
+    census_cmd,
     check_cmd,
     guests_cmd,
     litmus_cmd,
