@@ -61,17 +61,21 @@ class KeyPlan:
         self.local_pte = model.discipline.pte_user_local is not None
         self.aarch32 = model.discipline.arch == "aarch32"
         self.vas = model.vas
-        self._since: dict[tuple[History, int], frozenset[int]] = {}
+        self._during: dict[tuple[Any, ...], frozenset[int]] = {}
         self._trained: dict[tuple[Any, ...], tuple[tuple[int, int], ...]] = {}
 
-    def pas_since(self, h: History | None, step: int) -> frozenset[int]:
-        """The PAs a PTE history held at some instant at or after ``step``."""
-        if h is None:
+    def pas_during(
+        self, h: History | None, windows: tuple[tuple[int, int | None], ...]
+    ) -> frozenset[int]:
+        """The PAs a PTE history held at some instant of ``windows`` (``Vcpu.windows``)."""
+        if h is None or not windows:
             return frozenset()
-        k = (h, step)
-        got = self._since.get(k)
+        k = (h, windows)
+        got = self._during.get(k)
         if got is None:
-            got = self._since[k] = frozenset(v.pa for v in h.since(step) if isinstance(v, Pte))
+            got = self._during[k] = frozenset(
+                v.pa for lo, hi in windows for v in h.during(lo, hi) if isinstance(v, Pte)
+            )
         return got
 
     def trained_on(
@@ -198,7 +202,7 @@ def raw_facts(
             t = tables.get(name)
             hist = t.history if t is not None else {}
             for tag, va, since in marks:
-                ok = plan.pas_since(hist.get(va), since)
+                ok = plan.pas_during(hist.get(va), vc.windows(name, since))
                 f_L.append((vc.index, name, tag, va, tuple(pa for pa in live_pas if pa in ok)))
     oldest: dict[int, int] = {}
     for p in pcpus:

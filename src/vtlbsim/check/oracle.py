@@ -197,7 +197,8 @@ class Oracle(Observer):
 
     def _tlb_legal(self, vcpu: Vcpu, e: TlbEntry, va: int) -> bool:
         table = vcpu.domain.table(vcpu.table)
-        return table.mapped_since(va, e.pa, self._tlb_mark(vcpu, e.tag, va)[0])
+        since = self._tlb_mark(vcpu, e.tag, va)[0]
+        return table.mapped_during(va, e.pa, vcpu.windows(vcpu.table, since))
 
     @staticmethod
     def _hypervisor_made(vcpu: Vcpu, e: TlbEntry, mark: Mark) -> bool:
@@ -209,7 +210,7 @@ class Oracle(Observer):
         self, step: int, vcpu: Vcpu, pcpu: int, va: int, e: TlbEntry, mark: Mark
     ) -> None:
         table = vcpu.domain.table(vcpu.table)
-        if table.mapped_since(va, e.pa, mark[0]):
+        if table.mapped_during(va, e.pa, vcpu.windows(vcpu.table, mark[0])):
             return
         if not self._hypervisor_made(vcpu, e, mark):
             if any(g.step == step and g.vcpu == vcpu.name for g in self.guest_errors[-2:]):
@@ -238,7 +239,8 @@ class Oracle(Observer):
         used: str | None = None,
     ) -> None:
         table = vcpu.domain.table(vcpu.table)
-        legal = [f"{o * PAGE:#x}" for o in table.outputs_since(va, mark[0]) if o is not None]
+        windows = vcpu.windows(vcpu.table, mark[0])
+        legal = [f"{o * PAGE:#x}" for o in table.outputs_during(va, windows) if o is not None]
         self._record(
             step,
             category,

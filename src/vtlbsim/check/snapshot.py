@@ -44,7 +44,18 @@ def _domain(d: Domain) -> Domain:
     c.kind = d.kind
     c.pinned = d.pinned
     c.vcpus = [
-        Vcpu(c, v.index, v.name, v.pcpu, v.last_pcpu, v.asid, v.table, v.tables_used.copy())
+        Vcpu(
+            c,
+            v.index,
+            v.name,
+            v.pcpu,
+            v.last_pcpu,
+            v.asid,
+            v.table,
+            v.tables_used.copy(),
+            v.spans,
+            v.current_since,
+        )
         for v in d.vcpus
     ]
     c.tables = {k: _table(t) for k, t in d.tables.items()}

@@ -23,6 +23,35 @@ class Vcpu:
     table: str = MAIN_TABLE
     tables_used: set[str] = field(default_factory=set)
     """The tables this vCPU has translated through."""
+    spans: tuple[tuple[str, int, int], ...] = ()
+    """Closed intervals ``(table, first step, last step)`` during which a table was this vCPU's
+    current one, once it had run (``current_since`` holds the open one)."""
+    current_since: int | None = None
+    """The step since which ``table`` has been current (None: the vCPU has never run)."""
+
+    def start(self, step: int) -> None:
+        """The vCPU runs for the first time: from now on its CPU may walk its current table."""
+        if self.current_since is None:
+            self.current_since = step
+
+    def switch_table(self, step: int, table: str) -> None:
+        """``table`` becomes current at ``step``; the previous one's interval closes there."""
+        if self.current_since is not None:
+            self.spans = (*self.spans, (self.table, self.current_since, step))
+            self.current_since = step
+        self.table = table
+
+    def windows(self, table: str, since: int) -> tuple[tuple[int, int | None], ...]:
+        """The instants at or after ``since`` at which ``table`` was this vCPU's current table
+        (``None``: still is). SPEC §5: a CPU caches a table's translations only while that
+        table is current on it, so on bare metal a translation this vCPU uses was mapped then
+        (a CPU that joins an address space late never saw what it mapped before)."""
+        out: list[tuple[int, int | None]] = [
+            (max(lo, since), hi) for t, lo, hi in self.spans if t == table and hi >= since
+        ]
+        if table == self.table and self.current_since is not None:
+            out.append((max(self.current_since, since), None))
+        return tuple(out)
 
 
 @dataclass(slots=True)

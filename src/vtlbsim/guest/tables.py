@@ -41,6 +41,14 @@ class History:
             return (None, *self.values)
         return self.values[i:]
 
+    def during(self, lo: int, hi: int | None) -> tuple[object, ...]:
+        """Every value held at some instant in ``[lo, hi]`` (``hi`` None: up to now)."""
+        held = self.since(lo)
+        if hi is None:
+            return held
+        later = len(self.steps) - bisect_right(self.steps, hi)  # writes after ``hi``
+        return held[: len(held) - later] if later else held
+
     def at(self, step: int) -> object:
         i = bisect_right(self.steps, step) - 1
         return None if i < 0 else self.values[i]
@@ -79,6 +87,33 @@ class TranslationTable:
         if h is None:
             return False
         return any(v is not None and v.pa == pa for v in h.since(step))  # type: ignore[attr-defined]
+
+    def mapped_during(
+        self, va: int, pa: int, windows: tuple[tuple[int, int | None], ...]
+    ) -> bool:
+        """Did this table map ``va`` to ``pa`` at some instant of one of ``windows``?"""
+        h = self.history.get(va)
+        if h is None:
+            return False
+        return any(
+            v is not None and v.pa == pa  # type: ignore[attr-defined]
+            for lo, hi in windows
+            for v in h.during(lo, hi)
+        )
+
+    def outputs_during(
+        self, va: int, windows: tuple[tuple[int, int | None], ...]
+    ) -> list[int | None]:
+        """The outputs ``va`` had at the instants of ``windows`` (``None``: no translation), in
+        order, once each."""
+        h = self.history.get(va)
+        seen: list[int | None] = []
+        for lo, hi in windows:
+            for v in h.during(lo, hi) if h is not None else (None,):
+                out = None if v is None else v.pa  # type: ignore[attr-defined]
+                if out not in seen:
+                    seen.append(out)
+        return seen
 
     def outputs_since(self, va: int, step: int) -> list[int | None]:
         """The outputs ``va`` had at or after ``step`` (``None``: no translation), in order, once each."""

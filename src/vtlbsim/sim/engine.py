@@ -141,7 +141,7 @@ class Engine:
             self.counts["asid-switch"] += 1
         elif isinstance(ev, SetTable):
             v, _ = self._running(ev.domain, ev.vcpu)
-            v.table = ev.table
+            v.switch_table(self.step, ev.table)
             v.domain.table(ev.table)
             self.counts["table-switch"] += 1
         else:  # pragma: no cover - the Event union is closed
@@ -173,6 +173,7 @@ class Engine:
         p.hcr = self.policy.hcr(info)
         p.running = v.name
         v.pcpu = v.last_pcpu = p.index
+        v.start(self.step)
         self.last_vcpu_here[(v.domain.name, p.index)] = v.index
 
     def _descheduled(self, p: Pcpu) -> None:
