@@ -113,6 +113,30 @@ def test_broadcast_issue_at_two_loads(pcpus: int, issue_each: float) -> None:
     only(res, broadcast_issue=want)
 
 
+def test_the_guests_own_broadcasts_wait_longer_under_the_policys_load() -> None:
+    """Half of a guest's 400,000 PTE changes per vCPU-second use TLBI VALE1IS (its own
+    broadcast), half the local VALE1 (``pte_local_fraction`` 0.5); FB upgrades the local ones.
+    Two one-vCPU VMs pinned on 2 cores (N = 2), dvm_receive 0.
+
+    - Under FB every busy core broadcasts 400,000/s: R = 1500 (as above), 2000 a broadcast.
+    - On bare metal only the guest's own 200,000/s: one per 5000 cycles, Z = 5000 - 1000
+      = 4000: R^2 + (4000 - 2000) R - 4e6 = 0, R = (-2000 + sqrt(2e7)) / 2 = 1000 (sqrt 5 - 1)
+      = 1236.07; a broadcast costs 500 + R = 1736.07.
+    - broadcast-issue = 400,000 upgraded x (2000 - 100) + 400,000 own x (2000 - 1736.07)
+      = 7.6e8 + 4e5 x (2500 - 1000 sqrt 5) = 1.76e9 - 4e8 sqrt 5 (= 8.6557e8): the policy
+      pays for the longer queue its broadcasts make the guest's own ones wait in."""
+    res = run(
+        "fb",
+        pcpus=2,
+        vms=2,
+        ops={"pte_user": ("vale1is",), "pte_user_local": ("vale1",)},
+        rates={"pte_changes_per_s": 400_000.0, "pte_local_fraction": 0.5},
+        plat={"dvm_receive_cycles": 0.0},
+    )
+    assert res.events["dvm-broadcasts"] == 800_000.0
+    only(res, broadcast_issue=1.76e9 - 4e8 * math.sqrt(5.0))
+
+
 # ---- dvm-others ---------------------------------------------------------------------------
 
 
