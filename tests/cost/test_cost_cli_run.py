@@ -36,7 +36,9 @@ def test_json_has_one_object_per_policy_and_core_count(cli) -> None:  # type: ig
     for r in rows:
         assert KEYS <= set(r)
         assert r["platform"] == "thunderx-cn8890-2s"
-        assert r["safe"] is hand_verdicts()[("linux-arm32-up", "fb")].safe is True
+        # the ThunderX profile reads AArch32 predictors as visible, with FB leaving BPIALL
+        # local (the pseudocode): the hand table's default reading, where fb is unsafe
+        assert r["safe"] is hand_verdicts()[("linux-arm32-up", "fb")].safe is False
         assert sum(r["cycles"].values()) == pytest.approx(r["total_cycles"])
 
 

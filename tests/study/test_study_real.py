@@ -2,7 +2,8 @@
 and the default safety verdicts (the checker's), not the fakes the machinery's tests use.
 
 Expectations: each point's safety is the verdict the table expects from the checker for its
-mix (safe iff it is for every guest kind in it, tests/check/data/verdicts.toml), and each point's cost is what `vtlbsim run`
+mix (safe iff it is for every guest kind in it, tests/check/data/verdicts.toml: the eMAG profile
+reads AArch32 predictors as visible with FB leaving BPIALL local, the table's reading), and each point's cost is what `vtlbsim run`
 prints for a workload file written by hand with the same platform, guests and scheduler.
 """
 
@@ -21,7 +22,7 @@ name = "tiny-real"
 title = "a tiny real study"
 
 [axes]
-platforms = ["cortex-a57-juno"]
+platforms = ["ampere-emag-32"]
 pcpus = [4]
 policies = ["fb", "flush-on-migrate", "trap-ttlb", "last-vcpu-ran"]
 migration_rates = [100]
@@ -44,7 +45,7 @@ domains = [
 """
 # The same points as workload files for `vtlbsim run` (per_pcpu = 2 on 4 pCPUs: 8 guests).
 RUN = """
-platform = "cortex-a57-juno"
+platform = "ampere-emag-32"
 duration_s = 1.0
 pcpus = 4
 [scheduler]

@@ -274,7 +274,7 @@ def _print_matrix(
     show(
         matrix_grid(
             f"safety up to depth {depth} ({pcpus} pCPUs, {vcpus} vCPUs per SMP guest, "
-            f"{vas} VA{'s' * (vas != 1)}{_dims_text(dims)}; AArch32 predictors {bp.name})",
+            f"{vas} VA{'s' * (vas != 1)}{_dims_text(dims)})",
             "policy",
             policies,
             kinds,
@@ -283,7 +283,9 @@ def _print_matrix(
     )
     console.print(
         "UNSAFE (n): the shortest counterexample has n actions; "
-        "`vtlbsim check --guest KIND --policy P` prints it.",
+        "`vtlbsim check --guest KIND --policy P` prints it. "
+        f"AArch32 branch predictors read as {bp.name} (--bp-invisible, --bpiall-fb-upgrade: "
+        "docs/guests.md).",
         markup=False,
     )
 

@@ -413,7 +413,7 @@ def evaluate_safety(
     ``base_dir``); the verdict is stored under the kind as written."""
     base, sep, reading = kind.rpartition("@")  # a platform's predictor reading (safety_subject)
     if not sep:
-        base = kind
+        base, reading = kind, ""
     name = base
     if ref is not None:
         name = kind_here(base, base_dir, ref)
