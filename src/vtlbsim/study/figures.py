@@ -259,7 +259,8 @@ def draw_crossover(lines: Crossovers, rate_range: tuple[float, float], *, title:
             main.plot([], [], "-o", color=color[mix], label=mix + " (no crossover in range)")
     if lo > 0:
         main.set_yscale("log")
-    main.set_ylim(lo, hi)
+    if hi > lo:  # one swept rate: matplotlib picks a range around it
+        main.set_ylim(lo, hi)
     main.set_ylabel("migrations per vCPU-second")
     main.grid(True, alpha=0.3)
     _legend_outside(main, title="mix")

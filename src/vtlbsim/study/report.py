@@ -526,6 +526,9 @@ def build_report(
     step(1)
     rd.assumptions = _assumptions(spec, rows)
     rd.rests_on = rests_on(spec, rd.headlines)
+    from .readings import reading_lines
+
+    rd.rests_on[1:1] = reading_lines(spec, (h.platform for h in rd.headlines), policies)
     from .uncertainty import for_study  # the answer with its uncertainty (issue 9)
     from .uncertainty_render import text as uncertainty_text
 
