@@ -3,8 +3,10 @@
 A translation that vCPU *v* uses for VA *x* is legal iff *v*'s current table mapped *x* to that
 output at some instant at or after the last maintenance instruction that, **as the guest wrote
 it**, affects *v* and covers *x*: *v*'s own local instructions, and Inner Shareable ones from any
-vCPU of *v*'s VM. HCR_EL2.FB, traps and hypervisor flushes never change what the guest may
-expect. The same rule judges fetched code (the code versions the PA held) and AArch32 branch
+vCPU of *v*'s VM. For translations the instant must also be one at which that table was *v*'s
+current table (``Vcpu.windows``): a CPU walks only its current table, so on bare metal a CPU
+that joins an address space late cannot hold what the space mapped before it joined.
+HCR_EL2.FB, traps and hypervisor flushes never change what the guest may expect. The same rule judges fetched code (the code versions the PA held) and AArch32 branch
 predictions (the mapping and code they were trained on).
 
 An illegal use is a hypervisor violation when bare metal could not have produced it: the entry
