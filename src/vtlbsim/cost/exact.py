@@ -415,8 +415,11 @@ def evaluate_exact(
                         run.count(event + ":" + name)
                         run.guest_op(v, p, name, _page_for(run, g, v, name))
                     k += 1
-            run.busy = None
+            # the scheduler's loads happen while the other pCPUs run their vCPUs: a hypervisor
+            # broadcast at a load reaches the step's busy PEs (not only those reloaded before
+            # it within the same timeslice end, which the tick applies one after another)
             scheduler.tick(step, dt)
+            run.busy = None
             wait()
             if progress is not None and (step % PROGRESS_STEPS == 0 or step == steps - 1):
                 progress((step + warmup + 1) * dt, (steps + warmup) * dt)
