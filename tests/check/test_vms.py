@@ -6,6 +6,7 @@ the new VM meets the dead one's TLB entries. Every expectation is argued by hand
 from __future__ import annotations
 
 import json
+import random
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_explore_invariants import walk
+from test_snapshot import dump
 
 from conftest import CliRun
 from vtlbsim.arch.machine import Hcr
@@ -20,12 +22,13 @@ from vtlbsim.check.actions import GuestModel
 from vtlbsim.check.explore import Explorer, check
 from vtlbsim.check.matrix import Options, pair_fingerprint
 from vtlbsim.check.replay import replay
+from vtlbsim.check.snapshot import copy_state
 from vtlbsim.guest.kinds import KIND_NAMES
 from vtlbsim.hyp.policy import FB_BSU, Policy, VcpuInfo, VcpuLoad
 from vtlbsim.hyp.registry import resolve
 from vtlbsim.litmus import load, parse
 from vtlbsim.litmus.errors import LitmusError
-from vtlbsim.sim.events import Destroy
+from vtlbsim.sim.events import Destroy, Event
 
 ROOT = Path(__file__).resolve().parents[2]
 XEN_NO_FLUSH = "no_vmid_reuse_flush:XenWithoutReuseFlush"
@@ -264,3 +267,34 @@ def test_litmus_vmid_must_be_a_guest_vmid() -> None:
     text = 'pcpus = 1\nsteps = "run g.0 on 0"\n[domains.g]\nvmid = 0\n'
     with pytest.raises(LitmusError, match=r"f.toml:4: domains.g.vmid must be between 1 and"):
         parse(text, path="f.toml")
+
+
+@pytest.mark.parametrize("kind", ["linux-arm64-smp", "linux-arm32-up", "percpu-tables"])
+@pytest.mark.parametrize("policy", ["fb", "xen", "xvisor"])
+def test_a_copy_through_a_destruction_is_a_replay(kind: str, policy: str) -> None:
+    """``snapshot.copy_state`` keeps the destroyed VMs and the second VM's state: a copy plus
+    each successor's events is a replay of the whole path, field by field, on random paths that
+    destroy the first VM as soon as they may."""
+    pol = resolve(policy)
+    ex = Explorer(GuestModel.for_kind(kind, 2), pol, 2, vms=2)
+    rng = random.Random(f"{kind}/{policy}/vms")
+    destroyed = 0
+    for _ in range(8):
+        path: tuple[Event, ...] = ()
+        g = ex.model.initial()
+        engine, oracle = ex.replay(path)
+        for _ in range(10):
+            ops = ex.successors(engine, g)
+            for op in rng.sample(ops, min(3, len(ops))):
+                e2, o2 = copy_state(engine, oracle)
+                e2.apply(op.events)
+                assert dump(e2, pol) == dump(ex.replay(path + op.events)[0], pol)
+            kill = [op for op in ops if op.label == DESTROY]
+            op = kill[0] if kill and rng.random() < 0.5 else rng.choice(ops)
+            destroyed += op.label == DESTROY
+            engine, oracle = copy_state(engine, oracle)
+            engine.apply(op.events)
+            path, g = path + op.events, op.state
+            if oracle.violations:
+                break
+    assert destroyed > 0
