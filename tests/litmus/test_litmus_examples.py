@@ -59,6 +59,14 @@ Reasoning per example (V = the policies under which a violation must occur; all 
 - incomplete-migration-before-dsb (incomplete maintenance): the VALE1IS issued on pCPU 1 is
   still pending on pCPU 0 when the vCPU, preempted before its DSB, moves there; every policy
   here has ``dsb_on_deschedule``, whose DSB on pCPU 1 completes it: clean under all of them.
+- vmid-reuse-after-destroy (a second VM on a reused VMID): VM g leaves its entry on pCPU 0 and
+  is destroyed; VM h takes VMID 1 and fetches a VA it never mapped on pCPU 0. Every built-in
+  policy and shipping profile removes the entry first: the default ``on_vmid_reuse``
+  (VMALLS12E1IS: the built-ins, gunyah), xen (VMALLS12E1IS in ``p2m_alloc_table``), kvm
+  (ALLE1IS at the VMID rollover), xvisor (no reuse flush, but ALLE1IS on a vCPU's first load):
+  clean. Hafnium never hands a freed VMID out again (``on_vmid_reuse`` None): h gets a fresh
+  VMID, which g's entry does not match: clean. Only the example's own policy (Xen without its
+  reuse flush) hits g's entry: cross-vm-tlb.
 - guest-error-*: the guest broke its own rules; the stale uses are legal for it: clean, with a
   guest error of the given kind.
 """
@@ -145,6 +153,7 @@ EXPECTED: dict[str, tuple[set[str], set[str] | dict[str, set[str]], set[str]]] =
     # completes the pending broadcast before the vCPU runs on pCPU 0 (its own policy does not)
     "incomplete-migration-before-dsb": (set(), set(), set()),
     "asid-flush-after-migration-arm32-up": ({"none", "last-vcpu-ran"}, {"stale-tlb"}, set()),
+    "vmid-reuse-after-destroy": (set(), set(), set()),
 }
 
 

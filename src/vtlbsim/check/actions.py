@@ -55,6 +55,8 @@ from ..sim.engine import Engine
 from ..sim.events import Access, AccessKind, Event, Maintain, PteWrite, SetAsid, SetTable, WriteCode
 
 DOMAIN = "g"
+SECOND = "h"
+"""With ``check --vms 2``: the VM created after ``DOMAIN`` is destroyed, on ``DOMAIN``'s VMID."""
 VAS: tuple[int, ...] = (1, 2, 3)
 """VA pages the guest may use (0x1000, 0x2000, 0x3000); a model uses the first ``vas``."""
 DEFAULT_VAS = 1
@@ -99,13 +101,15 @@ class GuestState:
     needs_flush: frozenset[int] = frozenset()
     active: tuple[frozenset[int], ...] = ()
     asids: tuple[int | None, ...] = ()
+    domain: str = DOMAIN
+    """The VM the guest runs in (``check --vms 2``: ``SECOND`` once ``DOMAIN`` is destroyed)."""
 
     def activate(self, t: int, v: int) -> GuestState:
         if v in self.active[t]:
             return self
         act = list(self.active)
         act[t] = act[t] | {v}
-        return GuestState(self.needs_flush, tuple(act), self.asids)
+        return GuestState(self.needs_flush, tuple(act), self.asids, self.domain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,10 +220,11 @@ class GuestModel:
         """The tables vCPU ``v`` may translate through."""
         return (own_table(v),) if self.percpu else self.tables
 
-    def initial(self) -> GuestState:
+    def initial(self, domain: str = DOMAIN) -> GuestState:
+        """The guest's bookkeeping before VM ``domain`` runs."""
         n = len(self.tables)
         asids = INITIAL_ASIDS if self.allocates else (0,) * n
-        return GuestState(frozenset(), tuple(frozenset() for _ in range(n)), asids)
+        return GuestState(frozenset(), tuple(frozenset() for _ in range(n)), asids, domain)
 
     def on_load(self, g: GuestState, v: int, table: str) -> GuestState:
         """A load of ``v`` makes its current table active on it."""
@@ -227,24 +232,24 @@ class GuestModel:
 
     # ---- instructions -------------------------------------------------------------------------
     def _issue(
-        self, v: int, names: Iterable[str], va: int = 0, asid: int | None = None
+        self, dn: str, v: int, names: Iterable[str], va: int = 0, asid: int | None = None
     ) -> list[Event]:
         out: list[Event] = []
         for n in names:
             op = self.ops[n]
             if op.operand is Operand.VA:
-                out.append(Maintain(DOMAIN, v, op, va=va, asid=asid))
+                out.append(Maintain(dn, v, op, va=va, asid=asid))
             elif op.operand is Operand.ASID:
-                out.append(Maintain(DOMAIN, v, op, asid=0 if asid is None else asid))
+                out.append(Maintain(dn, v, op, asid=0 if asid is None else asid))
             else:
-                out.append(Maintain(DOMAIN, v, op))
+                out.append(Maintain(dn, v, op))
         return out
 
     # ---- process switches and the ASID allocator ----------------------------------------------
     def _switches(self, engine: Engine, g: GuestState, v: int, table: str) -> Iterator[Operation]:
         """Every way ``v`` may enter ``table`` now: with the ASID the table holds, or with each
         ASID the allocator may hand it (rolling over when none is free)."""
-        dom = engine.domains[DOMAIN]
+        dom = engine.domains[g.domain]
         vc = dom.vcpus[v]
         ti = self.tables.index(table)
         held = g.asids[ti]
@@ -272,7 +277,7 @@ class GuestModel:
             act = tuple(
                 frozenset() if kept[i] is None else g.active[i] for i in range(len(self.tables))
             )
-            g2 = GuestState((g.needs_flush - {v}) | owed, act, kept)
+            g2 = GuestState((g.needs_flush - {v}) | owed, act, kept, g.domain)
             yield self._enter(v, (vc.table, vc.asid), table, a, g2, rolled=True)
 
     def _enter(
@@ -288,14 +293,15 @@ class GuestModel:
         """``v`` switches to ``table`` tagged ``asid``: the rollover flush first if it rolls over
         or owes one, then the table and ASID, then ``ttbr_switch``."""
         d = self.discipline
+        dn = g.domain
         evs: list[Event] = []
         if rolled or v in g.needs_flush:
-            evs += self._issue(v, d.rollover)
+            evs += self._issue(dn, v, d.rollover)
         if table != now[0]:
-            evs.append(SetTable(DOMAIN, v, table))
+            evs.append(SetTable(dn, v, table))
         if asid != now[1]:
-            evs.append(SetAsid(DOMAIN, v, asid))
-        evs += self._issue(v, d.ttbr_switch, asid=asid)
+            evs.append(SetAsid(dn, v, asid))
+        evs += self._issue(dn, v, d.ttbr_switch, asid=asid)
         ti = self.tables.index(table)
         asids = list(g.asids)
         fresh = asids[ti] != asid
@@ -303,7 +309,7 @@ class GuestModel:
         act = list(g.active)
         if fresh:
             act[ti] = frozenset()
-        g2 = GuestState(g.needs_flush - {v}, tuple(act), tuple(asids)).activate(ti, v)
+        g2 = GuestState(g.needs_flush - {v}, tuple(act), tuple(asids), dn).activate(ti, v)
         label = f"v{v} switch {table}"
         if self.allocates and (rolled or fresh):
             label += f", {'rollover, ' if rolled else ''}ASID {asid}"
@@ -318,7 +324,7 @@ class GuestModel:
         none, ``ttbr_switch`` — FreeBSD's ``cpu_throw`` runs ``cpu_context_switch``)."""
         if self.percpu:
             table = own_table(v)
-            evs: list[Event] = [SetTable(DOMAIN, v, table)] if table != MAIN_TABLE else []
+            evs: list[Event] = [SetTable(g.domain, v, table)] if table != MAIN_TABLE else []
             return [(evs, self.on_load(g, v, table))]
         return [(list(op.events), op.state) for op in self._switches(engine, g, v, MAIN_TABLE)]
 
@@ -326,30 +332,31 @@ class GuestModel:
     def operations(self, engine: Engine, g: GuestState, v: int) -> list[Operation]:
         """Every operation running vCPU ``v`` may start now, in a fixed order."""
         d = self.discipline
-        vc = engine.vcpu(DOMAIN, v)
+        dn = g.domain
+        vc = engine.vcpu(dn, v)
         cur = vc.table
-        dom = engine.domains[DOMAIN]
+        dom = engine.domains[dn]
         ops: list[Operation] = []
         mapped = dom.table(cur).current
-        used_vas = {va for t in dom.tables.values() for va in t.history}
+        used_vas = ever_mapped(engine)
         # A fetch translates exactly as a load does, then also uses the I-cache (and the
         # AArch32 predictor): every violation a load would expose, the fetch exposes at the
         # same step, so loads add no behaviour. An access to a never-mapped VA only faults.
         for va in sorted(used_vas):
             ops.append(
-                Operation(f"v{v} fetch {_addr(va)}", (Access(DOMAIN, v, va, AccessKind.FETCH),), g)
+                Operation(f"v{v} fetch {_addr(va)}", (Access(dn, v, va, AccessKind.FETCH),), g)
             )
         for va in self.vas:
             if va in mapped:
-                evs = [WriteCode(DOMAIN, v, va), *self._issue(v, d.code_change, va=va)]
+                evs = [WriteCode(dn, v, va), *self._issue(dn, v, d.code_change, va=va)]
                 ops.append(Operation(f"v{v} write-code {_addr(va)}", tuple(evs), g))
         # A map uses a fresh PA: mapping a page again only makes more outputs legal (SPEC §5)
-        pa = fresh_pa(dom.tables.values())
+        pa = fresh_pa(every_table(engine))
         if pa is not None and self.maps(cur):
             for va in _used_plus_fresh(self.vas, used_vas):
                 if va not in mapped:
-                    evs = [PteWrite(DOMAIN, v, va, Pte(pa, False))]
-                    evs += self._issue(v, self.map_exec, va=va)
+                    evs = [PteWrite(dn, v, va, Pte(pa, False))]
+                    evs += self._issue(dn, v, self.map_exec, va=va)
                     ops.append(Operation(f"v{v} map {_addr(va)} {_addr(pa)}", tuple(evs), g))
         ti = self.tables.index(cur)
         for va in self.vas:
@@ -357,10 +364,10 @@ class GuestModel:
                 continue
             local = d.pte_user_local is not None and g.active[ti] <= {v}
             names = d.pte_user_local if local and d.pte_user_local else d.pte_user
-            evs = [PteWrite(DOMAIN, v, va, None), *self._issue(v, names, va=va)]
+            evs = [PteWrite(dn, v, va, None), *self._issue(dn, v, names, va=va)]
             ops.append(Operation(f"v{v} unmap {_addr(va)}", tuple(evs), g))
             if d.pte_relax is not None:
-                evs = [PteWrite(DOMAIN, v, va, mapped[va]), *self._issue(v, d.pte_relax, va=va)]
+                evs = [PteWrite(dn, v, va, mapped[va]), *self._issue(dn, v, d.pte_relax, va=va)]
                 ops.append(Operation(f"v{v} relax {_addr(va)}", tuple(evs), g))
         if not self.percpu:
             for table in self.tables:
@@ -383,17 +390,18 @@ class GuestModel:
         kernels keep their global mappings the same in every address space; or unmaps it from
         every table and invalidates it by VA with the kind's PTE instructions (TLBI VAE1 and
         its kin remove the VA's global entry whatever the ASID, Arm ARM D8.13)."""
-        dom = engine.domains[DOMAIN]
+        dn = g.domain
+        dom = engine.domains[dn]
         names = self.tables
         mapped = [n for n in names if GLOBAL_VA in dom.table(n).current]
         if mapped:
-            evs: list[Event] = [PteWrite(DOMAIN, v, GLOBAL_VA, None, table=n) for n in mapped]
-            evs += self._issue(v, self.discipline.pte_user, va=GLOBAL_VA)
+            evs: list[Event] = [PteWrite(dn, v, GLOBAL_VA, None, table=n) for n in mapped]
+            evs += self._issue(dn, v, self.discipline.pte_user, va=GLOBAL_VA)
             return [Operation(f"v{v} unmap-global {_addr(GLOBAL_VA)}", tuple(evs), g)]
-        pa = fresh_pa(dom.tables.values())
+        pa = fresh_pa(every_table(engine))
         if pa is None:
             return []
-        evs = [PteWrite(DOMAIN, v, GLOBAL_VA, Pte(pa, True), table=n) for n in names]
+        evs = [PteWrite(dn, v, GLOBAL_VA, Pte(pa, True), table=n) for n in names]
         return [Operation(f"v{v} map-global {_addr(GLOBAL_VA)} {_addr(pa)}", tuple(evs), g)]
 
     def asid_flushes(self, engine: Engine, g: GuestState, v: int) -> list[Operation]:
@@ -403,7 +411,8 @@ class GuestModel:
         then serve a new process, not yet active anywhere. Allowed when no other brought-up
         vCPU is using that table."""
         d = self.discipline
-        dom = engine.domains[DOMAIN]
+        dn = g.domain
+        dom = engine.domains[dn]
         vc = dom.vcpus[v]
         cur = vc.table
         if not d.asid_flush or any(
@@ -411,14 +420,14 @@ class GuestModel:
         ):
             return []
         evs: list[Event] = [
-            PteWrite(DOMAIN, v, va, None)
+            PteWrite(dn, v, va, None)
             for va in sorted(dom.table(cur).current)
             if va != GLOBAL_VA  # the kernel's global page outlives the process
         ]
-        evs += self._issue(v, d.asid_flush, asid=vc.asid)
+        evs += self._issue(dn, v, d.asid_flush, asid=vc.asid)
         act = list(g.active)
         act[self.tables.index(cur)] = frozenset()
-        g2 = GuestState(g.needs_flush, tuple(act), g.asids)
+        g2 = GuestState(g.needs_flush, tuple(act), g.asids, dn)
         out: list[Operation] = []
         for table in self.tables:
             if table == cur:
@@ -437,6 +446,19 @@ def _addr(page: int) -> str:
 def own_table(v: int) -> str:
     """A per-CPU-tables vCPU's own table: ``main`` for vCPU 0, ``cpuN`` for vCPU N."""
     return MAIN_TABLE if v == 0 else f"cpu{v}"
+
+
+def every_table(engine: Engine) -> Iterator[TranslationTable]:
+    """Every table of every VM, destroyed ones included: a new VM maps PAs no VM mapped before
+    (its pages are not the dead VM's), so a dead VM's stale entry is never its own mapping."""
+    for d in engine.domains.values():
+        yield from d.tables.values()
+
+
+def ever_mapped(engine: Engine) -> set[int]:
+    """The VAs some table of some VM ever mapped: a VM that reuses a dead VM's VMID may use a
+    VA only the dead VM mapped (a fault on bare metal; a stale hit where the TLB kept it)."""
+    return {va for t in every_table(engine) for va in t.history}
 
 
 def fresh_pa(tables: Iterable[TranslationTable]) -> int | None:

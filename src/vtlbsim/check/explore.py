@@ -27,6 +27,7 @@ from ..sim.events import (
     Access,
     AccessKind,
     Barrier,
+    Destroy,
     Event,
     Maintain,
     PteWrite,
@@ -35,7 +36,15 @@ from ..sim.events import (
 )
 from ..sim.pending import Undone
 from ..sim.scenario import DomainSpec, Scenario
-from .actions import DEFAULT_VAS, DOMAIN, GuestModel, GuestState, Operation
+from .actions import (
+    DEFAULT_VAS,
+    DOMAIN,
+    SECOND,
+    GuestModel,
+    GuestState,
+    Operation,
+    ever_mapped,
+)
 from .findings import PAGE
 from .key import KeyPlan, canonical_key
 from .oracle import GuestError, Oracle, Violation
@@ -63,6 +72,7 @@ class Explorer:
         policy_ref: str | None = None,
         bp: BpReading = DEFAULT_BP,
         incomplete: bool = False,
+        vms: int = 1,
     ) -> None:
         self.model = model
         self.bp = bp
@@ -74,6 +84,14 @@ class Explorer:
         self.pcpus = pcpus
         d = model.discipline
         self.spec = DomainSpec(DOMAIN, model.vcpus, d.arch, model.kind)
+        self.specs = [self.spec]
+        self.vms = vms
+        """``check --vms 2``: VM ``DOMAIN`` may be destroyed and VM ``SECOND``, the same kind
+        and size, created on its VMID (1); never two live at once."""
+        if vms == 2:
+            self.specs.append(DomainSpec(SECOND, model.vcpus, d.arch, model.kind, vmid=1))
+        self.reuses = vms == 2 and policy.on_vmid_reuse(1) is not None
+        """The scheduler may destroy the first VM: the hypervisor hands a freed VMID out again."""
         self.vperms = list(permutations(range(model.vcpus)))
         self.pperms = list(permutations(range(pcpus)))
         self.memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
@@ -81,11 +99,9 @@ class Explorer:
 
     def replay(self, path: tuple[Event, ...]) -> tuple[Engine, Oracle]:
         """A fresh engine and oracle after ``path``."""
-        dom = Domain(DOMAIN, 1, self.spec.arch, self.spec.vcpus, kind=self.spec.kind)
-        oracle = Oracle([dom])
-        engine = Engine(
-            Machine(self.pcpus, bp=self.bp), [dom], self.policy, oracle, self.incomplete
-        )
+        doms = [Domain(s.name, 1, s.arch, s.vcpus, kind=s.kind) for s in self.specs]
+        oracle = Oracle(doms)
+        engine = Engine(Machine(self.pcpus, bp=self.bp), doms, self.policy, oracle, self.incomplete)
         engine.apply(path)
         return engine, oracle
 
@@ -93,7 +109,8 @@ class Explorer:
         """Scheduler loads first (every vCPU on every pCPU it is not on; a first load includes
         the vCPU's bring-up), then each running vCPU's guest operations."""
         out: list[Operation] = []
-        dom = engine.domains[DOMAIN]
+        dn = g.domain
+        dom = engine.domains[dn]
         for vc in dom.vcpus:
             v = vc.index
             for p in range(self.pcpus):
@@ -104,13 +121,26 @@ class Explorer:
                 else:
                     ups = [([], self.model.on_load(g, v, vc.table))]
                 for evs, g2 in ups:
-                    out.append(Operation(f"run v{v} on {p}", (Run(DOMAIN, v, p), *evs), g2))
+                    out.append(Operation(f"run v{v} on {p}", (Run(dn, v, p), *evs), g2))
         undone = engine.pending.undone
+        if (
+            self.reuses
+            and dn == DOMAIN
+            and not undone
+            and any(vc.last_pcpu is not None for vc in dom.vcpus)
+        ):
+            out.append(
+                Operation(
+                    f"destroy VM {DOMAIN}, create VM {SECOND} on its VMID",
+                    (Destroy(DOMAIN),),
+                    self.model.initial(SECOND),
+                )
+            )
         for vc in dom.vcpus:
             if vc.pcpu is None:
                 continue
             if vc.name in undone:  # its next instruction is the DSB after its maintenance
-                out.append(_dsb(vc.index, undone[vc.name], g))
+                out.append(_dsb(dn, vc.index, undone[vc.name], g))
                 continue
             ops = self.model.operations(engine, g, vc.index)
             ops += self.model.extra_operations(engine, g, vc.index)
@@ -125,7 +155,7 @@ class Explorer:
     def scenario(self, path: tuple[Event, ...], title: str) -> Scenario:
         return Scenario(
             self.pcpus,
-            [self.spec],
+            list(self.specs),
             list(path),
             title=title,
             policy=self.policy_ref,
@@ -143,11 +173,11 @@ def _changes_memory(events: tuple[Event, ...]) -> bool:
     return any(isinstance(e, (PteWrite, WriteCode)) for e in events)
 
 
-def _dsb(v: int, undone: tuple[Undone, ...], g: GuestState) -> Operation:
+def _dsb(dn: str, v: int, undone: tuple[Undone, ...], g: GuestState) -> Operation:
     """The DSB a vCPU executes after its maintenance (``incomplete``): ISH if it wrote an
     Inner Shareable instruction, else NSH, as the kinds' sources do."""
     option = "ish" if any(m.op.broadcast for m, _, _ in undone) else "nsh"
-    return Operation(f"v{v} dsb {option}", (Barrier(DOMAIN, v, "dsb", option=option),), g)
+    return Operation(f"v{v} dsb {option}", (Barrier(dn, v, "dsb", option=option),), g)
 
 
 def check(
@@ -163,6 +193,7 @@ def check(
     globals: bool = False,
     asid_flush: bool = False,
     bp: BpReading = DEFAULT_BP,
+    vms: int = 1,
 ) -> CheckResult:
     """Breadth-first search for the shortest action sequence that gives a violation.
 
@@ -171,7 +202,10 @@ def check(
     (depth done, states so far) after each depth. ``incomplete``: a broadcast completes on the
     other PEs only at its issuer's DSB (``sim/pending.py``), and that DSB is an action of its
     own, so the scheduler may act between a guest's maintenance and its DSB. ``globals`` and
-    ``asid_flush`` add the guest operations of ``GuestModel.extra_operations``.
+    ``asid_flush`` add the guest operations of ``GuestModel.extra_operations``. ``vms=2``: the
+    scheduler may also destroy the VM (once it ran, and if the policy hands freed VMIDs out
+    again, ``Policy.on_vmid_reuse``) and create a second one of the same kind and size on its
+    VMID, which runs from then on.
     """
     # The frontier holds thousands of engines, which Python's automatic collections would walk
     # again and again; the search frees the states it drops itself (``_release``).
@@ -180,9 +214,11 @@ def check(
     try:
         if depth < 0 or pcpus < 1 or vcpus < 1:
             raise ValueError("depth must be >= 0, pcpus and vcpus >= 1")
+        if vms not in (1, 2):
+            raise ValueError("vms must be 1 or 2")
         model = GuestModel.for_kind(kind, vcpus, vas, globals=globals, asid_flush=asid_flush)
         return _Search(
-            kind, policy, pcpus, model, depth, merge, progress, incomplete, bp.normalised()
+            kind, policy, pcpus, model, depth, merge, progress, incomplete, bp.normalised(), vms
         ).run()
     finally:
         if enabled:
@@ -207,13 +243,14 @@ class _Search:
         progress: Callable[[int, int], None] | None = None,
         incomplete: bool = False,
         bp: BpReading = DEFAULT_BP,
+        vms: int = 1,
     ) -> None:
         self.progress = progress
         self.kind, self.depth, self.merge = kind, depth, merge
         self.pol = resolve(policy) if isinstance(policy, str) else policy
         self.model = model
         ref = policy if isinstance(policy, str) else None
-        self.ex = Explorer(self.model, self.pol, pcpus, ref, bp, incomplete)
+        self.ex = Explorer(self.model, self.pol, pcpus, ref, bp, incomplete, vms)
         self.bp = bp
         self.t0 = time.perf_counter()
         self.states = 0
@@ -242,6 +279,7 @@ class _Search:
             ex.policy_ref,
             incomplete=ex.incomplete,
             bp=self.bp,
+            vms=ex.vms,
         )
 
     def applied(
@@ -329,14 +367,15 @@ def probe(engine: Engine, oracle: Oracle) -> tuple[Access, str] | None:
     each fetch meets what it would meet alone. A fetch exposes every violation any use of the
     same VA by the same vCPU could (a write-code or an IC IVAU translates the VA the same way,
     and judges nothing else), so the probes stand for every use of the last level."""
-    dom = engine.domains[DOMAIN]
-    used = sorted({va for t in dom.tables.values() for va in t.history})
+    dn = SECOND if DOMAIN in engine.destroyed else DOMAIN
+    dom = engine.domains[dn]
+    used = sorted(ever_mapped(engine))
     undone = engine.pending.undone
     for vc in dom.vcpus:
         if vc.pcpu is None or vc.name in undone:  # its next instruction is its DSB
             continue
         for va in used:
-            ev = Access(DOMAIN, vc.index, va, AccessKind.FETCH)
+            ev = Access(dn, vc.index, va, AccessKind.FETCH)
             engine.apply_one(ev)
             if oracle.violations:
                 return ev, f"v{vc.index} fetch {va * PAGE:#x}"

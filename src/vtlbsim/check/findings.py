@@ -12,7 +12,14 @@ NEVER = (0, "")
 Mark = tuple[int, str]
 """(step, instruction name) of the last covering maintenance."""
 
-CATEGORIES = ("stale-tlb", "cross-vcpu-tlb", "stale-icache", "stale-bp", "tlb-conflict")
+CATEGORIES = (
+    "stale-tlb",
+    "cross-vcpu-tlb",
+    "cross-vm-tlb",
+    "stale-icache",
+    "stale-bp",
+    "tlb-conflict",
+)
 
 
 @dataclass(slots=True)

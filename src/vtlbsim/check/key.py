@@ -30,7 +30,7 @@ from ..arch.tlb import GLOBAL
 from ..guest.tables import CodeMemory, History, Pte
 from ..hyp.policy import PcpuId, VcpuId
 from ..sim.engine import Engine
-from .actions import DOMAIN, GuestModel, GuestState, own_table
+from .actions import GuestModel, GuestState, own_table
 from .oracle import Oracle
 
 Fact = tuple[Any, ...]
@@ -104,10 +104,14 @@ class KeyPlan:
 def raw_facts(
     plan: KeyPlan, engine: Engine, oracle: Oracle, g: GuestState
 ) -> dict[str, list[Fact]]:
-    """The facts of the state, with real vCPU and pCPU indices and table names."""
-    dom = engine.domains[DOMAIN]
+    """The facts of the state, with real vCPU and pCPU indices and table names: of the VM the
+    guest runs in (``g.domain``), and, of a destroyed VM (``check --vms 2``), only what it left
+    in the TLBs, I-caches and predictors, as "another VM's" (whichever of its vCPUs filled it,
+    the live VM's use of it is a violation: ``Oracle._hypervisor_made``)."""
+    dn = g.domain
+    dom = engine.domains[dn]
     code = dom.code
-    shared = oracle.shared[DOMAIN]
+    shared = oracle.shared[dn]
     local = oracle.local
     pcpus = engine.machine.pcpus
     tables = dom.tables
@@ -142,7 +146,7 @@ def raw_facts(
         )
     here = engine.last_vcpu_here
     for p in pcpus:
-        last = here.get((DOMAIN, p.index), -1) if history else -1
+        last = here.get((dn, p.index), -1) if history else -1
         f_p.append((p.index, _idx(p.running), last))
     if engine.pstate:
         for scope, dn, pi, vi, value in engine.pstate.entries():
@@ -167,8 +171,11 @@ def raw_facts(
                 for e in entries.values():
                     fname = e.vcpu
                     va, tag = e.va, e.tag
-                    mark = max(local[fname].tlb(tag, va), shared.tlb(tag, va))
-                    f_t.append((pi, va, tag, e.pa, _idx(fname), e.table, mark[0] > e.step))
+                    if fname.rpartition(".")[0] != dn:  # a destroyed VM's
+                        f_t.append((pi, va, tag, e.pa, -1, DEAD, False))
+                    else:
+                        mark = max(local[fname].tlb(tag, va), shared.tlb(tag, va))
+                        f_t.append((pi, va, tag, e.pa, _idx(fname), e.table, mark[0] > e.step))
                     pas = held.get((va, tag))
                     if pas is None:
                         held[(va, tag)] = {e.pa}
@@ -209,7 +216,7 @@ def raw_facts(
         for (_, pa), line in p.icache.lines.items():
             if pa not in live:
                 continue
-            age = code.version(pa) - line.version
+            age = _code_of(engine, line.vcpu, dn, code).version(pa) - line.version
             f_i.append((p.index, pa, age))
             if age > oldest.get(pa, 0):
                 oldest[pa] = age
@@ -225,8 +232,11 @@ def raw_facts(
         for p in pcpus:
             for (_, asid, va), line in p.bp.entries.items():
                 fname = line.vcpu
+                age = _code_of(engine, fname, dn, code).version(line.pa) - line.version
+                if fname.rpartition(".")[0] != dn:  # a destroyed VM's
+                    f_b.append((p.index, asid, va, line.pa, age, -1, False))
+                    continue
                 bp_at = max(local[fname].bp(va), shared.bp(va))[0]
-                age = code.version(line.pa) - line.version
                 f_b.append((p.index, asid, va, line.pa, age, _idx(fname), bp_at < line.step))
         for vc in vcpus:
             loc = local[vc.name]
@@ -265,7 +275,18 @@ def raw_facts(
         "s": f_s,
         "r": f_r,
         "u": f_u,
+        "d": [(dn,)],
     }
+
+
+DEAD = "~dead"
+"""The table name a key gives a destroyed VM's TLB entry (no table of the live VM)."""
+
+
+def _code_of(engine: Engine, vcpu: str, dn: str, live: CodeMemory) -> CodeMemory:
+    """The code memory of the VM whose vCPU ``vcpu`` filled a line (the live VM's: ``live``)."""
+    owner = vcpu.rpartition(".")[0]
+    return live if owner == dn else engine.domains[owner].code
 
 
 def state_form(x: object) -> tuple[Any, ...]:
@@ -339,6 +360,7 @@ def _rename(
     yield tuple(sorted((a, b, p[c], v[d], _renamed(e, v, p)) for a, b, c, d, e in f["s"]))
     yield tuple(sorted((p[a], b, c, d, e, g, p[h]) for a, b, c, d, e, g, h in f["r"]))
     yield tuple(sorted((v[a], b, c, d, e, g) for a, b, c, d, e, g in f["u"]))
+    yield tuple(f["d"])
 
 
 def _smaller(parts: Iterator[tuple[Any, ...]], best: tuple[Any, ...]) -> tuple[Any, ...] | None:

@@ -83,6 +83,8 @@ class Options:
     """Processes exit with the kind's ASID flush (``check --asid-flush``)."""
     bp: str = DEFAULT_BP.name
     """The predictor reading's name (``arch.ops.BP_READINGS``)."""
+    vms: int = 1
+    """2: the VM may be destroyed and a second one created on its VMID (``check --vms 2``)."""
 
 
 DEFAULT = Options()
@@ -272,6 +274,7 @@ def matrix_results(
     globals: bool = False,
     asid_flush: bool = False,
     bp: BpReading = DEFAULT_BP,
+    vms: int = 1,
 ) -> list[CheckResult]:
     """A full check of every (kind, policy) pair, kinds in SPEC §3 order, policies in
     registry order (built-ins, shipping profiles, plug-ins); ``jobs`` > 1 spreads the pairs
@@ -283,7 +286,7 @@ def matrix_results(
     reading = {k: reading_for(k, bp).name for k in ks}
     pairs = [(k, p) for k in ks for p in ps]
     options = [
-        Options(pcpus, vcpus, depth, vas, incomplete, globals, asid_flush, bp=reading[k])
+        Options(pcpus, vcpus, depth, vas, incomplete, globals, asid_flush, reading[k], vms)
         for k, _ in pairs
     ]
     results: dict[int, CheckResult] = {}
@@ -338,6 +341,7 @@ def _check_pair(kind: str, policy: str, opts: Options) -> CheckResult:
         globals=opts.globals,
         asid_flush=opts.asid_flush,
         bp=BP_READINGS[opts.bp],
+        vms=opts.vms,
     )
 
 

@@ -225,8 +225,14 @@ class Oracle(Observer):
                 f"now on table {vcpu.table!r} with no invalidation in between",
             )
             return
-        # H2 when the entry came from a table this vCPU never translated through; else H1.
-        category = "stale-tlb" if e.table in vcpu.tables_used else "cross-vcpu-tlb"
+        # H2 when the entry came from a table this vCPU never translated through; else H1;
+        # cross-VM when another VM filled it (a destroyed VM whose VMID this VM reuses)
+        if e.vcpu.rpartition(".")[0] != vcpu.domain.name:
+            category = "cross-vm-tlb"
+        elif e.table in vcpu.tables_used:
+            category = "stale-tlb"
+        else:
+            category = "cross-vcpu-tlb"
         self._violation(step, category, vcpu, pcpu, va, e, mark)
 
     def _violation(

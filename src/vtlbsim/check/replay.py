@@ -39,9 +39,9 @@ class Outcome:
 
 
 def build_domains(scenario: Scenario) -> list[Domain]:
-    """Fresh domains for a run, VMIDs 1, 2, ... in declaration order."""
+    """Fresh domains for a run, VMIDs 1, 2, ... in declaration order (or as a domain names)."""
     return [
-        Domain(d.name, vmid, d.arch, d.vcpus, kind=d.kind, pinned=d.pinned)
+        Domain(d.name, d.vmid or vmid, d.arch, d.vcpus, kind=d.kind, pinned=d.pinned)
         for vmid, d in enumerate(scenario.domains, start=1)
     ]
 

@@ -36,6 +36,8 @@ class CheckResult:
     """Checked with incomplete maintenance (``check --incomplete``)."""
     bp: BpReading = DEFAULT_BP
     """How the platform's branch predictors were read (``arch.ops.BpReading``)."""
+    vms: int = 1
+    """VMs over the run (``check --vms 2``: the second reuses the destroyed first's VMID)."""
 
     def __post_init__(self) -> None:
         if not self.policy_ref:
@@ -75,6 +77,7 @@ class CheckResult:
             from_cache=True,
             incomplete=data.get("incomplete", False),
             bp=BP_READINGS[data.get("bp", DEFAULT_BP.name)],
+            vms=data.get("vms", 1),
         )
         if not data["safe"]:
             v = dict(data["violation"])
@@ -96,6 +99,7 @@ class CheckResult:
             "vas": self.vas,
             "incomplete": self.incomplete,
             "bp": self.bp.name,
+            "vms": self.vms,
             "safe": self.safe,
             "states": self.states,
             "depth_reached": self.depth_reached,

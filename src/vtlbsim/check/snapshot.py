@@ -104,5 +104,6 @@ def copy_state(engine: Engine, oracle: Oracle) -> tuple[Engine, Oracle]:
     e.pstate = engine.pstate.copy()
     e.incomplete = engine.incomplete
     e.pending = engine.pending.copy()
+    e.destroyed = engine.destroyed  # a frozenset: replaced, never mutated
     e._info = engine._info  # VcpuInfo by vCPU name: the same for every state, shared
     return e, o

@@ -45,7 +45,7 @@ def _print_result(r: CheckResult) -> None:
     console.print(
         f"{r.kind} under {r.policy} ({r.pcpus} pCPUs, {r.vcpus} vCPU{'s' * (r.vcpus != 1)}, "
         f"{r.vas} VA{'s' * (r.vas != 1)}{', incomplete maintenance' * r.incomplete}"
-        f"{_reading(r)}): "
+        f"{_vms_text(r.vms)}{_reading(r)}): "
         f"{r.summary()}; {r.seconds:.2f} s",
         markup=False,
     )
@@ -104,6 +104,12 @@ def check(
         "--asid-flush",
         help="Processes may also exit with the kind's asid_flush (ASIDE1IS on arm64 Linux).",
     ),
+    vms: int = typer.Option(
+        1,
+        "--vms",
+        help="2: the hypervisor may also destroy the VM and create a second one, of the same "
+        "kind and size, that reuses its VMID (docs/check.md).",
+    ),
     no_cache: bool = typer.Option(
         False,
         "--no-cache",
@@ -136,6 +142,8 @@ def check(
     jobs = jobs or os.cpu_count() or 1
     if not 1 <= vas <= len(VAS):
         fail(f"--vas: expected 1..{len(VAS)}, got {vas}")
+    if vms not in (1, 2):
+        fail(f"--vms: expected 1 or 2, got {vms}")
     if guest is not None:
         try:
             load_kind(guest)
@@ -153,7 +161,7 @@ def check(
         policies = None if policy is None else [policy]
         cache = None if no_cache else VerdictCache(VerdictCache.default_folder())
         dims = {"incomplete": incomplete, "globals": globals_, "asid_flush": asid_flush}
-        _matrix(kinds, policies, pcpus, vcpus, depth, vas, dims, jobs, cache, out, as_json, bp)
+        _matrix(kinds, policies, pcpus, vcpus, depth, vas, dims, vms, jobs, cache, out, as_json, bp)
         return
     if guest is None or policy is None:
         fail("expected --guest KIND and --policy P (or --matrix)")
@@ -171,6 +179,7 @@ def check(
             globals=globals_,
             asid_flush=asid_flush,
             bp=bp,
+            vms=vms,
         )
     except GuestDisciplineError as exc:  # a bug in the action generator, not bad input
         fail(str(exc), code=3)
@@ -208,6 +217,7 @@ def _matrix(
     depth: int,
     vas: int,
     dims: dict[str, bool],
+    vms: int,
     jobs: int,
     cache: VerdictCache | None,
     out: Path | None,
@@ -231,6 +241,7 @@ def _matrix(
             progress=shown,
             **dims,
             bp=bp,
+            vms=vms,
         )
     except (PolicyError, KindError) as exc:
         fail(str(exc))
@@ -252,7 +263,7 @@ def _matrix(
                 row["written_to"] = str(written[(r.kind, r.policy)])
         console.print_json(json.dumps(rows))
     else:
-        _print_matrix(results, pcpus, vcpus, depth, vas, dims, bp)
+        _print_matrix(results, pcpus, vcpus, depth, vas, dims, vms, bp)
         if written:
             console.print(f"{len(written)} counterexamples written to {out}/", markup=False)
     if (kinds is not None or policies is not None) and not all(r.safe for r in results):
@@ -266,6 +277,7 @@ def _print_matrix(
     depth: int,
     vas: int,
     dims: dict[str, bool],
+    vms: int,
     bp: BpReading,
 ) -> None:
     kinds = list(dict.fromkeys(r.kind for r in results))
@@ -274,7 +286,7 @@ def _print_matrix(
     show(
         matrix_grid(
             f"safety up to depth {depth} ({pcpus} pCPUs, {vcpus} vCPUs per SMP guest, "
-            f"{vas} VA{'s' * (vas != 1)}{_dims_text(dims)})",
+            f"{vas} VA{'s' * (vas != 1)}{_dims_text(dims)}{_vms_text(vms)})",
             "policy",
             policies,
             kinds,
@@ -312,6 +324,11 @@ def _write_counterexamples(results: list[CheckResult], out: Path) -> dict[tuple[
             fail(f"--out {path}: cannot write: {exc.strerror}")
         written[(r.kind, r.policy)] = path
     return written
+
+
+def _vms_text(vms: int) -> str:
+    """``--vms 2`` as a title lists it."""
+    return ", 2 VMs (VMID reuse)" if vms == 2 else ""
 
 
 def _dims_text(dims: dict[str, bool]) -> str:

@@ -16,7 +16,7 @@ from ..guest.kinds import KindError, load_kind
 from ..sim.events import Event
 from ..sim.scenario import DomainSpec, Scenario
 from .errors import LitmusError
-from .steps import NAME, StepLine
+from .steps import NAME, StepLine, VmLife
 
 __all__ = ["LitmusError", "load", "parse"]
 
@@ -31,7 +31,7 @@ TOP_KEYS = {
     "bp_visible",
     "bpiall_fb_upgrade",
 }
-DOMAIN_KEYS = {"vcpus", "arch", "kind", "pinned"}
+DOMAIN_KEYS = {"vcpus", "arch", "kind", "pinned", "vmid"}
 EXPECTS = ("clean", "violation")
 MAX_PCPUS = 4096
 
@@ -209,7 +209,15 @@ class _Parser:
                 self.key_line("pinned", sec),
                 "true or false",
             )
-            out.append(DomainSpec(name, vcpus, arch, kind, pinned))
+            vmid = body.get("vmid")
+            if vmid is not None:
+                self.typed(vmid, int, f"{sec}.vmid", self.key_line("vmid", sec), "a VMID >= 1")
+                if not 1 <= vmid <= 0xFFFF:
+                    raise self.err(
+                        self.key_line("vmid", sec),
+                        f"{sec}.vmid must be between 1 and 65535 (0 is the host's), got {vmid}",
+                    )
+            out.append(DomainSpec(name, vcpus, arch, kind, pinned, vmid))
         return out
 
     # ---- the steps -----------------------------------------------------------------------------
@@ -227,6 +235,7 @@ class _Parser:
         first = self.first_step_line()
         running: dict[str, int] = {}
         pinned_on: dict[str, int] = {}
+        life = VmLife({d.name: d.vmid or n for n, d in enumerate(domains.values(), start=1)})
         events: list[Event] = []
         lines: list[int] = []
         for offset, raw in enumerate(text.split("\n")):
@@ -234,7 +243,7 @@ class _Parser:
             toks = raw.split("#", 1)[0].split()
             if not toks:
                 continue
-            ev = StepLine(self.path, line, toks, pcpus, domains, running, pinned_on).event()
+            ev = StepLine(self.path, line, toks, pcpus, domains, running, pinned_on, life).event()
             events.append(ev)
             lines.append(line)
         if not events:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from ..arch.ops import Arch, Operand, Structure, lookup_op
 from ..guest.tables import Pte
@@ -10,6 +11,7 @@ from ..sim.events import (
     Access,
     AccessKind,
     Barrier,
+    Destroy,
     Event,
     Maintain,
     PteWrite,
@@ -22,9 +24,20 @@ from ..sim.scenario import DomainSpec
 from .errors import LitmusError
 
 PAGE_SHIFT = 12
-STEP_VERBS = "run, map, unmap, load, store, fetch, write-code, tlbi, ic, bp, dsb, isb, asid, table"
+STEP_VERBS = (
+    "run, destroy, map, unmap, load, store, fetch, write-code, tlbi, ic, bp, dsb, isb, asid, table"
+)
 ASID_BITS = {Arch.AARCH64: 16, Arch.AARCH32: 8}
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+
+
+@dataclass(slots=True)
+class VmLife:
+    """Which VMs ran and which were destroyed so far: a VMID tags one live VM at a time."""
+
+    vmids: dict[str, int]
+    ran: set[str] = field(default_factory=set)
+    destroyed: set[str] = field(default_factory=set)
 
 
 class StepLine:
@@ -39,9 +52,11 @@ class StepLine:
         domains: dict[str, DomainSpec],
         running: dict[str, int],
         pinned_on: dict[str, int],
+        life: VmLife | None = None,
     ) -> None:
         self.path, self.line, self.toks = path, line, toks
         self.pcpus, self.domains, self.running, self.pinned_on = pcpus, domains, running, pinned_on
+        self.life = life or VmLife({n: d.vmid or i for i, (n, d) in enumerate(domains.items(), 1)})
 
     def err(self, message: str) -> LitmusError:
         return LitmusError(self.path, self.line, message)
@@ -69,6 +84,8 @@ class StepLine:
         i = self.number(idx, "vCPU index")
         if i >= d.vcpus:
             raise self.err(f"domain {dom!r} has {d.vcpus} vCPU(s): no vCPU {i}")
+        if dom in self.life.destroyed:
+            raise self.err(f"domain {dom!r} was destroyed at an earlier step")
         return d, i
 
     def options(self, toks: list[str], allowed: set[str]) -> tuple[list[str], dict[str, str]]:
@@ -103,6 +120,8 @@ class StepLine:
         t = self.toks
         if t[0] == "run":
             return self.run()
+        if t[0] == "destroy":
+            return self.destroy()
         if len(t) < 2:
             raise self.err(
                 f"unknown step {t[0]!r} (expected: {STEP_VERBS}, as 'D.V VERB ...' or 'run D.V on P')"
@@ -220,11 +239,33 @@ class StepLine:
                 raise self.err(
                     f"vCPU {name} belongs to a pinned domain: it ran on pCPU {first}, not {p}"
                 )
+        life = self.life
+        vmid = life.vmids[d.name]
+        for o in sorted(life.ran - life.destroyed - {d.name}):
+            if life.vmids[o] == vmid:
+                raise self.err(
+                    f"VMID {vmid} still tags VM {o!r}: 'destroy {o}' before running {d.name!r}"
+                )
+        life.ran.add(d.name)
         for other, q in list(self.running.items()):
             if q == p or other == name:
                 del self.running[other]
         self.running[name] = p
         return Run(d.name, i, p, self.line)
+
+    def destroy(self) -> Event:
+        t = self.toks
+        if len(t) != 2:
+            raise self.err("expected 'destroy DOMAIN'")
+        d = self.domains.get(t[1])
+        if d is None:
+            raise self.err(f"unknown domain {t[1]!r} (declared: {', '.join(self.domains)})")
+        if d.name in self.life.destroyed:
+            raise self.err(f"domain {d.name!r} was destroyed at an earlier step")
+        self.life.destroyed.add(d.name)
+        for other in [n for n in self.running if n.rpartition(".")[0] == d.name]:
+            del self.running[other]
+        return Destroy(d.name, self.line)
 
     def maintain(self, d: DomainSpec, i: int, verb: str, rest: list[str]) -> Event:
         structure = {"tlbi": Structure.TLB, "ic": Structure.ICACHE, "bp": Structure.BP}[verb]

@@ -22,6 +22,7 @@ from .events import (
     Access,
     AccessKind,
     Barrier,
+    Destroy,
     Event,
     Maintain,
     PteWrite,
@@ -85,6 +86,8 @@ class Engine:
         self.incomplete = incomplete
         """Broadcast maintenance completes on other PEs at the issuer's DSB (``pending.py``)."""
         self.pending = Pending()
+        self.destroyed: frozenset[str] = frozenset()
+        """VMs destroyed so far (``Destroy``); they stay in ``domains`` for the observer."""
         self._info: dict[str, VcpuInfo] = {}
 
     # ---- helpers -------------------------------------------------------------------------
@@ -124,6 +127,8 @@ class Engine:
             self._access(ev)
         elif isinstance(ev, Run):
             self._run(ev)
+        elif isinstance(ev, Destroy):
+            self._destroy(ev)
         elif isinstance(ev, Maintain):
             self._maintain(ev)
         elif isinstance(ev, PteWrite):
@@ -150,6 +155,7 @@ class Engine:
     # ---- scheduling ------------------------------------------------------------------------
     def _run(self, ev: Run) -> None:
         v = self.vcpu(ev.domain, ev.vcpu)
+        self._may_run(v.domain)
         if not 0 <= ev.pcpu < len(self.machine.pcpus):
             raise EngineError(f"pCPU {ev.pcpu} out of range (0..{len(self.machine.pcpus) - 1})")
         p = self.machine.pcpus[ev.pcpu]
@@ -175,6 +181,47 @@ class Engine:
         v.pcpu = v.last_pcpu = p.index
         v.start(self.step)
         self.last_vcpu_here[(v.domain.name, p.index)] = v.index
+
+    def _may_run(self, d: Domain) -> None:
+        """A VMID tags one live VM at a time: another VM may take it only once the VM that
+        held it is destroyed. A hypervisor that never hands a freed VMID out again
+        (``on_vmid_reuse`` None: Hafnium) gives that VM a VMID no VM had instead."""
+        if d.name in self.destroyed:
+            raise EngineError(f"VM {d.name!r} was destroyed")
+        for o in list(self.domains.values()):
+            if o is d or o.vmid != d.vmid:
+                continue
+            if o.name in self.destroyed:
+                if self.policy.on_vmid_reuse(d.vmid) is None:
+                    d.vmid = 1 + max(x.vmid for x in self.domains.values())
+                    self.counts["vmid-fresh"] += 1
+                    return
+            elif any(w.last_pcpu is not None for w in o.vcpus):
+                raise EngineError(f"VMID {d.vmid} still tags VM {o.name!r}: destroy it first")
+
+    def _destroy(self, ev: Destroy) -> None:
+        """The VM's vCPUs leave their pCPUs for good (the hypervisor's DSB there, as at any
+        deschedule); the policy forgets the VM's state; then the hypervisor's VMID-reuse
+        maintenance runs (``Policy.on_vmid_reuse``; a local operation on pCPU 0). Executing it
+        at destruction rather than at the next allocation (Xen) or rollover (KVM) changes
+        nothing the VMID's next VM can see: no vCPU of that VMID runs in between."""
+        d = self.domains.get(ev.domain)
+        if d is None:
+            raise EngineError(f"unknown domain {ev.domain!r}")
+        if d.name in self.destroyed:
+            raise EngineError(f"VM {d.name!r} was destroyed")
+        for v in d.vcpus:
+            if v.pcpu is not None:
+                p = self.machine.pcpus[v.pcpu]
+                p.running = None
+                v.last_pcpu, v.pcpu = p.index, None
+                self._descheduled(p)
+            self.pending.take_undone(v.name)  # the guest is gone: no DSB of its will follow
+        self.destroyed = self.destroyed | {d.name}
+        self.pstate.forget_vm(d.name)
+        self.counts["vm-destroy"] += 1
+        for hop in self.policy.on_vmid_reuse(d.vmid) or ():
+            self._hyp(hop, self.machine.pcpus[0], d.vmid, "vmid-reuse")
 
     def _descheduled(self, p: Pcpu) -> None:
         """A vCPU leaves ``p``: the hypervisor's DSB there, if it executes one, completes what

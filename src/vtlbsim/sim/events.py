@@ -106,7 +106,17 @@ class SetTable:
     line: int = 0
 
 
-Event = Run | PteWrite | Access | WriteCode | Maintain | Barrier | SetAsid | SetTable
+@dataclass(frozen=True, slots=True)
+class Destroy:
+    """The hypervisor destroys VM ``domain``: its vCPUs stop for good, its VMID is freed, and
+    the hypervisor's VMID-reuse maintenance (``Policy.on_vmid_reuse``) runs before any other VM
+    may be tagged with that VMID."""
+
+    domain: str
+    line: int = 0
+
+
+Event = Run | PteWrite | Access | WriteCode | Maintain | Barrier | SetAsid | SetTable | Destroy
 """One step of a scenario."""
 
 
@@ -114,6 +124,8 @@ def render(event: Event) -> str:
     """The litmus step that denotes ``event`` (SPEC §6 syntax)."""
     if isinstance(event, Run):
         return f"run {event.domain}.{event.vcpu} on {event.pcpu}"
+    if isinstance(event, Destroy):
+        return f"destroy {event.domain}"
     who = f"{event.domain}.{event.vcpu}"
     if isinstance(event, PteWrite):
         tbl = f" table={event.table}" if event.table else ""

@@ -10,13 +10,15 @@ from .events import Event, render
 
 @dataclass(frozen=True, slots=True)
 class DomainSpec:
-    """A domain as a scenario declares it; VMIDs are handed out in declaration order from 1."""
+    """A domain as a scenario declares it; VMIDs are handed out in declaration order from 1,
+    unless the domain names its ``vmid`` (a VM that reuses a destroyed VM's VMID)."""
 
     name: str
     vcpus: int = 1
     arch: Arch = Arch.AARCH64
     kind: str | None = None
     pinned: bool = False
+    vmid: int | None = None
 
 
 @dataclass(slots=True)
@@ -60,6 +62,8 @@ class Scenario:
                 out.append(f"kind = {_toml_str(d.kind)}")
             if d.pinned:
                 out.append("pinned = true")
+            if d.vmid is not None:
+                out.append(f"vmid = {d.vmid}")
         return "\n".join(out) + "\n"
 
 

@@ -26,4 +26,8 @@ class Kvm(FbLastVcpuRan):
     dsb_on_deschedule = True
 
     def on_vmid_reuse(self, vmid: int) -> Sequence[HypOp]:
+        # __kvm_flush_vm_context (arch/arm64/kvm/hyp/vhe/tlb.c, nvhe/tlb.c): dsb ish; tlbi
+        # alle1is; dsb ish. Its former `ic ialluis` served VPIPT I-caches only and went with
+        # them ("KVM: arm64: Remove VPIPT I-cache handling"); a freed VMID is not handed out
+        # again before the rollover (flush_context() clears the bitmap, then this flush)
         return (HYP_OPS["alle1is"],)
