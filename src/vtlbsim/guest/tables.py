@@ -88,9 +88,7 @@ class TranslationTable:
             return False
         return any(v is not None and v.pa == pa for v in h.since(step))  # type: ignore[attr-defined]
 
-    def mapped_during(
-        self, va: int, pa: int, windows: tuple[tuple[int, int | None], ...]
-    ) -> bool:
+    def mapped_during(self, va: int, pa: int, windows: tuple[tuple[int, int | None], ...]) -> bool:
         """Did this table map ``va`` to ``pa`` at some instant of one of ``windows``?"""
         h = self.history.get(va)
         if h is None:
