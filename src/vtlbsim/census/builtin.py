@@ -27,8 +27,9 @@ PROCESSES_PER_S: dict[str, tuple[float, str]] = {
 }
 """New processes per running vCPU-second each kind assumes (its profile's existing assumption)."""
 
-FIELDS = ("pte_changes_per_s", "asid_flushes_per_s", "asid_rollovers_per_s")
-"""The rates a process's life cycle drives."""
+FIELDS = ("pte_changes_per_s", "asid_flushes_per_s", "asid_rollovers_per_s", "exec_maps_per_s")
+"""The rates a process's life cycle drives (``exec_maps_per_s``: the executable mappings of a
+fork + exec + exit, priced by the discipline's ``map_exec``)."""
 
 CPU_OF_KERNEL = {
     "debian-arm64": "cortex-a57",
