@@ -3,6 +3,7 @@ counts less the hypervisor's EL2 sites; the local ones are those arch/ops.py sco
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from vtlbsim.census import summary
@@ -32,3 +33,12 @@ def test_without_a_hypervisor_every_count_is_the_guests() -> None:
     r = _xen_result()
     del r["hypervisor"]
     assert summary.guest_counts(r)["vmalls12e1"] == 30
+
+
+def test_docs_census_holds_the_tables_of_the_shipped_results() -> None:
+    """docs/census.md quotes `python -m vtlbsim.census.summary` whole (rerun it and paste the
+    tables when the shipped results change)."""
+    doc = (Path(__file__).parents[2] / "docs" / "census.md").read_text(encoding="utf-8")
+    printed = summary.tables(summary.load(summary.RESULTS))
+    missing = [line for line in printed.splitlines() if line and line not in doc]
+    assert missing == []

@@ -143,7 +143,11 @@ def tables(results: list[dict[str, Any]]) -> str:
         )
         g = guest_counts(r)
         calls = ", ".join(f"{k} {g[k]:,}" for k in ("hvc", "smc", "svc") if g.get(k))
-        out.append(f"The guest's calls in the workload phase: {calls or 'none'}.")
+        switches = measured_rates(r)["context_switches_per_s"]
+        out.append(
+            f"The guest's calls in the workload phase: {calls or 'none'}; its address-space "
+            f"switches: {switches['counted']}."
+        )
     return "\n".join(out) + "\n"
 
 
