@@ -70,7 +70,11 @@ def _user_files(where: Path) -> Path:
     (where / "my-platform.toml").write_text(plat)
     kind = (datafiles.package_dir(datafiles.GUESTS) / "linux-arm32-up.toml").read_text()
     kind = kind.replace('name = "linux-arm32-up"', 'name = "my-kind"', 1)
-    kind, n = re.subn(r"(pte_changes_per_s = \{ value = )500\.0", r"\g<1>2000.0", kind)
+    kind, n = re.subn(
+        r"(pte_changes_per_s = \{ value = )([0-9.]+)",
+        lambda m: f"{m.group(1)}{4 * float(m.group(2))}",
+        kind,
+    )
     assert n == 1
     (where / "kinds").mkdir()
     (where / "kinds" / "my-kind.toml").write_text(kind)

@@ -27,8 +27,19 @@ PROCESSES_PER_S: dict[str, tuple[float, str]] = {
 }
 """New processes per running vCPU-second each kind assumes (its profile's existing assumption)."""
 
-FIELDS = ("pte_changes_per_s", "asid_flushes_per_s", "asid_rollovers_per_s")
-"""The rates a process's life cycle drives."""
+FIELDS = ("pte_changes_per_s", "asid_flushes_per_s", "asid_rollovers_per_s", "exec_maps_per_s")
+"""The rates a process's life cycle drives (``exec_maps_per_s``: the executable mappings of a
+fork + exec + exit, priced by the discipline's ``map_exec``)."""
+
+HELD_BACK: dict[tuple[str, str], str] = {
+    ("linux-arm32-up", "exec_maps_per_s"): (
+        "the census gives 1521/s (304 ICIALLU per process x 5), at which the analytic model's "
+        "I-cache refill cost on pinned-up-fb is 6.1x exact mode's (error 0.84; "
+        "tests/cost/test_exact_mode.py allows 0.25): kept at its assumption until the cost "
+        "model bounds refills by the time between invalidations"
+    ),
+}
+"""(kind, rate) the census measures but the kind file does not take yet, and why."""
 
 CPU_OF_KERNEL = {
     "debian-arm64": "cortex-a57",
@@ -53,6 +64,8 @@ def entries(results: Path = RESULTS) -> dict[str, dict[str, tuple[float, str]]]:
         rel = f"src/vtlbsim/data/census/results/{path.name}"
         for key, m in measured_rates(result).items():
             if key not in FIELDS or not m["events"] or m["per_process"] is None:
+                continue
+            if (kind, key) in HELD_BACK:
                 continue
             value = float(f"{m['per_process'] * per_s:.4g}")
             src = (

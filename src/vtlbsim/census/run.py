@@ -185,7 +185,6 @@ def census(req: Request, progress: Progress) -> dict[str, Any]:
     hyp = xen.files(req.cache, progress) if req.hypervisor else None
     qemu = fetch.ensure_qemu(cpu.qemu, progress)
     xen_qemu = fetch.ensure_qemu("qemu-system-aarch64", progress) if hyp else qemu
-    qemu_version = fetch.qemu_version(qemu)
     lib, decoder = plugin.build(req.cache, progress)
     dfilter, candidates = None, set()
     if kernel.isa == "a32":
@@ -231,6 +230,7 @@ def census(req: Request, progress: Progress) -> dict[str, Any]:
     if table is None and guest.system_map is not None:
         table = symbols.from_map(guest.system_map.read_text(encoding="utf-8", errors="replace"))
     resolutions = cond.resolve(log, candidates)
+    version = fetch.qemu_version(spec.qemu)
     result: dict[str, Any] = {
         "kernel": req.kernel,
         "kernel_package": guest.image_package,
@@ -240,7 +240,7 @@ def census(req: Request, progress: Progress) -> dict[str, Any]:
         "iterations": req.iterations,
         "vcpus": req.vcpus,
         "cpu": cpu.name,
-        "qemu": f"{Path(qemu).name} -cpu {cpu.cpu_arg} {spec.clock_args()} ({qemu_version})",
+        "qemu": f"{Path(spec.qemu).name} -cpu {spec.cpu_arg} {spec.clock_args()} ({version})",
         "clock": {"icount": boot.ICOUNT_CLOCK, "mttcg": boot.MTTCG_CLOCK}.get(
             spec.clock, xen.CLOCK
         ),
@@ -270,6 +270,7 @@ def census(req: Request, progress: Progress) -> dict[str, Any]:
         result["cpu"] = "cortex-a57"
         arch = Arch.AARCH32 if kernel.arch == "arm" else Arch.AARCH64
         result["hypervisor"] = xen.report(hyp, load_sites, log, PHASES, arch)
+        result["hypervisor"]["guest_role"] = "dom0" if arch is Arch.AARCH64 else "dom0less domU"
     result["plugin"] = {
         "sites_dropped": log.sites_dropped,
         "ambiguous_blocks_disassembled": log.ambiguous,

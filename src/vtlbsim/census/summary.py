@@ -27,17 +27,42 @@ def _arch(result: dict[str, Any]) -> Arch:
     return Arch.AARCH64 if result["kernel"] == "debian-arm64" else Arch.AARCH32
 
 
+def guest_counts(result: dict[str, Any], phase: str = "workload") -> dict[str, int]:
+    """What the guest (EL1 and EL0) executed in ``phase``: under a hypervisor, the phase's
+    counts less the hypervisor's own (its EL2 sites)."""
+    counts: dict[str, int] = result["phases"][phase]["counts"]
+    if "hypervisor" not in result:
+        return counts
+    el2: dict[str, int] = result["hypervisor"]["phases"][phase]["el2_counts"]
+    return {k: n - el2.get(k, 0) for k, n in counts.items() if n > el2.get(k, 0)}
+
+
 def local_ops(result: dict[str, Any], phase: str = "workload") -> dict[str, int]:
     """The guest's local (non-broadcast) maintenance instructions executed in ``phase``: the
     ones HCR_EL2.FB upgrades or that stay local (arch/ops.py scopes)."""
     arch = _arch(result)
-    counts: dict[str, int] = result["phases"][phase]["counts"]
+    counts = guest_counts(result, phase)
     return {k: n for k, n in sorted(counts.items()) if (arch, k) in _LOCAL and n}
+
+
+def _where(result: dict[str, Any]) -> str:
+    """The kernel, and the VM it ran as when under a hypervisor."""
+    if "hypervisor" not in result:
+        return str(result["kernel"])
+    role = result["hypervisor"].get("guest_role", "dom0")
+    return f"{result['kernel']} (Xen {role}, {result['pcpus']} pCPUs, {result['cpu']})"
+
+
+def _guest_instructions(result: dict[str, Any], phase: str = "workload") -> int:
+    ph = result["phases"][phase]
+    if "hypervisor" not in result:
+        return int(ph["instructions"])
+    return sum(n for r, n in ph["instructions_by_range"].items() if r != "xen")
 
 
 def _maint(result: dict[str, Any], phase: str) -> dict[str, int]:
     arch = _arch(result)
-    counts: dict[str, int] = result["phases"][phase]["counts"]
+    counts = guest_counts(result, phase)
     return {
         k: n
         for k, n in sorted(counts.items(), key=lambda kv: -kv[1])
@@ -54,15 +79,15 @@ def tables(results: list[dict[str, Any]]) -> str:
     guests = [r for r in results if "hypervisor" not in r]
     out.append("### Guest maintenance in the workload phase\n")
     out.append(
-        "| kernel | workload | vCPUs | instructions | processes | maintenance executed "
+        "| kernel | workload | vCPUs | guest instructions | processes | maintenance executed "
         "(vtlbsim's names) | of which local |"
     )
     out.append("|---|---|---:|---:|---:|---|---|")
-    for r in guests:
+    for r in [*guests, *(r for r in results if "hypervisor" in r)]:
         w = r["phases"]["workload"]
         out.append(
-            f"| {r['kernel']} | {r['workload']} ×{r['iterations']} | {r['vcpus']} | "
-            f"{w['instructions']:,} | {w['processes']} | {_fmt(_maint(r, 'workload'))} | "
+            f"| {_where(r)} | {r['workload']} ×{r['iterations']} | {r['vcpus']} | "
+            f"{_guest_instructions(r):,} | {w['processes']} | {_fmt(_maint(r, 'workload'))} | "
             f"{_fmt(local_ops(r))} |"
         )
     out.append("\n### Boot phase (reset to the first marker), local maintenance\n")
@@ -89,7 +114,8 @@ def tables(results: list[dict[str, Any]]) -> str:
             continue
         h = r["hypervisor"]
         out.append(
-            f"\n### {h['package']}: {r['vcpus']} dom0 vCPUs on {r['pcpus']} pCPUs, "
+            f"\n### {h['package']}: {r['kernel']} as {h.get('guest_role', 'dom0')}, "
+            f"{r['vcpus']} vCPUs on {r['pcpus']} pCPUs, "
             f"{r['workload']} ×{r['iterations']}\n"
         )
         out.append(
@@ -114,6 +140,13 @@ def tables(results: list[dict[str, Any]]) -> str:
             f"\nHCR_EL2 written at each load: {vals}; policy FB={hcr['policy']['fb']}, "
             f"BSU=IS {hcr['policy']['bsu_inner_shareable']}: "
             f"{'agree' if hcr['agree'] else 'DISAGREE'}."
+        )
+        g = guest_counts(r)
+        calls = ", ".join(f"{k} {g[k]:,}" for k in ("hvc", "smc", "svc") if g.get(k))
+        switches = measured_rates(r)["context_switches_per_s"]
+        out.append(
+            f"The guest's calls in the workload phase: {calls or 'none'}; its address-space "
+            f"switches: {switches['counted']}."
         )
     return "\n".join(out) + "\n"
 

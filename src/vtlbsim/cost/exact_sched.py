@@ -105,7 +105,7 @@ class Scheduler:
         order = rng.permutation(run.pcpus) if self.kind == "round-robin" else range(run.pcpus)
         for p in (int(x) for x in order):
             src = 0 if self.kind == "round-robin" else p
-            if steal and rng.random() < steal:
+            if steal and run.pcpus >= 2 and rng.random() < steal:  # one pCPU: nowhere to steal from
                 cand = (p + 1 + int(rng.integers(0, run.pcpus - 1))) % run.pcpus
                 if self.queues[cand]:
                     src = cand
