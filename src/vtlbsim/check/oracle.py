@@ -116,12 +116,13 @@ class Oracle(Observer):
             self._judge_tlb(step, vcpu, pcpu, va, e, self._tlb_mark(vcpu, e.tag, va))
             return
         outputs = {e.pa for e in hits}
-        bad = [e for e in hits if not self._tlb_legal(vcpu, e, va)]
+        marks = {e.tag: self._tlb_mark(vcpu, e.tag, va) for e in hits}
+        bad = [e for e in hits if not self._tlb_legal(vcpu, e, va, marks[e.tag])]
         if len(outputs) == 1:
             for e in bad[:1]:
-                self._judge_tlb(step, vcpu, pcpu, va, e, self._tlb_mark(vcpu, e.tag, va))
+                self._judge_tlb(step, vcpu, pcpu, va, e, marks[e.tag])
             return
-        hyp = [e for e in bad if self._hypervisor_made(vcpu, e, self._tlb_mark(vcpu, e.tag, va))]
+        hyp = [e for e in bad if self._hypervisor_made(vcpu, e, marks[e.tag])]
         if hyp:
             self._violation(
                 step,
@@ -130,7 +131,7 @@ class Oracle(Observer):
                 pcpu,
                 va,
                 hyp[0],
-                self._tlb_mark(vcpu, hyp[0].tag, va),
+                marks[hyp[0].tag],
                 used=" + ".join(f"{e.pa * PAGE:#x}" for e in hits),
             )
         else:
@@ -197,10 +198,12 @@ class Oracle(Observer):
     def _tlb_mark(self, vcpu: Vcpu, tag: int, va: int) -> Mark:
         return max(self.local[vcpu.name].tlb(tag, va), self.shared[vcpu.domain.name].tlb(tag, va))
 
-    def _tlb_legal(self, vcpu: Vcpu, e: TlbEntry, va: int) -> bool:
+    @staticmethod
+    def _tlb_legal(vcpu: Vcpu, e: TlbEntry, va: int, mark: Mark) -> bool:
+        """SPEC §5 for a TLB hit: ``vcpu``'s table mapped ``va`` to the entry's PA at an instant
+        at or after ``mark`` at which that table was ``vcpu``'s current one."""
         table = vcpu.domain.table(vcpu.table)
-        since = self._tlb_mark(vcpu, e.tag, va)[0]
-        return table.mapped_during(va, e.pa, vcpu.windows(vcpu.table, since))
+        return table.mapped_during(va, e.pa, vcpu.windows(vcpu.table, mark[0]))
 
     @staticmethod
     def _hypervisor_made(vcpu: Vcpu, e: TlbEntry, mark: Mark) -> bool:
@@ -211,8 +214,7 @@ class Oracle(Observer):
     def _judge_tlb(
         self, step: int, vcpu: Vcpu, pcpu: int, va: int, e: TlbEntry, mark: Mark
     ) -> None:
-        table = vcpu.domain.table(vcpu.table)
-        if table.mapped_during(va, e.pa, vcpu.windows(vcpu.table, mark[0])):
+        if self._tlb_legal(vcpu, e, va, mark):
             return
         if not self._hypervisor_made(vcpu, e, mark):
             if any(g.step == step and g.vcpu == vcpu.name for g in self.guest_errors[-2:]):
