@@ -99,8 +99,15 @@ def test_unknown_name_lists_the_known_ones() -> None:
 
 
 def test_a_policy_by_module_colon_class_and_module_dot_class(user_module: str) -> None:
+    """``module.Class``: the class is after the last dot (the module is a dotted package path);
+    ``module:Class``: the module is before the first colon (a module name has none)."""
     assert resolve(f"{user_module}:Mine").name == "mine"
     assert resolve(f"{user_module}.Mine").name == "mine"
+    assert resolve("vtlbsim.hyp.policies.fb.ForceBroadcast").name == "fb"
+    assert resolve("vtlbsim.hyp.policies.fb:ForceBroadcast").name == "fb"
+    with pytest.raises(PolicyError) as e:
+        resolve(f"{user_module}:Mine:X")
+    assert str(e.value) == f"module '{user_module}' has no 'Mine:X'"
 
 
 def test_module_paths_that_do_not_resolve(user_module: str) -> None:
@@ -131,6 +138,13 @@ def test_a_policy_from_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert type(pol).__module__ == f"vtlbsim_policy_{digest}"
     monkeypatch.chdir(tmp_path)
     assert type(resolve("pol.py:Mine")) is type(pol)
+    # the class follows the last colon: a directory name may hold one
+    odd = tmp_path / "a:b"
+    odd.mkdir()
+    (odd / "pol.py").write_text(POLICY_FILE.format(name="colon-dir"))
+    in_odd = resolve(f"{odd / 'pol.py'}:Mine")
+    assert in_odd.name == "colon-dir"
+    sys.modules.pop(type(in_odd).__module__, None)
     with pytest.raises(PolicyError) as e:
         resolve(f"{path}:Missing")
     assert str(e.value) == f"{path}: no class 'Missing' in the file"

@@ -53,6 +53,13 @@ def test_pinned_vm_larger_than_the_machine_takes_turns() -> None:
     assert by(r) == pytest.approx([0.0, 50.0, 0.0, 0.0, 0.0])
 
 
+def test_pinned_vm_as_large_as_the_machine_does_not_take_turns() -> None:
+    """P=2, V=4 (two 2-vCPU VMs), k=2 = P: the VM's two vCPUs sit on the two pCPUs, so a
+    reload never finds its sibling in between: all 100 loads/s are STAY_SELF."""
+    r = rates("pinned", 2, 4, 2)
+    assert by(r) == pytest.approx([100.0, 0.0, 0.0, 0.0, 0.0])
+
+
 def test_round_robin_with_overcommit() -> None:
     """P=4, V=8, k=2: 100 loads/s, 3/4 of them migrations (75), 25 stays. A stay finds a
     sibling in between with 1 - (1 - 1/7)^1 = 1/7; a migration finds itself with 1/2."""
@@ -119,6 +126,13 @@ def test_one_vcpu_machine_and_no_vcpus() -> None:
     assert z.loads_per_s == pytest.approx(3.0)
 
 
+def test_two_siblings_on_one_pcpu_always_meet() -> None:
+    """P=1, V=2, k=2 (one 2-vCPU VM on one pCPU, c=2): the other vCPU ran in between every
+    reload, 1 - (1 - 1/1)^1 = 1; no migrations (1 - 1/1 = 0): 100 STAY_OTHER per second."""
+    r = rates("round-robin", 1, 2, 2)
+    assert by(r) == pytest.approx([0.0, 100.0, 0.0, 0.0, 0.0])
+
+
 def test_unknown_scheduler_is_refused() -> None:
     with pytest.raises(ValueError):
         rates("fifo", 4, 8, 2)
@@ -162,6 +176,24 @@ def test_situations_give_the_engine_history(vcpu: int) -> None:
     }
     for sit, ops in expect.items():
         assert situation_flushes(FlushOnHistory(), me, sit) == ops, sit
+
+
+class RecordsVcpus(FlushOnHistory):
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+
+    def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
+        self.seen.add(load.vcpu.vcpu)
+        return ()
+
+
+@pytest.mark.parametrize("vcpu", [0, 1])
+def test_the_sibling_of_a_two_vcpu_vm_is_its_other_vcpu(vcpu: int) -> None:
+    """A 2-vCPU VM has vCPUs 0 and 1 only: the histories load exactly those."""
+    pol = RecordsVcpus()
+    for sit in S:
+        situation_flushes(pol, VcpuInfo("vm", vcpu, 1, Arch.AARCH64, 2), sit)
+    assert pol.seen == {0, 1}
 
 
 def test_situations_of_flush_on_migrate_and_flush_on_arrival() -> None:

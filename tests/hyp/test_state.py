@@ -61,9 +61,20 @@ class Scripted(Policy):
 
 
 def test_an_empty_store_shows_the_initial_values() -> None:
-    pol, st = Scripted(), PolicyState()
+    """Of each policy class, the first one asked (a class defined here, so no earlier test has
+    shown its initial values yet) and the same class again."""
+
+    class Fresh(Scripted):
+        initial_vm = "vmF"
+        initial_vm_pcpu = "slotF"
+        initial_pcpu = "pF"
+        initial_vcpu = "vF"
+
+    st = PolicyState()
     assert not st
-    assert st.view(pol, "g", 0, 0) == PolicyView("vm0", "slot0", "p0", "v0")
+    for _ in range(2):
+        assert st.view(Fresh(), "g", 0, 0) == PolicyView("vmF", "slotF", "pF", "vF")
+        assert st.view(Scripted(), "g", 0, 0) == PolicyView("vm0", "slot0", "p0", "v0")
     assert list(st.entries()) == []
 
 
@@ -129,6 +140,17 @@ def test_keep_and_initial_values_are_not_stored() -> None:
     ip.next = Decision((), pcpu=0)
     st.load(ip, G0, 5, None, None)
     assert list(st.entries()) == []
+    # every scope written with its initial value, in an empty store: still empty
+    pol.next = Decision((), "vm0", "slot0", "p0", "v0")
+    st.load(pol, G1, 2, None, None)
+    assert list(st.entries()) == []
+    # and after each scope held another value
+    pol.next = Decision((), "vmX", "slotX", "pX", "vX")
+    st.load(pol, G1, 2, None, None)
+    assert len(list(st.entries())) == 4
+    pol.next = Decision((), "vm0", "slot0", "p0", "v0")
+    st.load(pol, G1, 2, None, None)
+    assert list(st.entries()) == []
 
 
 def test_a_plain_sequence_changes_nothing() -> None:
@@ -154,7 +176,7 @@ def test_a_trap_shows_the_state_and_keeps_the_decision() -> None:
     st.pcpu[1] = "pY"
     st.vcpu[("g", 1)] = "vY"
     vale1: MaintenanceOp = op(Arch.AARCH64, "vale1")
-    pol.next = Decision((vale1, HYP_OPS["iallu"]), vm_pcpu="slotT")
+    pol.next = Decision((vale1, HYP_OPS["iallu"]), vm_pcpu="slotT", vcpu="vT")
     out = st.trap(pol, G1, 1, vale1)
     assert out == (vale1, HYP_OPS["iallu"])
     seen = pol.traps[-1]
@@ -162,6 +184,7 @@ def test_a_trap_shows_the_state_and_keeps_the_decision() -> None:
     assert seen.pcpu == 1 and type(seen.pcpu) is PcpuId
     assert seen.state == PolicyView("vm0", "slot0", "pY", "vY")
     assert st.vm_pcpu == {("g", 1): "slotT"}
+    assert st.vcpu == {("g", 1): "vT"}  # the trapping vCPU's own slot
 
 
 def test_forget_vm_drops_its_vm_slot_and_vcpu_values_only() -> None:
