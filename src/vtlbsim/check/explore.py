@@ -337,11 +337,11 @@ class _Search:
                         _release(e2)
                         continue  # checked for a violation; never expanded, so never keyed
                     if self.merge:
-                        k = ex.key(e2, o2, op.state)
-                        if k in seen:
+                        before = len(seen)
+                        seen.add(ex.key(e2, o2, op.state))  # one hash of the key, not two
+                        if len(seen) == before:
                             _release(e2)
                             continue
-                        seen.add(k)
                     self.states += 1
                     nxt.append((path + op.events, op.state, (*labels, op.label), e2, o2))
                 if not ops:

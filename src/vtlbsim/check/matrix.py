@@ -61,6 +61,7 @@ CORE_SOURCES = (
     "check/findings.py",
     "check/actions.py",
     "check/key.py",
+    "check/keyplan.py",
     "check/explore.py",
     "check/snapshot.py",
 )
