@@ -203,6 +203,36 @@ def _cached_verdicts() -> dict[tuple[str, str], bool]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _shipped_results() -> dict[str, dict[str, Any]]:
+    """The whole results ``safety.json`` ships (``CheckResult.to_json``), by pair fingerprint:
+    a lookup by the fingerprint of what is asked finds only a result that is still current."""
+    try:
+        data = json.loads(CACHE.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        r["fingerprint"]: r["result"]
+        for r in [*data.get("verdicts", []), *data.get("other_readings", [])]
+        if isinstance(r, dict) and isinstance(r.get("result"), dict) and "fingerprint" in r
+    }
+
+
+def shipped_result(fp: str, kind: str, policy: str) -> CheckResult | None:
+    """The result ``safety.json`` ships for ``kind`` under ``policy`` with pair fingerprint
+    ``fp`` (the default size and options, current sources), or None."""
+    data = _shipped_results().get(fp)
+    if data is None:
+        return None
+    try:
+        r = CheckResult.from_json(data)
+    except (ValueError, KeyError, TypeError):
+        return None
+    return r if (r.kind, r.policy_ref) == (kind, policy) else None
+
+
 @cache
 def safe(kind: str, policy: str) -> bool | None:
     """True when the checker finds no violation for ``kind`` (a built-in name, or a kind file's
@@ -280,7 +310,9 @@ def matrix_results(
     """A full check of every (kind, policy) pair, kinds in SPEC §3 order, policies in
     registry order (built-ins, shipping profiles, plug-ins); ``jobs`` > 1 spreads the pairs
     over that many processes (same results, same order). With a ``cache``, a pair whose
-    fingerprint is there is not checked again, and each new result is stored as it ends.
+    fingerprint is there is not checked again, and each new result is stored as it ends; a
+    pair the cache lacks but ``safety.json`` ships with the same fingerprint is read from there
+    (and stored in the cache), so a fresh install does not recompute the shipped verdicts.
     ``bp``: the predictor reading (an AArch64 kind is checked under the default, ``reading_for``)."""
     ks = list(KIND_NAMES if kinds is None else kinds)
     ps = list(all_policies() if policies is None else policies)
@@ -297,6 +329,10 @@ def matrix_results(
         if cache is not None:
             fps[i] = pair_fingerprint(k, p, options[i])
             hit = cache.get(fps[i])
+            if hit is None:
+                hit = shipped_result(fps[i], k, p)
+                if hit is not None:
+                    cache.put(fps[i], hit)
             if hit is not None and (hit.kind, hit.policy_ref) == (k, p):
                 results[i] = hit
                 if progress:
@@ -397,6 +433,8 @@ def write_cache(path: Path = CACHE, jobs: int = 1) -> None:
                     "states": r.states,
                     "actions": len(r.actions),
                     "fingerprint": fps[(r.kind, r.policy_ref)],
+                    # the whole result, for ``check --matrix`` on a fresh install
+                    "result": r.to_json() | {"seconds": 0.0},
                 }
                 by_pair[(r.kind, r.policy_ref)] = row
         rows[bp.name] = [by_pair[pair] for pair in pairs]
