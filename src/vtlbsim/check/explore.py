@@ -310,6 +310,13 @@ class _Search:
                 if level == depth:  # a violation is a *use*: nothing to check at a leaf without
                     ops = [op for op in ops if uses_something(op.events)]
                 for i, op in enumerate(ops):
+                    if level == probe_level and found is not None and not uses_something(op.events):
+                        # a probe already found a violation at the last level: this state is
+                        # only checked for one at its own, and it shows none (nothing is used)
+                        self.states += 1
+                        if i == len(ops) - 1:
+                            _release(engine)
+                        continue
                     if i == len(ops) - 1:  # the parent's own state serves its last successor
                         e2, o2 = engine, oracle
                     else:  # a copy of the parent's state: as replaying its path from scratch

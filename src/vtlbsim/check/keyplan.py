@@ -43,6 +43,9 @@ class KeyPlan:
         self._trained: dict[tuple[Any, ...], tuple[tuple[int, int], ...]] = {}
         self._legal: dict[tuple[Any, ...], tuple[tuple[Fact, ...], Coverage, Coverage]] = {}
         self._trainings: dict[tuple[Any, ...], tuple[tuple[Fact, ...], Coverage, Coverage]] = {}
+        self._marks: dict[
+            tuple[Any, ...], tuple[tuple[tuple[int, int, int], ...], Coverage, Coverage]
+        ] = {}
 
     def pas_during(
         self, h: History | None, windows: tuple[tuple[int, int | None], ...]
@@ -91,6 +94,26 @@ class KeyPlan:
             v: tuple(by_table.get(name) for name in names) for v, names in enumerate(self.tables_of)
         }
 
+    def marks(
+        self, loc: Coverage, shared: Coverage, global_vas: tuple[int, ...]
+    ) -> tuple[tuple[int, int, int], ...]:
+        """Per tag and VA, the step of the last instruction in ``loc`` or ``shared`` that
+        covers it (``Coverage.tlb``)."""
+        k = (id(loc), id(shared), global_vas)
+        got = self._marks.get(k)
+        if got is not None:
+            return got[0]
+        marks = [
+            (tag, va, max(loc.tlb(tag, va), shared.tlb(tag, va))[0])
+            for tag in self.asid_numbers
+            for va in self.vas
+        ]
+        marks += [
+            (GLOBAL, va, max(loc.tlb(GLOBAL, va), shared.tlb(GLOBAL, va))[0]) for va in global_vas
+        ]
+        self._marks[k] = (tuple(marks), loc, shared)
+        return self._marks[k][0]
+
     def legal(
         self,
         vc: Vcpu,
@@ -118,20 +141,17 @@ class KeyPlan:
         got = self._legal.get(k)
         if got is not None:
             return got[0]
-        marks = [
-            (tag, va, max(loc.tlb(tag, va), shared.tlb(tag, va))[0])
-            for tag in self.asid_numbers
-            for va in self.vas
-        ]
-        marks += [
-            (GLOBAL, va, max(loc.tlb(GLOBAL, va), shared.tlb(GLOBAL, va))[0]) for va in global_vas
-        ]
+        marks = self.marks(loc, shared, global_vas)
         out: list[Fact] = []
         for name in self.tables_of[vc.index]:
             t = tables.get(name)
             hist = t.history if t is not None else {}
+            windows: dict[int, tuple[tuple[int, int | None], ...]] = {}
             for tag, va, since in marks:
-                ok = self.pas_during(hist.get(va), vc.windows(name, since))
+                w = windows.get(since)
+                if w is None:
+                    w = windows[since] = vc.windows(name, since)
+                ok = self.pas_during(hist.get(va), w)
                 out.append((vc.index, name, tag, va, tuple(pa for pa in live_pas if pa in ok)))
         facts = tuple(out)
         self._legal[k] = (facts, loc, shared)
