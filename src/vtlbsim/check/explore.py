@@ -46,7 +46,8 @@ from .actions import (
     ever_mapped,
 )
 from .findings import PAGE
-from .key import KeyPlan, canonical_key
+from .key import canonical_key
+from .keyplan import KeyPlan
 from .oracle import GuestError, Oracle, Violation
 from .result import CheckResult
 from .snapshot import copy_state
