@@ -179,20 +179,25 @@ def fingerprint() -> str:
     return h.hexdigest()
 
 
-@lru_cache(maxsize=1)
-def _cached_verdicts() -> dict[tuple[str, str], bool]:
-    """The verdicts in ``safety.json`` whose fingerprint matches the sources now."""
+def _shipped_rows() -> list[Any]:
+    """The rows of ``safety.json`` (both readings' lists), if it holds the default size."""
     try:
         data = json.loads(CACHE.read_text())
     except (OSError, ValueError):
-        return {}
+        return []
     if not isinstance(data, dict):
-        return {}
+        return []
     size = (data.get("pcpus"), data.get("vcpus"), data.get("depth"), data.get("vas"))
     if size != (DEFAULT_PCPUS, DEFAULT_VCPUS, DEFAULT_DEPTH, DEFAULT_VAS):
-        return {}
+        return []
+    return [*data.get("verdicts", []), *data.get("other_readings", [])]
+
+
+@lru_cache(maxsize=1)
+def _cached_verdicts() -> dict[tuple[str, str], bool]:
+    """The verdicts in ``safety.json`` whose fingerprint matches the sources now."""
     out: dict[tuple[str, str], bool] = {}
-    for r in [*data.get("verdicts", []), *data.get("other_readings", [])]:
+    for r in _shipped_rows():
         try:
             opts = Options(bp=r.get("bp", DEFAULT_BP.name))
             bp = BP_READINGS[opts.bp]
@@ -207,15 +212,9 @@ def _cached_verdicts() -> dict[tuple[str, str], bool]:
 def _shipped_results() -> dict[str, dict[str, Any]]:
     """The whole results ``safety.json`` ships (``CheckResult.to_json``), by pair fingerprint:
     a lookup by the fingerprint of what is asked finds only a result that is still current."""
-    try:
-        data = json.loads(CACHE.read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
     return {
         r["fingerprint"]: r["result"]
-        for r in [*data.get("verdicts", []), *data.get("other_readings", [])]
+        for r in _shipped_rows()
         if isinstance(r, dict) and isinstance(r.get("result"), dict) and "fingerprint" in r
     }
 
