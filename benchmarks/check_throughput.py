@@ -5,6 +5,8 @@ scenario per second: the checker's unit of work is one replay per transition).
     .venv/bin/python benchmarks/check_throughput.py [--depth 10] [--kind K] [--policy P]
         [--matrix-depth D]   # also time the full matrix at depth D (default: skip)
         [--vms 2]            # with a second VM on a reused VMID (check --vms 2)
+        [--incomplete]       # broadcasts complete at the issuer's DSB (check --incomplete)
+        [--kinds K1,K2]      # the matrix over these kinds only (default: every built-in)
 
 It also holds the merged search (state merging + symmetry) to the search of every path at
 depth 6 for the benchmark's pair and for the seed's unsafe pair, and exits 1 when they differ.
@@ -71,15 +73,17 @@ def main() -> int:
     ap.add_argument("--matrix-depth", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1, help="matrix: processes (default 1: one core)")
     ap.add_argument("--vms", type=int, default=1, choices=(1, 2), help="check --vms")
+    ap.add_argument("--incomplete", action="store_true", help="check --incomplete")
+    ap.add_argument("--kinds", default="", help="matrix: comma-separated kinds (default all)")
     a = ap.parse_args()
     ref = reference_replays_per_second()
     print(f"reference: {ref:,.0f} replays/s of the 9-event H1 scenario")
     if replay(parse(H1), resolve("none")).outcome != "violation":
         print("DISAGREEMENT: the reference H1 scenario is clean under none", file=sys.stderr)
         return 1
-    vms = ", 2 VMs" if a.vms == 2 else ""
+    vms = (", 2 VMs" if a.vms == 2 else "") + (", incomplete" if a.incomplete else "")
     for d in range(6, a.depth + 1):
-        r = check(a.kind, a.policy, pcpus=2, vcpus=2, depth=d, vms=a.vms)
+        r = check(a.kind, a.policy, pcpus=2, vcpus=2, depth=d, vms=a.vms, incomplete=a.incomplete)
         rate = r.states / r.seconds if r.seconds else 0.0
         verdict = "safe" if r.safe else f"unsafe after {len(r.actions)} actions"
         print(
@@ -89,7 +93,10 @@ def main() -> int:
         )
     if a.matrix_depth:
         t0, c0 = time.perf_counter(), time.process_time()
-        res = matrix_results(depth=a.matrix_depth, jobs=a.jobs, vms=a.vms)
+        kinds = a.kinds.split(",") if a.kinds else None
+        res = matrix_results(
+            kinds, depth=a.matrix_depth, jobs=a.jobs, vms=a.vms, incomplete=a.incomplete
+        )
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         unsafe = sum(not r.safe for r in res)
         states = sum(r.states for r in res)

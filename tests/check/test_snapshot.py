@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from vtlbsim.arch.tlb import Tlb
 from vtlbsim.check.actions import GuestModel
 from vtlbsim.check.explore import Explorer
 from vtlbsim.check.snapshot import copy_state
@@ -55,9 +56,10 @@ def norm(obj: Any, policy: Policy, open_: frozenset[int] = frozenset()) -> Any:
     )
 
 
-NOT_STATE = {(Engine, "counts"), (Engine, "_info")}
+NOT_STATE = {(Engine, "counts"), (Engine, "_info"), (Tlb, "_shared")}
 """What a checker copy shares on purpose: event statistics the checker never reads, and the
-cache of each vCPU's (unchanging) ``VcpuInfo``."""
+cache of each vCPU's (unchanging) ``VcpuInfo``; and whether a TLB's entries are still shared
+with a copy (``Tlb.snapshot``: bookkeeping, not state)."""
 
 
 def dump(engine: Engine, policy: Policy) -> Any:

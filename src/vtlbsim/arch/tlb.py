@@ -44,10 +44,31 @@ class TlbEntry:
 class Tlb:
     """A PE's TLB, indexed VMID -> VA page -> tag -> entry."""
 
-    __slots__ = ("by_vmid",)
+    __slots__ = ("by_vmid", "_shared")
 
     def __init__(self) -> None:
         self.by_vmid: dict[int, dict[int, dict[int, TlbEntry]]] = {}
+        self._shared = False
+        """``by_vmid`` is shared with a ``snapshot``: copied before this TLB changes it."""
+
+    def snapshot(self) -> Tlb:
+        """A TLB with the same entries, sharing them with this one until either changes
+        (the model checker copies a state for each successor; most leave a TLB as it is)."""
+        self._shared = True
+        c = Tlb.__new__(Tlb)
+        c.by_vmid = self.by_vmid
+        c._shared = True
+        return c
+
+    def _own(self) -> dict[int, dict[int, dict[int, TlbEntry]]]:
+        """``by_vmid``, made this TLB's own first if it is shared."""
+        if self._shared:
+            self.by_vmid = {
+                vmid: {va: tags.copy() for va, tags in pages.items()}
+                for vmid, pages in self.by_vmid.items()
+            }
+            self._shared = False
+        return self.by_vmid
 
     def lookup(self, vmid: int, asid: int, va: int) -> list[TlbEntry]:
         """Every entry a translation of ``va`` under (vmid, asid) matches: its ASID's and the global one."""
@@ -68,15 +89,15 @@ class Tlb:
 
     def fill(self, entry: TlbEntry) -> None:
         """Cache a walk's result (replacing an entry with the same tags)."""
-        self.by_vmid.setdefault(entry.vmid, {}).setdefault(entry.va, {})[entry.tag] = entry
+        self._own().setdefault(entry.vmid, {}).setdefault(entry.va, {})[entry.tag] = entry
 
     def invalidate(
         self, vmid: int, match: Match, asid: int = 0, va: int = 0, pages: int = 1
     ) -> int:
         """Remove the entries of ``vmid`` that ``match`` selects; returns how many went."""
-        by_va = self.by_vmid.get(vmid)
-        if not by_va:
+        if not self.by_vmid.get(vmid):
             return 0
+        by_va = self._own()[vmid]
         if match is Match.ALL:
             n = sum(len(t) for t in by_va.values())
             del self.by_vmid[vmid]
@@ -102,7 +123,8 @@ class Tlb:
     def invalidate_all(self) -> int:
         """Remove every entry of every VMID (TLBI ALLE1)."""
         n = self.size()
-        self.by_vmid.clear()
+        self.by_vmid = {}  # not cleared in place: a snapshot may share it
+        self._shared = False
         return n
 
     def size(self, vmid: int | None = None) -> int:

@@ -46,7 +46,8 @@ from .actions import (
     ever_mapped,
 )
 from .findings import PAGE
-from .key import KeyPlan, canonical_key
+from .key import canonical_key
+from .keyplan import KeyPlan
 from .oracle import GuestError, Oracle, Violation
 from .result import CheckResult
 from .snapshot import copy_state
@@ -310,6 +311,13 @@ class _Search:
                 if level == depth:  # a violation is a *use*: nothing to check at a leaf without
                     ops = [op for op in ops if uses_something(op.events)]
                 for i, op in enumerate(ops):
+                    if level == probe_level and found is not None and not uses_something(op.events):
+                        # a probe already found a violation at the last level: this state is
+                        # only checked for one at its own, and it shows none (nothing is used)
+                        self.states += 1
+                        if i == len(ops) - 1:
+                            _release(engine)
+                        continue
                     if i == len(ops) - 1:  # the parent's own state serves its last successor
                         e2, o2 = engine, oracle
                     else:  # a copy of the parent's state: as replaying its path from scratch
@@ -337,11 +345,11 @@ class _Search:
                         _release(e2)
                         continue  # checked for a violation; never expanded, so never keyed
                     if self.merge:
-                        k = ex.key(e2, o2, op.state)
-                        if k in seen:
+                        before = len(seen)
+                        seen.add(ex.key(e2, o2, op.state))  # one hash of the key, not two
+                        if len(seen) == before:
                             _release(e2)
                             continue
-                        seen.add(k)
                     self.states += 1
                     nxt.append((path + op.events, op.state, (*labels, op.label), e2, o2))
                 if not ops:

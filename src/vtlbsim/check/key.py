@@ -27,10 +27,11 @@ from enum import Enum
 from typing import Any
 
 from ..arch.tlb import GLOBAL
-from ..guest.tables import CodeMemory, History, Pte
+from ..guest.tables import CodeMemory
 from ..hyp.policy import PcpuId, VcpuId
 from ..sim.engine import Engine
-from .actions import GuestModel, GuestState, own_table
+from .actions import GuestState, own_table
+from .keyplan import KeyPlan
 from .oracle import Oracle
 
 Fact = tuple[Any, ...]
@@ -43,62 +44,6 @@ def _idx(name: str | None) -> int:
 
 def _n(x: int | None) -> int:
     return -1 if x is None else x
-
-
-class KeyPlan:
-    """What a search computes once for its keys: the guest model's tables, ASIDs and flags, and
-    memos of the history questions the facts ask (histories never change once made, so an
-    answer holds for as long as the search runs)."""
-
-    def __init__(self, model: GuestModel) -> None:
-        self.model = model
-        self.tables = model.tables
-        self.tables_of = [model.tables_of(v) for v in range(model.vcpus)]
-        self.asid_numbers = model.asid_numbers
-        self.renamings = model.process_renamings()
-        self.rollover_owed = model.rollover_owed
-        self.percpu = model.percpu
-        self.local_pte = model.discipline.pte_user_local is not None
-        self.aarch32 = model.discipline.arch == "aarch32"
-        self.vas = model.vas
-        self._during: dict[tuple[Any, ...], frozenset[int]] = {}
-        self._trained: dict[tuple[Any, ...], tuple[tuple[int, int], ...]] = {}
-
-    def pas_during(
-        self, h: History | None, windows: tuple[tuple[int, int | None], ...]
-    ) -> frozenset[int]:
-        """The PAs a PTE history held at some instant of ``windows`` (``Vcpu.windows``)."""
-        if h is None or not windows:
-            return frozenset()
-        k = (h, windows)
-        got = self._during.get(k)
-        if got is None:
-            got = self._during[k] = frozenset(
-                v.pa for lo, hi in windows for v in h.during(lo, hi) if isinstance(v, Pte)
-            )
-        return got
-
-    def trained_on(
-        self, h: History | None, code: CodeMemory, start: int
-    ) -> tuple[tuple[int, int], ...]:
-        """The (PA, code age) pairs a table's PTE history ``h`` for one VA held at some instant
-        at or after ``start``: a prediction trained on one of them is legal (oracle.prediction)."""
-        k = (h, start, *code.history.items())
-        got = self._trained.get(k)
-        if got is not None:
-            return got
-        instants = {start}
-        if h is not None:
-            instants.update(h.changes_after(start))
-        for ch in code.history.values():
-            instants.update(ch.changes_after(start))
-        out = set()
-        for t in instants:
-            pte = h.at(t) if h is not None else None
-            if isinstance(pte, Pte):
-                out.add((pte.pa, code.version(pte.pa) - code.version_at(pte.pa, t)))
-        got = self._trained[k] = tuple(sorted(out))
-        return got
 
 
 def raw_facts(
@@ -149,8 +94,9 @@ def raw_facts(
         last = here.get((dn, p.index), -1) if history else -1
         f_p.append((p.index, _idx(p.running), last))
     if engine.pstate:
-        for scope, dn, pi, vi, value in engine.pstate.entries():
-            f_s.append((scope, dn, pi, vi, state_form(value)))
+        # (not ``dn``: a scope's domain must not replace the live VM's name used below)
+        for scope, sdn, pi, vi, value in engine.pstate.entries():
+            f_s.append((scope, sdn, pi, vi, state_form(value)))
     for name in plan.tables:
         t = tables.get(name)
         if t is not None:
@@ -193,24 +139,12 @@ def raw_facts(
     # tags every table with ASID 0): an entry one table filled may be judged against another,
     # so the legal sets are kept for every table and tag over every live PA.
     # Global entries (``check --globals``) match every ASID: judged against every table too.
-    global_vas = sorted(va for va, tag in held if tag == GLOBAL)
-    vas = plan.vas
+    global_vas = tuple(sorted(va for va, tag in held if tag == GLOBAL))
+    hists = plan.histories(tables)
     for vc in vcpus:
-        loc = local[vc.name]
-        marks = [
-            (tag, va, max(loc.tlb(tag, va), shared.tlb(tag, va))[0])
-            for tag in plan.asid_numbers
-            for va in vas
-        ]
-        marks += [
-            (GLOBAL, va, max(loc.tlb(GLOBAL, va), shared.tlb(GLOBAL, va))[0]) for va in global_vas
-        ]
-        for name in plan.tables_of[vc.index]:
-            t = tables.get(name)
-            hist = t.history if t is not None else {}
-            for tag, va, since in marks:
-                ok = plan.pas_during(hist.get(va), vc.windows(name, since))
-                f_L.append((vc.index, name, tag, va, tuple(pa for pa in live_pas if pa in ok)))
+        f_L.extend(
+            plan.legal(vc, local[vc.name], shared, tables, hists[vc.index], global_vas, live_pas)
+        )
     oldest: dict[int, int] = {}
     for p in pcpus:
         for (_, pa), line in p.icache.lines.items():
@@ -239,17 +173,7 @@ def raw_facts(
                 bp_at = max(local[fname].bp(va), shared.bp(va))[0]
                 f_b.append((p.index, asid, va, line.pa, age, _idx(fname), bp_at < line.step))
         for vc in vcpus:
-            loc = local[vc.name]
-            for name in plan.tables_of[vc.index]:
-                t = tables.get(name)
-                hist = t.history if t is not None else {}
-                for va in vas:
-                    h = hist.get(va)
-                    if h is None:  # never mapped: no prediction is legal
-                        f_B.append((vc.index, name, va, ()))
-                        continue
-                    start = max(loc.bp(va), shared.bp(va))[0]
-                    f_B.append((vc.index, name, va, plan.trained_on(h, code, start)))
+            f_B.extend(plan.trained(vc, local[vc.name], shared, tables, hists[vc.index], code))
     f_r: list[Fact] = []
     f_u: list[Fact] = []
     pending = engine.pending
@@ -363,19 +287,53 @@ def _rename(
     yield tuple(f["d"])
 
 
-def _smaller(parts: Iterator[tuple[Any, ...]], best: tuple[Any, ...]) -> tuple[Any, ...] | None:
-    """The key ``parts`` make if it is smaller than ``best``, else None; a renaming that is
-    already larger in an early component is not computed further."""
+def _least(candidates: list[Iterator[tuple[Any, ...]]], first: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The lexicographically smallest key the ``candidates`` (renamings, one component at a
+    time) make, ``first`` (the identity's key) among them; a candidate is computed only while
+    it ties with the smallest so far, so the key of a state without symmetry costs each other
+    renaming about one component."""
     done: list[tuple[Any, ...]] = []
-    for c, b in zip(parts, best, strict=False):
-        if c < b:
-            done.append(c)
-            done.extend(parts)
-            return tuple(done)
-        if c > b:
-            return None
-        done.append(c)
-    return None
+    live = candidates
+    for b in first:
+        low = b
+        heads: list[tuple[tuple[Any, ...], Iterator[tuple[Any, ...]]]] = []
+        for it in live:
+            c = next(it)
+            if c < low:
+                low = c
+                heads = [(c, it)]
+            elif c == low:
+                heads.append((c, it))
+        if low < b:  # a renaming beats the identity: its remaining components decide
+            return _least_of(done + [low], [it for c, it in heads])
+        done.append(b)
+        live = [it for c, it in heads]
+        if not live:
+            return first
+    return first
+
+
+def _least_of(
+    done: list[tuple[Any, ...]], live: list[Iterator[tuple[Any, ...]]]
+) -> tuple[Any, ...]:
+    """The smallest completion of ``done`` among the ``live`` renamings (all tied so far)."""
+    while len(live) > 1:
+        low: tuple[Any, ...] | None = None
+        heads: list[tuple[tuple[Any, ...], Iterator[tuple[Any, ...]]]] = []
+        for it in live:
+            c = next(it, None)
+            if c is None:
+                return tuple(done)
+            if low is None or c < low:
+                low = c
+                heads = [(c, it)]
+            elif c == low:
+                heads.append((c, it))
+        assert low is not None
+        done.append(low)
+        live = [it for c, it in heads]
+    done.extend(live[0])
+    return tuple(done)
 
 
 def canonical_key(
@@ -388,22 +346,16 @@ def canonical_key(
     memo: dict[tuple[Any, ...], tuple[Any, ...]] | None = None,
 ) -> tuple[Any, ...]:
     """The smallest renaming of the state's facts over the given permutations (the first
-    permutation of each list must be the identity). ``memo`` maps the facts, as listed and
-    as an identity key, already seen to their canonical key, so a state met again costs no or
-    one renaming. (The key depends on the facts only, the listing order aside.)"""
+    permutation of each list must be the identity). ``memo`` maps the facts already seen (under
+    the identity renaming) to their canonical key, so a state met again costs no renaming."""
     f = raw_facts(plan, engine, oracle, g)
-    listed = ("listed", *(tuple(x) for x in f.values()))
-    if memo is not None:
-        hit = memo.get(listed)
-        if hit is not None:
-            return hit
-    identity = tuple(_rename(f, vperms[0], pperms[0], {}))
+    # the identity renaming is each component sorted (``_rename`` with identity maps)
+    identity = tuple([tuple(sorted(x)) for x in f.values()])
     if memo is not None:
         hit = memo.get(identity)
         if hit is not None:
-            memo[listed] = hit
             return hit
-    best = identity
+    others: list[Iterator[tuple[Any, ...]]] = []
     for vp in vperms:
         names: list[tuple[dict[str, str], dict[int, int]]]
         if plan.percpu:
@@ -414,9 +366,8 @@ def canonical_key(
             for pp in pperms:
                 if vp is vperms[0] and pp is pperms[0] and ri == 0:
                     continue
-                k = _smaller(_rename(f, vp, pp, tables, asids), best)
-                if k is not None:
-                    best = k
+                others.append(_rename(f, vp, pp, tables, asids))
+    best = _least(others, identity)
     if memo is not None:
-        memo[identity] = memo[listed] = best
+        memo[identity] = best
     return best

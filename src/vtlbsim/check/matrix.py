@@ -61,6 +61,7 @@ CORE_SOURCES = (
     "check/findings.py",
     "check/actions.py",
     "check/key.py",
+    "check/keyplan.py",
     "check/explore.py",
     "check/snapshot.py",
 )
@@ -178,20 +179,25 @@ def fingerprint() -> str:
     return h.hexdigest()
 
 
-@lru_cache(maxsize=1)
-def _cached_verdicts() -> dict[tuple[str, str], bool]:
-    """The verdicts in ``safety.json`` whose fingerprint matches the sources now."""
+def _shipped_rows() -> list[Any]:
+    """The rows of ``safety.json`` (both readings' lists), if it holds the default size."""
     try:
         data = json.loads(CACHE.read_text())
     except (OSError, ValueError):
-        return {}
+        return []
     if not isinstance(data, dict):
-        return {}
+        return []
     size = (data.get("pcpus"), data.get("vcpus"), data.get("depth"), data.get("vas"))
     if size != (DEFAULT_PCPUS, DEFAULT_VCPUS, DEFAULT_DEPTH, DEFAULT_VAS):
-        return {}
+        return []
+    return [*data.get("verdicts", []), *data.get("other_readings", [])]
+
+
+@lru_cache(maxsize=1)
+def _cached_verdicts() -> dict[tuple[str, str], bool]:
+    """The verdicts in ``safety.json`` whose fingerprint matches the sources now."""
     out: dict[tuple[str, str], bool] = {}
-    for r in [*data.get("verdicts", []), *data.get("other_readings", [])]:
+    for r in _shipped_rows():
         try:
             opts = Options(bp=r.get("bp", DEFAULT_BP.name))
             bp = BP_READINGS[opts.bp]
@@ -200,6 +206,30 @@ def _cached_verdicts() -> dict[tuple[str, str], bool]:
         except (KeyError, KindError, ValueError):
             continue
     return out
+
+
+@lru_cache(maxsize=1)
+def _shipped_results() -> dict[str, dict[str, Any]]:
+    """The whole results ``safety.json`` ships (``CheckResult.to_json``), by pair fingerprint:
+    a lookup by the fingerprint of what is asked finds only a result that is still current."""
+    return {
+        r["fingerprint"]: r["result"]
+        for r in _shipped_rows()
+        if isinstance(r, dict) and isinstance(r.get("result"), dict) and "fingerprint" in r
+    }
+
+
+def shipped_result(fp: str, kind: str, policy: str) -> CheckResult | None:
+    """The result ``safety.json`` ships for ``kind`` under ``policy`` with pair fingerprint
+    ``fp`` (the default size and options, current sources), or None."""
+    data = _shipped_results().get(fp)
+    if data is None:
+        return None
+    try:
+        r = CheckResult.from_json(data)
+    except (ValueError, KeyError, TypeError):
+        return None
+    return r if (r.kind, r.policy_ref) == (kind, policy) else None
 
 
 @cache
@@ -279,7 +309,9 @@ def matrix_results(
     """A full check of every (kind, policy) pair, kinds in SPEC §3 order, policies in
     registry order (built-ins, shipping profiles, plug-ins); ``jobs`` > 1 spreads the pairs
     over that many processes (same results, same order). With a ``cache``, a pair whose
-    fingerprint is there is not checked again, and each new result is stored as it ends.
+    fingerprint is there is not checked again, and each new result is stored as it ends; a
+    pair the cache lacks but ``safety.json`` ships with the same fingerprint is read from there
+    (and stored in the cache), so a fresh install does not recompute the shipped verdicts.
     ``bp``: the predictor reading (an AArch64 kind is checked under the default, ``reading_for``)."""
     ks = list(KIND_NAMES if kinds is None else kinds)
     ps = list(all_policies() if policies is None else policies)
@@ -296,6 +328,10 @@ def matrix_results(
         if cache is not None:
             fps[i] = pair_fingerprint(k, p, options[i])
             hit = cache.get(fps[i])
+            if hit is None:
+                hit = shipped_result(fps[i], k, p)
+                if hit is not None:
+                    cache.put(fps[i], hit)
             if hit is not None and (hit.kind, hit.policy_ref) == (k, p):
                 results[i] = hit
                 if progress:
@@ -396,6 +432,8 @@ def write_cache(path: Path = CACHE, jobs: int = 1) -> None:
                     "states": r.states,
                     "actions": len(r.actions),
                     "fingerprint": fps[(r.kind, r.policy_ref)],
+                    # the whole result, for ``check --matrix`` on a fresh install
+                    "result": r.to_json() | {"seconds": 0.0},
                 }
                 by_pair[(r.kind, r.policy_ref)] = row
         rows[bp.name] = [by_pair[pair] for pair in pairs]

@@ -3,8 +3,9 @@
 The explorer expands a state into each of its successors; instead of replaying the whole event
 path for every successor, it copies the parent's engine and oracle and applies only the
 successor's events. The copy duplicates every container the engine or the oracle mutates
-(dicts, lists, sets, ``History`` logs, ``Coverage`` records, vCPUs, pCPUs) and shares what
-nothing mutates once made: TLB entries, code lines, PTEs, marks, findings, ``VcpuInfo`` and the
+(dicts, lists, sets, ``History`` logs, ``Coverage`` records, vCPUs, pCPUs; a TLB's entries
+are copied when it first changes them, ``Tlb.snapshot``) and shares what nothing mutates once
+made: TLB entries, code lines, PTEs, marks, findings, ``VcpuInfo`` and the
 policy (stateless: docs/check.md). ``tests/check/test_snapshot.py`` holds a copy plus the
 successor's events against a replay of the whole path, field by field.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 from ..arch.caches import BranchPredictor, ICache
 from ..arch.machine import Machine, Pcpu
-from ..arch.tlb import Tlb
 from ..guest.domain import Domain, Vcpu
 from ..guest.tables import CodeMemory, TranslationTable
 from ..sim.engine import Engine
@@ -64,11 +64,7 @@ def _domain(d: Domain) -> Domain:
 
 
 def _pcpu(p: Pcpu) -> Pcpu:
-    tlb = Tlb()
-    tlb.by_vmid = {
-        vmid: {va: tags.copy() for va, tags in pages.items()}
-        for vmid, pages in p.tlb.by_vmid.items()
-    }
+    tlb = p.tlb.snapshot()  # copied on write (``Tlb._own``)
     icache = ICache()
     icache.lines = p.icache.lines.copy()
     bp = BranchPredictor()
