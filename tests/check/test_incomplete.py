@@ -155,3 +155,41 @@ def test_cli_incomplete(cli: CliRun, plugins: None) -> None:
     obj = json.loads(out)
     assert obj["incomplete"] is True and len(obj["actions"]) == 9
     assert "incomplete = true" in obj["litmus"]
+
+
+def test_a_rollover_broadcast_holds_the_asid_allocator_until_its_dsb() -> None:
+    """FreeBSD arm64 rolls its ASIDs over with asid_set_mutex held: asid_epoch advances, then
+    TLBI VMALLE1IS and DSB ISH, and only then are ASIDs handed out (pmap_reset_asid_set /
+    pmap_alloc_asid, sys/arm64/arm64/pmap.c); another CPU's switch finds its pmap's epoch
+    stale and spins on the mutex. So while the rolling vCPU sits between its VMALLE1IS and
+    the DSB, no other vCPU switches process, and none reuses a recycled ASID before the
+    broadcast completes: the search ends without a guest-discipline error (it used to stop at
+    one: g.0 entering the recycled ASID 0 while g.1's VMALLE1IS was still pending). KVM's
+    flush when another vCPU of the VM ran on the pCPU last, and its DSB when a vCPU leaves,
+    keep it safe."""
+    r = check("freebsd-arm64-smp", "kvm", depth=10, incomplete=True)
+    assert r.safe and r.depth == 10
+
+
+def test_an_all_broadcast_guest_needs_the_other_vcpu_flush_while_a_tlbi_is_in_flight() -> None:
+    """FreeBSD arm64 invalidates with IS forms only, so with complete maintenance no policy
+    can go wrong. With --incomplete: v0 fills 0x1000 on pCPU 0 (run, map, fetch: 3), moves to
+    pCPU 1 (1) and unmaps there, its VALE1IS still in flight to pCPU 0 (1); v1 is brought up on
+    pCPU 0 (1) and fetches 0x1000 (1) = 7 actions. It hits v0's entry, same VMID and ASID,
+    though on bare metal its CPU never had the table current while the page was mapped
+    (stale-tlb). Gunyah sets FB and flushes nothing on a load; KVM's flush (v1 is not the vCPU
+    that ran last on pCPU 0) removes the entry first."""
+    r = check("freebsd-arm64-smp", "gunyah", depth=10, incomplete=True)
+    assert not r.safe and len(r.actions) == 7
+    assert r.actions == [
+        "run v0 on 0",
+        "v0 map 0x1000 0xa000",
+        "v0 fetch 0x1000",
+        "run v0 on 1",
+        r.actions[4],
+        "run v1 on 0",
+        "v1 fetch 0x1000",
+    ]
+    assert r.actions[4].startswith("v0 unmap 0x1000")
+    assert r.violation is not None and r.violation.category == "stale-tlb"
+    assert check("freebsd-arm64-smp", "gunyah", depth=10).safe

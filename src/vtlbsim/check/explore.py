@@ -32,6 +32,8 @@ from ..sim.events import (
     Maintain,
     PteWrite,
     Run,
+    SetAsid,
+    SetTable,
     WriteCode,
 )
 from ..sim.pending import Undone
@@ -97,6 +99,10 @@ class Explorer:
         self.pperms = list(permutations(range(pcpus)))
         self.memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self.plan = KeyPlan(model)
+        self.rollover_ops = (
+            frozenset(model.ops[n] for n in d.rollover) if d.rollover_broadcast else frozenset()
+        )
+        """The broadcast a rollover issues with the ASID allocator's lock held (``_allocator``)."""
 
     def replay(self, path: tuple[Event, ...]) -> tuple[Engine, Oracle]:
         """A fresh engine and oracle after ``path``."""
@@ -112,6 +118,8 @@ class Explorer:
         out: list[Operation] = []
         dn = g.domain
         dom = engine.domains[dn]
+        undone = engine.pending.undone
+        holder = self._allocator(undone)
         for vc in dom.vcpus:
             v = vc.index
             for p in range(self.pcpus):
@@ -122,8 +130,9 @@ class Explorer:
                 else:
                     ups = [([], self.model.on_load(g, v, vc.table))]
                 for evs, g2 in ups:
+                    if holder is not None and _switches_process(tuple(evs)):
+                        continue  # its first context switch waits for the allocator
                     out.append(Operation(f"run v{v} on {p}", (Run(dn, v, p), *evs), g2))
-        undone = engine.pending.undone
         if (
             self.reuses
             and dn == DOMAIN
@@ -147,8 +156,23 @@ class Explorer:
             ops += self.model.extra_operations(engine, g, vc.index)
             if undone:  # the OS serialises PTE and code changes with the flush that follows
                 ops = [op for op in ops if not _changes_memory(op.events)]
+            if holder is not None:  # a process switch spins on the allocator's lock
+                ops = [op for op in ops if not _switches_process(op.events)]
             out.extend(ops)
         return out
+
+    def _allocator(self, undone: dict[str, tuple[Undone, ...]]) -> str | None:
+        """The vCPU between its rollover broadcast and the DSB after it, if any. It holds the
+        ASID allocator's lock, and every other vCPU's process switch waits for it: FreeBSD
+        arm64 ``pmap_reset_asid_set()`` advances ``asid_epoch``, issues TLBI VMALLE1IS and its
+        DSB ISH with ``asid_set_mutex`` held, so a switch elsewhere finds its pmap's epoch
+        stale and spins in ``pmap_alloc_asid()`` until the new ASIDs are handed out after the
+        DSB (sys/arm64/arm64/pmap.c). Linux's rollover flush is local and owed per CPU, with no
+        such window: no vCPU is held for it."""
+        for name, pending in undone.items():
+            if any(m.op in self.rollover_ops for m, _, _ in pending):
+                return name
+        return None
 
     def key(self, engine: Engine, oracle: Oracle, g: GuestState) -> tuple[Any, ...]:
         return canonical_key(self.plan, engine, oracle, g, self.vperms, self.pperms, self.memo)
@@ -172,6 +196,11 @@ def _changes_memory(events: tuple[Event, ...]) -> bool:
     completes); so the tables and the code stay as they were when the maintenance executed,
     and the oracle may learn of it at the DSB, with the DSB's step."""
     return any(isinstance(e, (PteWrite, WriteCode)) for e in events)
+
+
+def _switches_process(events: tuple[Event, ...]) -> bool:
+    """The operation enters another process's table or takes an ASID (a context switch)."""
+    return any(isinstance(e, (SetTable, SetAsid)) for e in events)
 
 
 def _dsb(dn: str, v: int, undone: tuple[Undone, ...], g: GuestState) -> Operation:
