@@ -329,9 +329,15 @@ def test_without_bp_maintenance_the_old_prediction_stays_legal() -> None:
 
 
 def test_bpimva_covers_only_its_va() -> None:
-    """BPIMVA 0x8000 covers the prediction for 0x8000; BPIMVA of another VA covers nothing."""
+    """BPIMVA 0x8000 covers the prediction for 0x8000 (and a later TLBI of another VA, local
+    as well, changes nothing about it); BPIMVA of another VA covers nothing."""
     out = run(BP_STORY.format(bp="g.0 bp bpimva 0x8000"), arch="aarch32")
     assert [(v.category, v.covered_by) for v in out.violations] == [("stale-bp", "bpimva")]
+    later = BP_STORY.format(bp="g.0 bp bpimva 0x8000\ng.0 tlbi tlbimva 0x9000")
+    out = run(later, arch="aarch32")
+    assert [(v.category, v.covered_by, v.covered_at_step) for v in out.violations] == [
+        ("stale-bp", "bpimva", 7)
+    ]
     out = run(BP_STORY.format(bp="g.0 bp bpimva 0x9000"), arch="aarch32")
     assert out.violations == []
 
@@ -537,3 +543,35 @@ g.0 fetch 0x1000
 """
     out = run(steps, arch="aarch32")
     assert out.violations == [] and out.guest_errors == []
+
+
+def test_findings_name_the_file_line_of_their_step() -> None:
+    """SPEC §6: each finding carries the line of the litmus file its step was written on
+    (blank lines and comments are no steps)."""
+    text = (
+        'pcpus = 1\nsteps = """\nrun g.0 on 0\n\n# a comment\ng.0 ic ivau 0x3000\n"""\n\n'
+        "[domains.g]\n"
+    )
+    out = replay(parse(text), resolve("none"))
+    assert [(g.step, g.line, g.kind) for g in out.guest_errors] == [(2, 6, "ic-unmapped")]
+
+
+def test_a_conflict_is_the_guests_even_when_another_vcpu_filled_one_legal_entry() -> None:
+    """As above, but g.1 fills the global entry on pCPU 0 (step 8): both outputs are still
+    legal for g.0 (its table mapped 0xb000, then 0xa000 global, and nothing it wrote covers
+    either), so who filled them does not matter: the guest's conflict, not a violation."""
+    steps = """
+run g.0 on 0
+g.0 asid 1
+g.0 map 0x1000 0xb000
+g.0 load 0x1000
+g.0 unmap 0x1000
+g.0 map 0x1000 0xa000 global
+run g.1 on 0
+g.1 load 0x1000
+run g.0 on 0
+g.0 load 0x1000
+"""
+    out = run(steps, vcpus=2)
+    assert out.violations == []
+    assert errors(out) == [(6, "g.0", "break-before-make"), (10, "g.0", "tlb-conflict")]
