@@ -11,32 +11,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from test_oracle_rules import DropTrappedTlbi
 
-from vtlbsim.arch.machine import Hcr
 from vtlbsim.arch.ops import HypOp
 from vtlbsim.check.replay import Outcome, replay
-from vtlbsim.hyp.policy import TTLB, HypAction, Policy, TrappedOp, VcpuInfo, VcpuLoad
 from vtlbsim.hyp.registry import resolve
 from vtlbsim.litmus import parse
 
 
-class Swallow(Policy):
-    """A broken hypervisor: traps every TLB instruction and executes none (entries survive)."""
+class Swallow(DropTrappedTlbi):
+    """A broken hypervisor: traps every TLB instruction and executes none (entries survive),
+    and flushes nothing before a freed VMID serves another VM."""
 
     name = "swallow"
-    summary = "test only"
-
-    def hcr(self, vcpu: VcpuInfo) -> Hcr:
-        return TTLB
-
-    def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
-        return ()
-
-    def on_trap(self, trap: TrappedOp) -> Sequence[HypAction]:
-        return ()
 
     def on_vmid_reuse(self, vmid: int) -> Sequence[HypOp]:
-        return ()  # nor a freed VMID's entries
+        return ()
 
 
 def run(steps: str, policy: str = "none", *, vcpus: int = 1, arch: str = "aarch64") -> Outcome:
@@ -189,21 +179,23 @@ g.1 load 0x1000
 # ---- the guest's own errors -------------------------------------------------------------------
 
 
-def test_rebinding_an_asid_without_invalidating_it_is_the_guests_error() -> None:
-    """SPEC §5: binding an ASID to another table after using it, with no invalidation of that
-    ASID affecting the vCPU in between, is a guest error, reported once at the use that
-    exposes it (step 8) and not as a violation: g.0 filled the entry itself."""
-    steps = """
+REBOUND = """
 run g.0 on 0
 g.0 table pa
 g.0 asid 1
 g.0 map 0x1000 0xa000
 g.0 load 0x1000
 g.0 table pb
-g.0 map 0x1000 0xb000
-g.0 load 0x1000
 """
-    out = run(steps)
+"""g.0 fills (ASID 1, 0x1000 -> 0xa000) from table pa (step 5), then binds ASID 1 to table pb
+(step 6) with no invalidation in between."""
+
+
+def test_rebinding_an_asid_without_invalidating_it_is_the_guests_error() -> None:
+    """SPEC §5: binding an ASID to another table after using it, with no invalidation of that
+    ASID affecting the vCPU in between, is a guest error, reported once at the use that
+    exposes it (step 8) and not as a violation: g.0 filled the entry itself."""
+    out = run(REBOUND + "g.0 map 0x1000 0xb000\ng.0 load 0x1000")
     assert out.violations == []
     assert errors(out) == [(8, "g.0", "asid-reuse")]
     msg = out.guest_errors[0].message
@@ -416,18 +408,7 @@ def test_each_later_hit_through_a_rebound_asid_is_its_own_guest_error() -> None:
     another VA); the next use, a hit on the old table's entry for 0x1000 (step 9), is the
     guest's doing too (it filled the entry itself, and nothing it wrote covers it): a second
     asid-reuse error naming both tables, never a violation."""
-    steps = """
-run g.0 on 0
-g.0 table pa
-g.0 asid 1
-g.0 map 0x1000 0xa000
-g.0 load 0x1000
-g.0 table pb
-g.0 map 0x2000 0xb000
-g.0 load 0x2000
-g.0 load 0x1000
-"""
-    out = run(steps)
+    out = run(REBOUND + "g.0 map 0x2000 0xb000\ng.0 load 0x2000\ng.0 load 0x1000")
     assert out.violations == []
     assert errors(out) == [(8, "g.0", "asid-reuse"), (9, "g.0", "asid-reuse")]
     msg = out.guest_errors[1].message
