@@ -258,3 +258,29 @@ def test_fresh_pas_and_ever_mapped_vas() -> None:
     # a PA once mapped is never fresh again, even unmapped; every table counts
     assert fresh_pa(engine.domains["g"].tables.values()) == 0xC
     assert ever_mapped(engine) == {2, 3}
+
+
+def test_a_process_on_asid_1_exits_with_the_flush_of_asid_1() -> None:
+    """The exit's ASIDE1IS names the exiting process's ASID (flush_tlb_mm of its mm): here as1
+    on ASID 1. as1 does not map pages (only main does on AArch64), so it offers no map."""
+    model, engine = setup("linux-arm64-local", asid_flush=True)
+    g = bring_up(model, engine, model.initial(), 0, 0)
+    g = do(engine, by_label(model.operations(engine, g, 0))["v0 switch as1, ASID 1"])
+    assert not any(" map " in o.label for o in model.operations(engine, g, 0))
+    exits = by_label(model.asid_flushes(engine, g, 0))
+    assert exits["v0 exit+asid-flush, switch main"].events[0] == mnt(model, 0, "aside1is", asid=1)
+
+
+def test_two_vas_unmap_and_relax_by_their_own_va() -> None:
+    """With two VA pages, 0x1000 unmapped and 0x2000 mapped (linux-arm64-local-relax: no local
+    form for unmaps): the unmap of 0x2000 invalidates it with VALE1IS, its relaxation with
+    VALE1, both by 0x2000's VA; a map offers 0x1000, the one fresh VA."""
+    model = GuestModel.for_kind("linux-arm64-local-relax", 2, 2)
+    doms = [Domain("g", 1, model.discipline.arch, model.vcpus, kind=model.kind)]
+    engine = Engine(Machine(2), doms, resolve("none"), Oracle(doms))
+    g = bring_up(model, engine, model.initial(), 0, 0)
+    engine.apply([PteWrite("g", 0, 2, Pte(0xA, False))])
+    ops = by_label(model.operations(engine, g, 0))
+    assert ops["v0 unmap 0x2000"].events[1] == mnt(model, 0, "vale1is", va=2, asid=None)
+    assert ops["v0 relax 0x2000"].events[1] == mnt(model, 0, "vale1", va=2, asid=None)
+    assert [k for k in ops if " map " in k] == ["v0 map 0x1000 0xb000"]

@@ -556,3 +556,22 @@ g.0 load 0x1000
     out = run(steps, vcpus=2)
     assert out.violations == []
     assert errors(out) == [(6, "g.0", "break-before-make"), (10, "g.0", "tlb-conflict")]
+
+
+def test_break_before_make_is_tracked_per_va() -> None:
+    """Two pages unmapped; only 0x2000 is invalidated before its new output (no error), while
+    0x1000 gets a new output with no TLBI of it since its unmap (step 3): Arm ARM D8.16.1
+    broken for 0x1000 alone, at step 8."""
+    steps = """
+run g.0 on 0
+g.0 map 0x1000 0xa000
+g.0 unmap 0x1000
+g.0 map 0x2000 0xb000
+g.0 unmap 0x2000
+g.0 tlbi vae1 0x2000
+g.0 map 0x2000 0xc000
+g.0 map 0x1000 0xd000
+"""
+    out = run(steps)
+    assert errors(out) == [(8, "g.0", "break-before-make")]
+    assert "unmapped at step 3" in out.guest_errors[0].message
