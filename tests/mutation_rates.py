@@ -7,7 +7,8 @@ or crashed), survived (no test failed, or no test ran the mutated function) and 
 mutants of ``IMPORT_TIME`` functions: mutmut activates a mutant when a function is *called*
 in a test process forked after the package was imported, so a function that only runs while
 the module is imported is never run mutated; those survivors say nothing about the tests.
-``--survivors`` lists every surviving mutant (``mutmut show NAME`` prints its diff).
+``--survivors`` lists every surviving mutant (``mutmut show NAME`` prints its diff);
+``--by-module`` counts per module (``check/oracle``) rather than per package.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 
-LINE = re.compile(r"^\s*(vtlbsim\.(\w+)\.\S+): (.+)$")
+LINE = re.compile(r"^\s*(vtlbsim\.(\w+)\.(\w+)\S*): (.+)$")
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
 UNCHECKED = {"not checked", "skipped", "check was interrupted by user"}
 IMPORT_TIME = (
@@ -29,15 +30,20 @@ IMPORT_TIME = (
 )
 
 
-def tally(results: str) -> tuple[dict[str, Counter[str]], dict[str, list[str]]]:
-    """Per package: the count of each outcome, and the surviving mutants' names."""
+def tally(
+    results: str, by_module: bool = False
+) -> tuple[dict[str, Counter[str]], dict[str, list[str]]]:
+    """Per package (or per module): the count of each outcome, and the surviving mutants'
+    names."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     survivors: dict[str, list[str]] = defaultdict(list)
     for line in results.splitlines():
         m = LINE.match(line)
         if m is None:
             continue
-        name, package, status = m.group(1), m.group(2), m.group(3).strip()
+        name, package, status = m.group(1), m.group(2), m.group(4).strip()
+        if by_module:
+            package += "/" + m.group(3)
         if status in UNCHECKED:
             counts[package]["unchecked"] += 1
         elif name.startswith(IMPORT_TIME):
@@ -57,12 +63,12 @@ def main(argv: list[str]) -> int:
         text=True,
         check=True,
     ).stdout
-    counts, survivors = tally(out)
+    counts, survivors = tally(out, "--by-module" in argv)
     if not counts:
         print("no mutants: run `mutmut run` first (make mutation does)", file=sys.stderr)
         return 1
     print(
-        f"{'package':<8} {'checked':>8} {'killed':>7} {'survived':>9} {'kill rate':>10}"
+        f"{'package':<18} {'checked':>8} {'killed':>7} {'survived':>9} {'kill rate':>10}"
         f" {'import-time':>12} {'unchecked':>10}"
     )
     for package in sorted(counts):
@@ -70,7 +76,7 @@ def main(argv: list[str]) -> int:
         checked = c["killed"] + c["survived"]
         rate = f"{100.0 * c['killed'] / checked:.1f}%" if checked else "-"
         print(
-            f"{package + '/':<8} {checked:>8} {c['killed']:>7} {c['survived']:>9} {rate:>10}"
+            f"{package + '/':<18} {checked:>8} {c['killed']:>7} {c['survived']:>9} {rate:>10}"
             f" {c['import-time']:>12} {c['unchecked']:>10}"
         )
     if "--survivors" in argv:
