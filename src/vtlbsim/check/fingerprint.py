@@ -61,18 +61,6 @@ def code_text(source: str) -> str:
     return "\n".join(out)
 
 
-def digest_files(files: Iterable[Path], root: Path) -> str:
-    """SHA-256 over the code text of ``files``, each named by its path relative to ``root``,
-    in sorted order."""
-    h = hashlib.sha256()
-    for f in sorted(set(files)):
-        h.update(f.relative_to(root).as_posix().encode())
-        h.update(b"\0")
-        h.update(code_text(f.read_text(encoding="utf-8")).encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
 def _origin(name: str) -> Path | None:
     try:
         spec = importlib.util.find_spec(name)
