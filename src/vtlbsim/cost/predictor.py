@@ -24,9 +24,8 @@ def flushes_predictor(p: Platform, arch: Arch, o: MaintenanceOp | HypOp) -> bool
     return o.structure is Structure.BP or (o.structure is Structure.ICACHE and o.match is Match.ALL)
 
 
-def is_nop(p: Platform, o: MaintenanceOp | HypOp) -> bool:
-    """A branch-predictor instruction on a core whose predictors are invisible executes as a
-    NOP (AArch32 BPIALL: "can execute as a NOP"): it costs nothing."""
-    if isinstance(o, HypOp):
-        return o.target is HypTarget.BP and not p.bp_visible
+def is_nop(p: Platform, o: MaintenanceOp) -> bool:
+    """A guest's branch-predictor instruction on a core whose predictors are invisible executes
+    as a NOP (AArch32 BPIALL: "can execute as a NOP"): it costs nothing. (Both models ask it of
+    the guest's instructions only; no policy issues a hypervisor BPIALL.)"""
     return o.structure is Structure.BP and not p.bp_visible
