@@ -306,3 +306,27 @@ def test_invisible_predictors_make_bpiall_a_nop_and_nothing_else() -> None:
     assert res.events["dvm-broadcasts"] == 4000.0
     assert res.cycles["dvm-others"] == pytest.approx(240_000.0)
     assert res.cycles["bp-retrain"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("scope", "issue", "dvm_others"), [("system", 2.9e6, 15_000.0), ("socket", 1.4e6, 5_000.0)]
+)
+def test_a_broadcast_across_two_sockets(scope: str, issue: float, dvm_others: float) -> None:
+    """Two sockets of 2 cores (dvm_socket_factor 1), FB, one one-vCPU VM pinned on 4 cores
+    (busy = 1/4: one issuer, which never queues: a broadcast costs op + sync), its local
+    TLBI VALE1 at 1000 per second: 1000 VALE1IS.
+
+    - system scope: the 4 cores span both sockets, so op and Sync take 1 + 1 x (2 - 1) = 2
+      times as long: 1000 + 2000 = 3000; broadcast-issue = 1000 x (3000 - 100) = 2.9e6; the
+      3 other cores, busy 1/4, stall: 1000 x 2 x 3 x 0.25 x 10 = 15,000.
+    - socket scope: a broadcast stays on the issuer's socket: 500 + 1000 = 1500,
+      broadcast-issue = 1000 x 1400 = 1.4e6; only the socket's other core stalls:
+      1000 x 2 x 1 x 0.25 x 10 = 5000."""
+    res = run(
+        "fb",
+        pcpus=4,
+        ops={"pte_user": ("vale1",)},
+        rates={"pte_changes_per_s": 1e3},
+        plat={"sockets": 2, "dvm_socket_factor": 1.0, "dvm_scope": scope},
+    )
+    only(res, broadcast_issue=issue, dvm_others=dvm_others)
