@@ -229,6 +229,8 @@ def test_hypervisor_broadcasts_at_migrations(arch: str) -> None:
     # with dvm_receive 10: each broadcast's 2 messages stall the 3 other busy cores
     stalled = run(f"{__name__}:IsFlushOnMigrate", **{**MIGRATING, "migrations": 100_000.0})  # type: ignore[arg-type]
     assert stalled.cycles["dvm-others"] == pytest.approx(800_000.0 * 2 * 3 * 10)
+    # on other cores: 4.8e7 + 5.12e9 + 1.536e9 = 6.704e9 of 4e9 cycles
+    assert stalled.cost_to_others_pct == pytest.approx(167.6)
 
 
 class IsFlushOnLoad(Policy):
@@ -256,6 +258,8 @@ def test_a_vmid_snoop_filter_also_filters_the_hypervisors_vmid_flush(
     res = run(f"{__name__}:IsFlushOnLoad", pcpus=2, vms=2, vcpus=2, plat={"dvm_scope": scope})
     assert res.events["hyp-flushes-is"] == 200.0
     assert res.cycles["dvm-others"] == pytest.approx(dvm_others)
+    # the sibling runs half the time: collateral-tlb = 200 x (2 - 1) x 0.5 x 64 x 200
+    assert res.cycles["collateral-tlb"] == pytest.approx(1.28e6)
 
 
 def test_lru_sets_keep_what_fewer_than_ways_newer_entries_left() -> None:
@@ -330,3 +334,89 @@ def test_a_broadcast_across_two_sockets(scope: str, issue: float, dvm_others: fl
         plat={"sockets": 2, "dvm_socket_factor": 1.0, "dvm_scope": scope},
     )
     only(res, broadcast_issue=issue, dvm_others=dvm_others)
+
+
+def test_guest_broadcasts_reach_siblings_by_their_running_share() -> None:
+    """FB, two VMs of 2 vCPUs pinned on 2 cores (each vCPU runs half the time: 4 x 0.5 = 2
+    running vCPU-seconds), a local TLBI VALE1 at 1000 per running vCPU-second: 2000
+    VALE1IS; the one sibling runs half the time and shares the page with probability 0.25:
+    collateral-tlb = 2000 x (2 - 1) x 0.5 x 0.25 x 200 = 50,000."""
+    res = run(
+        "fb",
+        pcpus=2,
+        vms=2,
+        vcpus=2,
+        ops={"pte_user": ("vale1",)},
+        rates={"pte_changes_per_s": 1e3},
+    )
+    assert res.events["dvm-broadcasts"] == 2000.0
+    assert res.cycles["collateral-tlb"] == pytest.approx(50_000.0)
+
+
+@pytest.mark.parametrize(
+    ("instruction", "causes"),
+    [
+        # BPIALLIS: 1000 x 0.75 other busy cores x 5000 = 3.75e6
+        ("bpiall", {"bp_retrain": 3.75e6}),
+        # ICIALLUIS: the other cores' I-cache, 1000 x 0.75 x 64 x 20 = 9.6e5, and their
+        # predictors, 3.75e6
+        ("iciallu", {"bp_retrain": 3.75e6, "icache_refill": 9.6e5}),
+    ],
+)
+def test_an_aarch32_guests_predictor_broadcast_retrains_the_other_cores(
+    instruction: str, causes: dict[str, float]
+) -> None:
+    """FB upgrades an AArch32 guest's local ``instruction`` (1000 per second) to its IS form;
+    one one-vCPU VM on 4 cores (busy = 1/4: one issuer, a broadcast costs op + sync = 1500,
+    0.75 other busy core): broadcast-issue = 1000 x 1400 (BPIALLIS 1500 for a BPIALL of
+    100; ICIALLUIS 1500 + (300 - 100) = 1700 for an ICIALLU of 300), dvm-others = 1000 x 2 x 0.75 x 10 = 15,000; the retraining and refills fall
+    on other cores, so they count in the cost to others."""
+    res = run(
+        "fb",
+        pcpus=4,
+        arch="aarch32",
+        ops={"code_change": (instruction,)},
+        rates={"code_changes_per_s": 1e3},
+    )
+    only(res, broadcast_issue=1.4e6, dvm_others=15_000.0, **causes)
+    others = 15_000.0 + sum(causes.values())
+    assert res.cost_to_others_pct == pytest.approx(100.0 * others / 4e9)
+
+
+def test_trapping_the_guests_own_broadcast_costs_only_the_trap() -> None:
+    """trap-ttlb, the guest's own TLBI VALE1IS at 1000 per second, four one-vCPU VMs pinned on
+    4 cores: each of the 4000 traps (1000 cycles) emulates VALE1IS as is, so the broadcast,
+    its wait and its stalls are what bare metal pays too: trap = 4e6 and nothing else. The
+    bare-metal broadcasts are counted apart (native-dvm-broadcasts) to price that wait."""
+    res = run(
+        "trap-ttlb",
+        pcpus=4,
+        vms=4,
+        ops={"pte_user": ("vale1is",)},
+        rates={"pte_changes_per_s": 1e3},
+    )
+    assert res.events["dvm-broadcasts"] == 4000.0
+    assert res.events["native-dvm-broadcasts"] == 4000.0
+    only(res, trap=4e6)
+
+
+class BpiallOnLoad(Policy):
+    """Test policy: the hypervisor's BPIALL at every load, no FB."""
+
+    name = "test-bpiall-on-load"
+    summary = "test: BPIALL on every load"
+
+    def hcr(self, vcpu: VcpuInfo) -> Hcr:
+        return Hcr()
+
+    def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
+        return (HYP_OPS["bpiall"],)
+
+
+@pytest.mark.parametrize("arch", ["aarch64", "aarch32"])
+def test_a_hypervisor_bpiall_retrains_an_aarch32_guest(arch: str) -> None:
+    """BpiallOnLoad, two one-vCPU VMs pinned on 1 core: 100 stay-self loads, each a local
+    BPIALL (100 cycles): hyp-flush = 10,000; an AArch32 guest retrains the share exp(-1) of
+    its predictor that one other run left useful: 100 x e^-1 x 5000 = 500,000 e^-1."""
+    res = run(f"{__name__}:BpiallOnLoad", pcpus=1, vms=2, arch=arch)
+    only(res, hyp_flush=10_000.0, bp_retrain=500_000.0 / math.e if arch == "aarch32" else 0.0)
