@@ -40,7 +40,7 @@ from vtlbsim.arch.machine import Hcr
 from vtlbsim.arch.ops import HYP_OPS, HypOp
 from vtlbsim.cost.guest_ops import guest_ops
 from vtlbsim.guest.rates import load_rates
-from vtlbsim.hyp.policy import Policy, VcpuInfo, VcpuLoad
+from vtlbsim.hyp.policy import HypAction, Policy, TrappedOp, VcpuInfo, VcpuLoad
 
 E = math.exp(-0.5)
 R = E / (4.0 - 3.0 * E)
@@ -291,8 +291,8 @@ def test_lru_sets_keep_what_fewer_than_ways_newer_entries_left() -> None:
 
 def test_invisible_predictors_make_bpiall_a_nop_and_nothing_else() -> None:
     """bp_visible = false (BPIALL "can execute as a NOP"), FB, four one-vCPU VMs pinned on 4
-    cores, an AArch32 guest issuing BPIALL at code changes and TLBIMVA at PTE changes, 1000
-    per vCPU-second each:
+    cores, an AArch32 guest issuing BPIALL then TLBIMVA at each code change, 1000 per
+    vCPU-second:
 
     - the 4000 BPIALLs cost nothing, and are not even counted as guest maintenance;
     - the 4000 TLBIMVAs (FB: TLBIMVAIS) are priced as on any platform: 4000 broadcasts, each
@@ -302,8 +302,8 @@ def test_invisible_predictors_make_bpiall_a_nop_and_nothing_else() -> None:
         pcpus=4,
         vms=4,
         arch="aarch32",
-        ops={"code_change": ("bpiall",), "pte_user": ("tlbimva",)},
-        rates={"code_changes_per_s": 1e3, "pte_changes_per_s": 1e3},
+        ops={"code_change": ("bpiall", "tlbimva")},
+        rates={"code_changes_per_s": 1e3},
         plat={"bp_visible": False},
     )
     assert res.events["guest-maintenance"] == 4000.0
@@ -420,3 +420,51 @@ def test_a_hypervisor_bpiall_retrains_an_aarch32_guest(arch: str) -> None:
     its predictor that one other run left useful: 100 x e^-1 x 5000 = 500,000 e^-1."""
     res = run(f"{__name__}:BpiallOnLoad", pcpus=1, vms=2, arch=arch)
     only(res, hyp_flush=10_000.0, bp_retrain=500_000.0 / math.e if arch == "aarch32" else 0.0)
+
+
+def test_an_instruction_at_rate_zero_leaves_the_others_priced() -> None:
+    """FB; every PTE change is local (pte_local_fraction 1), so the plain pte_user entry runs
+    at rate 0 and the pte_user_local VALE1 at 1000 per second; four one-vCPU VMs pinned on
+    4 cores: 4000 VALE1IS, dvm-others = 4000 x 2 x 3 x 10 = 240,000."""
+    res = run(
+        "fb",
+        pcpus=4,
+        vms=4,
+        ops={"pte_user": ("vale1",), "pte_user_local": ("vale1",)},
+        rates={"pte_changes_per_s": 1e3, "pte_local_fraction": 1.0},
+    )
+    assert res.cycles["dvm-others"] == pytest.approx(240_000.0)
+
+
+class TrapToVmidFlush(Policy):
+    """Test policy: traps TLB maintenance (TTLB) and emulates each by the hypervisor's local
+    TLBI VMALLS12E1."""
+
+    name = "test-trap-to-vmid-flush"
+    summary = "test: TTLB, VMALLS12E1 per trapped TLBI"
+
+    def hcr(self, vcpu: VcpuInfo) -> Hcr:
+        return Hcr(ttlb=True)
+
+    def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
+        return ()
+
+    def on_trap(self, trap: TrappedOp) -> Sequence[HypAction]:
+        return (HYP_OPS["vmalls12e1"],)
+
+
+def test_a_trap_handler_that_flushes_the_vmid() -> None:
+    """TrapToVmidFlush, a local TLBI VALE1 at 1000 per second, four one-vCPU VMs pinned on 4
+    cores: 4000 traps, trap = 4000 x 1000 = 4e6; each runs a local VMALLS12E1 from the
+    hypervisor, hyp-flush = 4000 x 100 = 4e5, whose refills the model does not charge at a
+    trap (no entry is counted useful there); minus the VALE1 the guest would have executed
+    on bare metal, 4000 x 100 = 4e5 of broadcast-issue."""
+    res = run(
+        f"{__name__}:TrapToVmidFlush",
+        pcpus=4,
+        vms=4,
+        ops={"pte_user": ("vale1",)},
+        rates={"pte_changes_per_s": 1e3},
+    )
+    assert res.events["traps"] == 4000.0
+    only(res, trap=4e6, hyp_flush=4e5, broadcast_issue=-4e5)
