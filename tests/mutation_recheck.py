@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 
-from mutation_rates import LINE
+from mutation_rates import LINE, mutmut_results
 
 
 def main(argv: list[str]) -> int:
@@ -36,12 +36,7 @@ def main(argv: list[str]) -> int:
         else:
             globs.append(ours[i])
             i += 1
-    out = subprocess.run(
-        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = mutmut_results()
     names = []
     for line in out.splitlines():
         m = LINE.match(line)
