@@ -56,13 +56,18 @@ def tally(
     return counts, survivors
 
 
-def main(argv: list[str]) -> int:
-    out = subprocess.run(
+def mutmut_results() -> str:
+    """``mutmut results --all true``: one line per mutant with its status."""
+    return subprocess.run(
         [sys.executable, "-m", "mutmut", "results", "--all", "true"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+
+
+def main(argv: list[str]) -> int:
+    out = mutmut_results()
     counts, survivors = tally(out, "--by-module" in argv)
     if not counts:
         print("no mutants: run `mutmut run` first (make mutation does)", file=sys.stderr)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from vtlbsim.cost.analytic import CAUSES
+from vtlbsim.cost.causes import CAUSES
 from vtlbsim.cost.platform import FIGURES
 from vtlbsim.study.report import CAUSE_FIGURES, Headline, rests_on
 from vtlbsim.study.spec import StudySpec

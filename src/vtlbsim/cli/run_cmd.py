@@ -15,7 +15,7 @@ from rich import box
 
 from ..arch.ops import BpReading
 from ..cost import CostResult, Workload, WorkloadError, load_workload
-from ..cost.analytic import CAUSES
+from ..cost.causes import CAUSES
 from ..cost.platform import PlatformError, load_platform
 from ..hyp.registry import PolicyError, all_policies
 from ..study.costs import CostTask

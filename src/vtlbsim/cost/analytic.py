@@ -24,52 +24,29 @@ and on bare metal (the guests' own IS maintenance), then charges each instructio
 latency of its load. A policy that adds broadcasts therefore also slows the guests' own ones,
 and that extra wait is charged to it (``broadcast-issue``).
 
-Causes (keys of ``CostResult.cycles``): see ``CAUSES``. Formulas are in docs/cost.md.
+Causes (keys of ``CostResult.cycles``): see ``causes.CAUSES``. Formulas are in docs/cost.md;
+the per-run constants and retention rules are in ``analytic_machine.py``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..arch.ops import (
-    Arch,
-    HypOp,
-    HypTarget,
-    MaintenanceOp,
-    Match,
-    Scope,
-    Structure,
-    effective,
-    op,
-)
+from ..arch.ops import HypOp, HypTarget, MaintenanceOp, Match, Scope, Structure, effective, op
 from ..guest.rates import GuestRates, load_rates
 from ..hyp.policy import Policy, VcpuInfo
 from ..hyp.registry import resolve
 from ..hyp.scheduler import LoadRates, LoadSituation, load_rates_for, situation_flushes
 from ..hyp.state import PolicyState
-from .dvm import MESSAGES, BroadcastLoad, broadcast_load, filterable, instruction_cycles
+from .analytic_machine import Group, Machine
+from .causes import CAUSES
+from .dvm import MESSAGES, instruction_cycles
+from .guest_ops import guest_ops
 from .platform import Platform, load_platform
+from .predictor import flushes_predictor, is_nop
 from .result import CostResult
 from .workload import Workload
-
-CAUSES: dict[str, str] = {
-    "broadcast-issue": "extra wait of the issuing core: IS maintenance + DSB ISH instead of local, "
-    "and the longer DVM queue the added broadcasts make every broadcast wait in",
-    "dvm-others": "stalls of every other busy core a DVM operation or Sync reaches",
-    "collateral-tlb": "2-stage refills on other cores of entries a broadcast removed (siblings, or all)",
-    "hyp-flush": "the hypervisor's flush instructions on vCPU load (issue + completion)",
-    "tlb-refill": "2-stage walks refilling the loaded vCPU's entries a hypervisor flush removed",
-    "icache-refill": "I-cache lines refilled after an I-cache invalidation (this core and others)",
-    "bp-retrain": "branch mispredictions retraining a predictor after BPIALL (this core and others)",
-    "trap": "EL1 -> EL2 -> EL1 round trips for trapped maintenance",
-}
-"""Every cause the model charges, with what it is."""
-
-OTHERS_CAUSES = ("dvm-others", "collateral-tlb")
 
 
 @dataclass(slots=True)
@@ -93,145 +70,6 @@ class _Ledger:
 
     def count(self, name: str, n: float) -> None:
         self.events[name] = self.events.get(name, 0.0) + n
-
-
-@functools.lru_cache(maxsize=4096)
-def _lru_keep(a: float, b: float, ways: int) -> float:
-    """``E[min(k, max(0, W - m))] / a`` for ``k ~ Poisson(a)``, ``m ~ Poisson(b)``, ``W = ways``
-    (``E[min(k, c)]`` is the sum over ``i = 1..c`` of ``P(k >= i)``)."""
-    pk = math.exp(-a)
-    tail = [1.0]  # tail[i] = P(k >= i)
-    for i in range(ways):
-        tail.append(tail[-1] - pk)
-        pk *= a / (i + 1)
-    pm = math.exp(-b)
-    kept = 0.0
-    for m in range(ways):
-        kept += pm * sum(tail[1 : ways - m + 1])
-        pm *= b / (m + 1)
-    return min(1.0, max(0.0, kept / a))
-
-
-@dataclass(frozen=True, slots=True)
-class Machine:
-    """The per-run constants every costing rule needs."""
-
-    plat: Platform
-    pcpus: int
-    busy: float
-    overcommit: float
-    ws_avg: float
-    """Mean TLB working set (entries, capped at the TLB reach) of the running vCPUs."""
-    ic_avg: float
-    """Mean I-cache working set (lines, capped at the cache) of the running vCPUs."""
-    vcpus: int = 1
-    """vCPUs of all VMs together (``V``)."""
-    load: str = "policy"
-    """Which DVM load this machine's broadcasts are priced at: the policy's, or "native" (the
-    guests' own broadcasts only, the bare-metal baseline). Priced once both are counted."""
-
-    @property
-    def receivers(self) -> float:
-        """Busy cores other than the issuer that a broadcast reaches (``dvm_scope`` system or
-        socket; I-cache and branch-predictor broadcasts under ``filtered`` too)."""
-        cores = self.pcpus
-        if self.plat.dvm_scope == "socket":
-            cores = min(cores, self.plat.cores_per_socket())
-        return (cores - 1) * self.busy
-
-    def receivers_of(self, g: Group, o: MaintenanceOp | HypOp) -> float:
-        """Busy cores a broadcast of ``o`` by a vCPU of ``g`` reaches: under a VMID snoop filter
-        (``filtered``) a pinned VM's TLB maintenance reaches only its siblings' cores; a VM that
-        migrates has, in the steady state, run on every core."""
-        if self.plat.dvm_scope == "filtered" and filterable(o) and g.pinned:
-            return (g.vcpus - 1) * g.running_share
-        return self.receivers
-
-    def sockets(self) -> int:
-        """Sockets a broadcast spans (one under ``dvm_scope = "socket"``)."""
-        return 1 if self.plat.dvm_scope == "socket" else self.plat.is_sockets(self.pcpus)
-
-    def native(self) -> Machine:
-        """The same machine, its broadcasts priced at the bare-metal load."""
-        return dataclasses.replace(self, load="native")
-
-    def broadcast_price(self, broadcasts_per_s: float) -> BroadcastLoad:
-        """What one broadcast costs when every busy core issues ``broadcasts_per_s``."""
-        issuers = self.pcpus * self.busy
-        rate = broadcasts_per_s / (self.plat.clock_ghz * 1e9)
-        return broadcast_load(self.plat, rate, issuers, self.sockets(), self.receivers)
-
-    def revisit_retention(self, ws: float, capacity: float) -> float:
-        """Share of a vCPU's entries still cached on the pCPU a migration takes it to, under
-        overcommit ``c``: the destination is one of ``P`` at random, so the vCPU last ran there
-        ``j >= 2`` of its runs ago with probability ``(1/P)(1 - 1/P)^(j-2)``, and ``c*j - 1``
-        other runs happened there since; ``sum_j P(j) exp(-(c*j - 1) ws / capacity)`` in closed
-        form. (Cross-validated against exact mode, docs/exact.md.)"""
-        if self.pcpus <= 1 or capacity <= 0:
-            return 0.0
-        c, q, x = self.overcommit, 1.0 - 1.0 / self.pcpus, ws / capacity
-        return math.exp(-(2.0 * c - 1.0) * x) / self.pcpus / (1.0 - q * math.exp(-c * x))
-
-    def sibling_retention(
-        self, g: Group, own: float, ws: float, avg: float, capacity: float
-    ) -> float:
-        """Share of a migrating vCPU's working set (``ws`` of ``capacity``) still useful on a
-        pCPU where a sibling vCPU of its VM ran after it (``own``: the revisit retention).
-
-        Its private part, ``1 - shared_fraction``, was left by its own last run there and has
-        also been through the sibling's run since: ``own * exp(-avg / capacity)``. The shared
-        (global) part was refreshed by whichever vCPU of the VM ran there last: each run on a
-        pCPU is the VM's with probability ``p = k / V``, so ``n`` runs of other VMs
-        (``avg`` entries each) followed it with probability ``p (1 - p)^n``, which keeps
-        ``p / (1 - (1 - p) exp(-avg / capacity))`` of it. Of those shared entries only a share
-        ``exp(-ws / capacity)`` would have hit: they sit in sets among the sibling's private
-        entries, and the arriving vCPU's fills of its own absent entries (most of its working
-        set) evict many of them before it first touches them. That last factor is fitted to
-        exact mode at one size (``ws`` = 3/4 of the L2 TLB, where it re-walks about 0.6 of
-        the shared entries it finds), not derived; docs/exact.md, "Cross-validation"."""
-        if capacity <= 0:
-            return 0.0
-        p = min(1.0, g.vcpus / max(self.vcpus, 1))
-        e_avg = math.exp(-avg / capacity)
-        shared = p / (1.0 - (1.0 - p) * e_avg) * math.exp(-ws / capacity)
-        sf = g.rates.shared_fraction
-        return sf * shared + (1.0 - sf) * own * e_avg
-
-    def lru_retention(
-        self, runs_between: float, ws: float, avg: float, capacity: float, ways: int
-    ) -> float:
-        """Share of a working set of ``ws`` entries still cached after ``runs_between`` other
-        runs of ``avg`` entries each, in ``capacity`` entries of ``ways``-way LRU sets (what
-        the hardware and exact mode do): each of the ``S = capacity / ways`` sets holds
-        ``k ~ Poisson(ws / S)`` of the vCPU's entries and receives ``m ~ Poisson(runs * avg
-        / S)`` newer ones, which evict the oldest first, so ``min(k, max(0, ways - m))`` of
-        its entries stay: ``E[min(k, max(0, W - m))] / E[k]``. Random replacement
-        (``retention``) is 0.78 instead of 0.93 for ``ws`` = a quarter of a 4-way TLB after
-        one other run. Falls back to ``retention`` for caches of more than 64 ways."""
-        if capacity <= 0 or ways <= 0:
-            return 0.0
-        if ws <= 0:
-            return 1.0
-        if ways > 64:
-            return self.retention(runs_between, avg, capacity)
-        return _lru_keep(ws * ways / capacity, runs_between * avg * ways / capacity, ways)
-
-    def retention(self, runs_between: float, ws: float, capacity: float) -> float:
-        """Share of a working set still cached after ``runs_between`` other vCPUs' runs of
-        ``ws`` entries each in a structure of ``capacity`` entries (random replacement)."""
-        return math.exp(-runs_between * ws / capacity) if capacity > 0 else 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    """One domain group: its rates, VM size and the figures derived from them."""
-
-    rates: GuestRates
-    vcpus: int
-    running_share: float
-    own_ws: float
-    own_ic: float
-    pinned: bool = False
 
 
 def _issue(m: Machine, o: MaintenanceOp | HypOp, led: _Ledger, cause: str, rate: float) -> None:
@@ -267,26 +105,6 @@ def _guest_op_cost(m: Machine, g: Group, o: MaintenanceOp, led: _Ledger, rate: f
             led.add("bp-retrain", rate * m.receivers * p.bp_retrain_cycles, others=True)
     elif o.structure is Structure.BP and o.match is Match.ALL:
         led.add("bp-retrain", rate * m.receivers * p.bp_retrain_cycles, others=True)
-
-
-def flushes_predictor(p: Platform, arch: Arch, o: MaintenanceOp | HypOp) -> bool:
-    """Whether ``o`` makes an AArch32 guest retrain its branch predictor on ``p``: BPIALL, and
-    the whole-I-cache invalidations (ICIALLU, the hypervisor's IC IALLU), which "also flush
-    branch predictors" where they are architecturally visible; nothing where they are not
-    (BPIALL then executes as a NOP). AArch64 guests keep no predictor state in the model."""
-    if not p.bp_visible or arch is not Arch.AARCH32:
-        return False
-    if isinstance(o, HypOp):
-        return o.target in (HypTarget.BP, HypTarget.ICACHE)
-    return o.structure is Structure.BP or (o.structure is Structure.ICACHE and o.match is Match.ALL)
-
-
-def is_nop(p: Platform, o: MaintenanceOp | HypOp) -> bool:
-    """A branch-predictor instruction on a core whose predictors are invisible executes as a
-    NOP (AArch32 BPIALL: "can execute as a NOP"): it costs nothing."""
-    if isinstance(o, HypOp):
-        return o.target is HypTarget.BP and not p.bp_visible
-    return o.structure is Structure.BP and not p.bp_visible
 
 
 def _negate(led: _Ledger) -> _Ledger:
@@ -351,40 +169,13 @@ def _hyp_op_cost(
         led.add("collateral-tlb", rate * lost * p.walk_2stage_cycles, others=True)
 
 
-def guest_ops(g: Group) -> Iterable[tuple[str, str, float]]:
-    """(event, instruction, executions per running vCPU-second) for a group's discipline: every
-    key of it at the rate that prices it (``pte_user`` at the PTE changes that are neither
-    local nor relaxations, ``pte_user_local`` and ``pte_relax`` at their shares)."""
-    r, d = g.rates, g.rates.discipline
-    local_share = r.pte_local_fraction if d.pte_user_local is not None else 0.0
-    relax_share = r.pte_relax_fraction if d.pte_relax is not None else 0.0
-    plain = max(0.0, 1.0 - local_share - relax_share)
-    for name in d.pte_user:
-        yield "pte-changes", name, r.pte_changes_per_s * plain
-    for name in d.pte_user_local or ():
-        yield "pte-changes", name, r.pte_changes_per_s * local_share
-    for name in d.pte_relax or ():
-        yield "pte-changes", name, r.pte_changes_per_s * relax_share
-    for name in d.map_exec:
-        yield "exec-maps", name, r.exec_maps_per_s
-    for name in d.asid_flush:
-        yield "asid-flushes", name, r.asid_flushes_per_s
-    per_vcpu = 1.0 / g.vcpus if d.rollover_broadcast else 1.0
-    for name in d.rollover:
-        yield "asid-rollovers", name, r.asid_rollovers_per_s * per_vcpu
-    for name in d.code_change:
-        yield "code-changes", name, r.code_changes_per_s
-    for name in d.ttbr_switch:
-        yield "guest-context-switches", name, r.context_switches_per_s
-
-
 def _charge_guest(
     m: Machine, mn: Machine, g: Group, policy: Policy, info: VcpuInfo, rs: float, led: _Ledger
 ) -> None:
     """Guest maintenance over ``rs`` running vCPU-seconds: the policy's extra cost only (what
     it executes on ``m``, minus what the guest's instructions cost on bare metal, ``mn``)."""
     hcr = policy.hcr(info)
-    for _, name, per_s in guest_ops(g):
+    for _, name, per_s in guest_ops(g.rates, g.vcpus):
         n = per_s * rs
         if n == 0.0:
             continue

@@ -6,8 +6,8 @@ The run is a timeline of steps of ``dt`` (a divisor of the timeslice, at most 1 
    the working-set model of its guest kind, or a trace), private pages offset per vCPU, the
    global (kernel) pages shared by the VM's vCPUs, every vCPU of a VM with ASID 1 (one mm);
 2. each running vCPU issues its guest kind's maintenance, a Poisson number of times at the rates
-   of ``guest/rates.py`` and with the instructions of its discipline (``guest_ops``, the same
-   list the analytic model uses); HCR_EL2 (``policy.hcr``) decides what runs physically: a
+   of ``guest/rates.py`` and with the instructions of its discipline (``guest_ops.py``, the same
+   list the analytic model prices); HCR_EL2 (``policy.hcr``) decides what runs physically: a
    trapped TLB instruction (TTLB) runs what ``policy.on_trap`` returns, else
    ``arch.ops.effective(op, fb)``. By-VA instructions name a random page of the vCPU's data
    working set (global, i.e. shared, with the kind's ``shared_fraction``);
@@ -15,7 +15,7 @@ The run is a timeline of steps of ``dt`` (a divisor of the timeslice, at most 1 
    load asks ``policy.on_load`` (through ``hyp/state.py``, which keeps the policy's own state)
    and executes the flushes it returns.
 
-Costs, by the analytic model's causes (``analytic.CAUSES``), charge only what the policy adds to
+Costs, by the causes both models charge (``causes.CAUSES``), charge only what the policy adds to
 the guest's bare-metal behaviour: every broadcast is priced by the shared DVM model
 (``dvm.step_issue``) under the load this run's own schedule produces in its step - the
 broadcasts each pCPU issues in that step, under the policy and, for the baseline, as the guests
@@ -60,11 +60,12 @@ from ..hyp.state import PolicyState
 from ..sim import fastpath as fp
 from ..sim.fasttlbs import FastTlbs, Geometry
 from ..sim.reference import ReferenceTlbs
-from .analytic import CAUSES, Machine, flushes_predictor, guest_ops, is_nop
-from .analytic import Group as AnalyticGroup
+from .causes import CAUSES
 from .exact_dvm import dvm_stall, issue_cost, price_draws, price_step
 from .exact_sched import Scheduler
+from .guest_ops import guest_ops
 from .platform import Platform, load_platform
+from .predictor import flushes_predictor, is_nop
 from .result import CostResult
 from .workload import Workload
 
@@ -132,7 +133,6 @@ class _Run:
     vcpus: list[_Vcpu]
     groups: list[_Group]
     rng: np.random.Generator
-    machine: Machine
     running: list[int | None] = field(default_factory=list)
     last_here: dict[tuple[int, int], int] = field(default_factory=dict)
     pstate: PolicyState = field(default_factory=PolicyState)
@@ -274,9 +274,8 @@ _op = cache(op)
 
 
 def _ops_per_s(rates: GuestRates, vcpus: int) -> list[tuple[str, str, float]]:
-    """(event, instruction, executions per running vCPU-second): the analytic model's list."""
-    group = AnalyticGroup(rates, vcpus, 0.0, 0.0, 0.0)
-    return [x for x in guest_ops(group) if x[2] > 0]
+    """(event, instruction, executions per running vCPU-second) the guest issues (``guest_ops``)."""
+    return [x for x in guest_ops(rates, vcpus) if x[2] > 0]
 
 
 def geometry_of(plat: Platform) -> Geometry:
@@ -371,9 +370,7 @@ def evaluate_exact(
     geo = geometry_of(plat)
     tlbs = FastTlbs(n_p, geo) if backend == "numba" else ReferenceTlbs(n_p, geo)
     n_v = len(vcpus)
-    busy = min(1.0, n_v / n_p)
-    machine = Machine(plat, n_p, busy, max(1.0, n_v / n_p), 0.0, 0.0)
-    run = _Run(plat, n_p, pol, tlbs, vcpus, groups, rng, machine, [None] * n_p)
+    run = _Run(plat, n_p, pol, tlbs, vcpus, groups, rng, [None] * n_p)
     scheduler = Scheduler(run, sched.kind, sched.migrations_per_vcpu_s, sched.timeslice_ms / 1e3)
     run.charge = False
     dt = sched.timeslice_ms / 1e3 / math.ceil(sched.timeslice_ms / 1e3 / MAX_DT_S)

@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .analytic import CAUSES, evaluate_analytic
+from .analytic import evaluate_analytic
+from .causes import CAUSES
 from .exact import evaluate_exact
 from .result import CostResult
 from .workload import Workload
