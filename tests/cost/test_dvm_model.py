@@ -233,3 +233,24 @@ def test_closed_form_matches_the_iteration(
     b = dvm._solve_iterative([c], np.array([[msgs]]), stall, 1)
     assert a.residence[0] == pytest.approx(b.residence[0], rel=1e-6, abs=1e-6)
     assert a.stall[0] == pytest.approx(b.stall[0], abs=1e-6)
+
+
+def test_anchor_socket_scope_gives_each_socket_its_own_sync_server() -> None:
+    """dvm_scope = "socket", 2 sockets, 4 busy issuers (2 per socket), op 0 and Sync 1 cycle,
+    each issuer thinking Z = 1 cycle between broadcasts (rate 1/2 per cycle). A broadcast stays
+    on its socket (no socket-crossing factor) and each socket's 2 issuers share their own Sync
+    server: the golden-ratio anchor above, R = 1.6180. One server for all 4 issuers would give
+    R = 1 + 3R/(1 + R), i.e. R^2 - 3R - 1 = 0: R = (3 + sqrt 13)/2 = 3.3028 (the analytic model
+    priced socket scope that way until this test); a system-scope broadcast over the 2 sockets
+    with dvm_socket_factor 1 takes Sync 2 and queues all 4 issuers at one server."""
+    base = load_platform("kunpeng920-2s").model_copy(
+        update={"dvm_op_cycles": 0.0, "dvm_sync_cycles": 1.0, "dvm_socket_factor": 1.0}
+    )
+    socket = base.model_copy(update={"dvm_scope": "socket"})
+    load = broadcast_load(socket, 0.5, 4.0, 2, 0.0)
+    assert load.issue == pytest.approx(1.6180, abs=1e-4)
+    assert broadcast_load(socket, 0.5, 2.0, 1, 0.0).issue == pytest.approx(1.6180, abs=1e-4)
+    one_server = solve([IssuerClass(4, 1.0, 0.0, 1.0, 1.0)], np.zeros((1, 1)), 0.0)
+    assert one_server.residence[0] == pytest.approx(3.3028, abs=1e-4)
+    system = base.model_copy(update={"dvm_scope": "system"})
+    assert broadcast_load(system, 0.5, 4.0, 2, 0.0).sync == 2.0

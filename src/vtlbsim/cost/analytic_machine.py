@@ -69,8 +69,9 @@ class Machine:
         return self.receivers
 
     def sockets(self) -> int:
-        """Sockets a broadcast spans (one under ``dvm_scope = "socket"``)."""
-        return 1 if self.plat.dvm_scope == "socket" else self.plat.is_sockets(self.pcpus)
+        """Sockets the machine's cores sit in (``dvm.broadcast_load`` decides what a broadcast
+        spans and how many Sync servers there are)."""
+        return self.plat.is_sockets(self.pcpus)
 
     def native(self) -> Machine:
         """The same machine, its broadcasts priced at the bare-metal load."""

@@ -303,18 +303,21 @@ class BroadcastLoad:
 def broadcast_load(
     plat: Platform, rate: float, issuers: float, sockets: int, receivers: float
 ) -> BroadcastLoad:
-    """What a broadcast costs when ``issuers`` busy cores each issue ``rate`` broadcast
-    instructions per cycle (an operation and its Sync each) spanning ``sockets`` sockets, every
+    """What a broadcast costs when ``issuers`` busy cores, spread over ``sockets`` sockets, each
+    issue ``rate`` broadcast instructions per cycle (an operation and its Sync each), every
     broadcast reaching ``receivers`` other busy cores: the closed model with one class whose
-    iteration, uncontended, lasts ``1/rate`` cycles. ``rate = 0``: the idle latency."""
-    k = span_factor(plat, sockets)
+    iteration, uncontended, lasts ``1/rate`` cycles. ``rate = 0``: the idle latency. A broadcast
+    spans every socket, but under ``dvm_scope = "socket"`` only its own, and each socket then
+    serves its own issuers' Syncs (as exact mode's ``step_issue`` does)."""
+    per_socket = plat.dvm_scope == "socket"
+    k = span_factor(plat, 1 if per_socket else sockets)
     op, sync = plat.dvm_op_cycles * k, plat.dvm_sync_cycles * k
     if rate <= 0.0 or issuers <= 0.0:
         return BroadcastLoad(0.0, 0.0, op, sync, op + sync, 0.0, 0.0)
     work = max(0.0, 1.0 / rate - op - sync)
-    per_socket = plat.dvm_scope == "socket"
     servers = max(1, sockets) if per_socket else 1
-    cls = IssuerClass(issuers / servers, work, op, 1.0, sync)
+    # the issuers share the sockets' servers evenly, but a socket with any has at least one
+    cls = IssuerClass(min(issuers, max(1.0, issuers / servers)), work, op, 1.0, sync)
     # every busy core issues at the same rate: each receives from its ``receivers`` peers
     received = np.array([[MESSAGES * max(0.0, receivers)]])
     sol = solve([cls], received, plat.dvm_receive_cycles)
