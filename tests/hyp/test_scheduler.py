@@ -126,6 +126,17 @@ def test_one_vcpu_machine_and_no_vcpus() -> None:
     assert z.loads_per_s == pytest.approx(3.0)
 
 
+def test_random_migrate_on_one_pcpu_cannot_migrate() -> None:
+    """P=1: a vCPU has nowhere to migrate to, whatever the asked migration rate. V=1: no
+    loads at all; V=2 (two 1-vCPU VMs, timeslice 10 ms): the 100 timeslice reloads per second,
+    every one a stay on the same pCPU."""
+    alone = rates("random-migrate", 1, 1, 1, m=50.0)
+    assert alone.loads_per_s == 0.0 and alone.migrations_per_s == 0.0  # type: ignore[attr-defined]
+    shared = rates("random-migrate", 1, 2, 1, m=50.0)
+    assert shared.migrations_per_s == 0.0  # type: ignore[attr-defined]
+    assert by(shared) == pytest.approx([100.0, 0.0, 0.0, 0.0, 0.0])
+
+
 def test_two_siblings_on_one_pcpu_always_meet() -> None:
     """P=1, V=2, k=2 (one 2-vCPU VM on one pCPU, c=2): the other vCPU ran in between every
     reload, 1 - (1 - 1/1)^1 = 1; no migrations (1 - 1/1 = 0): 100 STAY_OTHER per second."""

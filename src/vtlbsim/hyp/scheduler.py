@@ -92,11 +92,12 @@ def load_rates_for(
         loads = switch_rate
         migr = loads * (1.0 - 1.0 / p)
     else:
+        moves = migrations_per_vcpu_s if p > 1 else 0.0  # one pCPU: nowhere to migrate to
         if v > p:
-            loads = max(switch_rate, migrations_per_vcpu_s)
-            migr = migrations_per_vcpu_s
+            loads = max(switch_rate, moves)
+            migr = moves
         else:
-            loads = migr = migrations_per_vcpu_s
+            loads = migr = moves
     stays = loads - migr
     if sched is SchedulerKind.PINNED:
         p_sib_between = 1.0 if k > p else 0.0
