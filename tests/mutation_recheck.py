@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
     names = []
     for line in out.splitlines():
         m = LINE.match(line)
-        if m and m.group(3).strip() in statuses:
+        if m and m.group(4).strip() in statuses:
             if not globs or any(fnmatch.fnmatch(m.group(1), g) for g in globs):
                 names.append(m.group(1))
     killed = survived = 0
