@@ -25,7 +25,11 @@ def shapes(draw: st.DrawFn, max_vcpus: int = 3) -> list[GuestShape]:
     for name in ("g", "h")[: draw(st.integers(1, 2))]:
         disc = draw(st.sampled_from(("broadcast", "local", "percpu")))
         arch = Arch.AARCH64 if disc == "percpu" else draw(st.sampled_from(list(Arch)))
-        out.append(GuestShape(name, draw(st.integers(1, max_vcpus)), arch, disc))
+        # a `local` guest is a UP kernel: one CPU. With two, a vCPU keeps what another vCPU's
+        # local TLBI removed only on its own pCPU, a guest bug bare metal shows too (hypothesis
+        # found one under Python 3.13: a prediction trained through such a stale entry)
+        vcpus = 1 if disc == "local" else draw(st.integers(1, max_vcpus))
+        out.append(GuestShape(name, vcpus, arch, disc))
     return out
 
 
