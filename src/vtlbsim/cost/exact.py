@@ -149,8 +149,9 @@ class _Run:
     """VMID → the pCPUs its vCPUs ran on (what a ``filtered`` snoop filter delivers to)."""
     physical_bcasts: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
     sockets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    busy: int | None = None
-    """PEs running a vCPU, while the guests' maintenance runs (nobody moves then); else None."""
+    busy: frozenset[int] | None = None
+    """The PEs that run a vCPU in the current step, while its guest maintenance and scheduler
+    loads run (a PE whose vCPU is being switched is still one); else None: those running now."""
 
     def add(self, cause: str, cycles: float, *, others: bool = False) -> None:
         if self.charge:
@@ -164,8 +165,10 @@ class _Run:
 
     def busy_others(self, p: int) -> int:
         """PEs other than ``p`` that run a vCPU (they handle a broadcast's DVM operation)."""
-        busy = self.pcpus - self.running.count(None) if self.busy is None else self.busy
-        return busy - (self.running[p] is not None)
+        if self.busy is None:
+            return sum(1 for q, vi in enumerate(self.running) if q != p and vi is not None)
+        # not ``running[p]``: at a load, p's outgoing vCPU has already left it
+        return len(self.busy) - (p in self.busy)
 
     # ---- hypervisor and guest maintenance --------------------------------------------------
     def hyp(self, h: HypOp, p: int, vmid: int, arch: Arch | None = None) -> None:
@@ -403,7 +406,7 @@ def evaluate_exact(
             draws = rng.poisson(np.concatenate([means[vcpus[vi].group] for _, vi in active]))
             price_draws(run, active, draws, ops, dt)
             k = 0
-            run.busy = len(active)
+            run.busy = frozenset(p for p, _ in active)
             for p, vi in active:
                 v = vcpus[vi]
                 g = groups[v.group]

@@ -1,0 +1,213 @@
+"""Exact mode's anchors by hand (issue 15, items 3 and 6): tiny exact runs whose figures are worked
+out on paper from the figures of ``data/anchor-round.toml`` and the rules of ``cost/exact.py``;
+every expected value is a literal derived in the docstring, never a call into ``vtlbsim.cost``.
+
+The figures used (anchor-round, 1 GHz, one socket, system scope)::
+
+    tlbi_local 100   dvm_op 500   dvm_sync 1000   dvm_receive 10   walk_2stage 200
+    ic_iallu 300     icache_line_refill 20        bp_retrain 5000  trap_roundtrip 1000
+    vcpu_switch 10000; TLBs and I-cache fully associative, far larger than what a run touches
+
+Every run: timeslice 10 ms, so steps of dt = 1 ms; 20 timeslices (200 steps) of uncharged
+warm-up, then ``duration_s / dt`` charged steps (0.1 s: steps 0 to 99). A timeslice ends with
+the scheduler's tick of every tenth step, so the loads of the charged part happen at steps 9,
+19, ..., 99 (10 timeslice ends), and their flushes act on the references of the *next* step:
+those of steps -1, 9, ..., 89 are the ones whose refills are counted.
+
+The guest is ``data/anchor-quiet-*.toml`` (no maintenance unless a test gives it some), its
+stream replaced by a two-reference trace: one instruction fetch (page 16, one I-cache line) and
+one load (page 32), read cyclically: after a flush a vCPU walks exactly twice (one page each
+side) and misses the I-cache once; nothing is ever evicted for capacity.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vtlbsim.cost.exact import evaluate_exact
+from vtlbsim.cost.result import CostResult
+from vtlbsim.cost.workload import DomainGroup, SchedulerSpec, Workload
+
+DATA = Path(__file__).parent / "data"
+PLATFORM = str(DATA / "anchor-round.toml")
+ALLE1IS_AT_LOAD = f"{DATA / 'anchor_policies.py'}:AllE1IsAtLoad"
+TRACE = "I  00010000,4\n L 00020000,8\n"
+"""Fetch of line 0x400 (page 16), load of line 0x800 (page 32); both non-global."""
+REFS = 1e5
+"""References per running vCPU-second: 100 a step, enough to touch both pages in every step."""
+
+
+def kind_file(tmp_path: Path, arch: str, ops: dict[str, str], rates: dict[str, float]) -> str:
+    """The quiet guest of ``arch`` with discipline entries ``ops`` (one instruction each) and
+    ``rates``, written to ``tmp_path``."""
+    lines = (DATA / f"anchor-quiet-{arch}.toml").read_text().splitlines()
+    out = []
+    for line in lines:
+        key = line.split(" = ", 1)[0]
+        if key in ops:
+            line = f'{key} = {{ value = ["{ops[key]}"], source = "test" }}'
+        elif key in rates:
+            line = f'{key} = {{ value = {rates[key]}, assumption = "test" }}'
+        out.append(line)
+    f = tmp_path / f"guest-{arch}.toml"
+    f.write_text("\n".join(out) + "\n")
+    return str(f)
+
+
+def exact(
+    tmp_path: Path,
+    policy: str,
+    *,
+    pcpus: int,
+    vms: int,
+    arch: str = "aarch64",
+    ops: dict[str, str] | None = None,
+    rates: dict[str, float] | None = None,
+    duration_s: float = 0.1,
+    backend: str = "numba",
+) -> CostResult:
+    """``policy`` over ``vms`` one-vCPU VMs of the traced quiet guest, pinned on ``pcpus``."""
+    kind = kind_file(tmp_path, arch, ops or {}, rates or {})
+    trace = tmp_path / "two-refs.lackey"
+    trace.write_text(TRACE)
+    w = Workload(
+        platform=PLATFORM,
+        duration_s=duration_s,
+        scheduler=SchedulerSpec(kind="pinned", migrations_per_vcpu_s=0.0, timeslice_ms=10.0),
+        domains=[DomainGroup(kind=kind, count=vms, vcpus=1)],
+    )
+    return evaluate_exact(
+        w, policy, pcpus, 1, None, traces={kind: str(trace)}, backend=backend, refs_per_vcpu_s=REFS
+    )
+
+
+def only(res: CostResult, **expected: float) -> None:
+    """Each named cause equals its figure and every other cause is 0."""
+    for cause, cycles in res.cycles.items():
+        want = expected.get(cause.replace("-", "_"), 0.0)
+        assert cycles == pytest.approx(want, rel=1e-9, abs=1e-6), cause
+
+
+@pytest.mark.parametrize("backend", ["numba", "reference"])
+def test_flush_on_switch_with_two_vms_on_one_pcpu(tmp_path: Path, backend: str) -> None:
+    """Two one-vCPU VMs pinned on one pCPU take turns: every timeslice end loads the other, 10
+    charged loads in 0.1 s (baseline: 10 x vcpu_switch 10,000 = 100,000). Each load runs the
+    local TLBI VMALLS12E1 (100) and IC IALLU (300): hyp-flush = 10 x 400 = 4,000. The incoming
+    vCPU's TLB entries were removed (its own VMID), and its I-cache line by the IC IALLU at the
+    previous load: 2 walks and 1 I-cache miss per load, all charged to the hypervisor's load:
+    tlb-refill = 20 x 200 = 4,000, icache-refill = 10 x 20 = 200. Total 8,200 cycles of a
+    1e8-cycle machine: 0.0082%; nothing reaches another core. An AArch64 guest keeps no
+    predictor state (no bp-retrain). Both backends, the same figures."""
+    res = exact(tmp_path, "flush-on-switch", pcpus=1, vms=2, backend=backend)
+    only(res, hyp_flush=4_000.0, tlb_refill=4_000.0, icache_refill=200.0)
+    assert res.events["vcpu-loads"] == 10.0
+    assert res.events["hyp-flushes"] == 20.0
+    assert res.events.get("migrations", 0.0) == 0.0
+    assert res.events["walks:hyp-load"] == 20.0
+    assert res.events["icache-misses:hyp-load"] == 10.0
+    assert res.events["walks:capacity"] == 0.0
+    assert res.total_cycles == pytest.approx(8_200.0)
+    assert res.machine_cycles == pytest.approx(1e8)
+    assert res.overhead_pct == pytest.approx(0.0082)
+    assert res.cost_to_others_pct == 0.0
+    assert res.baseline_cycles == pytest.approx(100_000.0)
+    assert res.mode == "exact" and res.pcpus == 1 and res.duration_s == 0.1
+    assert res.events["references"] == pytest.approx(1e4)  # 1e5 per running vCPU-second
+
+
+def test_flush_on_switch_retrains_an_aarch32_guests_predictor(tmp_path: Path) -> None:
+    """As above with an AArch32 guest on a core whose predictors are visible: each load's
+    IC IALLU also flushes the predictor, which the guest retrains (bp_retrain 5,000) on its own
+    core only (the flush is local): bp-retrain = 10 x 5,000 = 50,000."""
+    res = exact(tmp_path, "flush-on-switch", pcpus=1, vms=2, arch="aarch32")
+    only(res, hyp_flush=4_000.0, tlb_refill=4_000.0, icache_refill=200.0, bp_retrain=50_000.0)
+
+
+def test_a_broadcast_flush_at_each_load_reaches_the_other_busy_core(tmp_path: Path) -> None:
+    """Four one-vCPU VMs pinned on two pCPUs (VMs 1, 3 on pCPU 0; 2, 4 on pCPU 1); at every
+    load the policy issues TLBI ALLE1IS. Each timeslice end loads one vCPU on each pCPU, pCPU 0
+    first: 20 charged loads. No guest broadcasts, so an IS flush costs its issuer the idle
+    latency op + sync = 1,500: hyp-flush = 20 x 1,500 = 30,000. The other pCPU runs a vCPU in
+    that step, so each flush sends 2 DVM messages to 1 busy core: dvm-others = 20 x 2 x 10 =
+    400 (not 2 receivers: a core never receives its own broadcast).
+
+    Refills: pCPU 0's own flush reaches pCPU 0 before pCPU 1's, so every entry removed on
+    pCPU 0 is charged to the load (tlb-refill), while on pCPU 1 pCPU 0's broadcast removes them
+    first (collateral-tlb). Each incoming vCPU walks its 2 pages after each of the 10 counted
+    timeslice ends: tlb-refill = 10 x 2 x 200 = 4,000 and collateral-tlb = 4,000; the I-cache
+    is untouched. Cost to others: 400 + 4,000 of 2 x 1e8 cycles = 0.0022%; total 38,400 =
+    0.0192%."""
+    res = exact(tmp_path, ALLE1IS_AT_LOAD, pcpus=2, vms=4)
+    only(
+        res, hyp_flush=30_000.0, dvm_others=400.0, tlb_refill=4_000.0, collateral_tlb=4_000.0
+    )
+    assert res.events["vcpu-loads"] == 20.0
+    assert res.events["hyp-flushes-is"] == 20.0
+    assert res.events["walks:hyp-load"] == 20.0
+    assert res.events["walks:hyp-broadcast"] == 20.0
+    assert res.cost_to_others_pct == pytest.approx(0.0022)
+    assert res.overhead_pct == pytest.approx(0.0192)
+
+
+def test_a_lone_issuers_fb_broadcast_never_queues(tmp_path: Path) -> None:
+    """FB, one VM of one vCPU on one pCPU; the guest issues a local TLBI VALE1 at 2,000 per
+    second (about 200 in 0.1 s). FB makes each one VALE1IS: a lone issuer never queues at the
+    Sync server (R = D), so it costs op + sync = 1,500 instead of a local TLBI's 100:
+    broadcast-issue = 1,400 per upgraded instruction. No other core: no DVM stall, no
+    collateral; the page it names is the guest's own (baseline)."""
+    res = exact(
+        tmp_path,
+        "fb",
+        pcpus=1,
+        vms=1,
+        ops={"pte_user": "vale1"},
+        rates={"pte_changes_per_s": 2000.0},
+    )
+    n = res.events["fb-upgraded"]
+    assert 100 < n < 300  # Poisson, mean 200
+    assert res.events["broadcasts-added"] == n
+    assert res.events["guest-local-maintenance"] == n
+    only(res, broadcast_issue=1_400.0 * n)
+
+
+def test_trapped_tlbis_cost_a_round_trip_and_a_broadcast(tmp_path: Path) -> None:
+    """trap-ttlb, the same lone vCPU: each local VALE1 traps (trap_roundtrip 1,000) and is
+    executed as VALE1IS, 1,500 for a lone issuer against the 100 of the instruction the guest
+    wrote: trap = 1,000 and broadcast-issue = 1,400 per trapped instruction."""
+    res = exact(
+        tmp_path,
+        "trap-ttlb",
+        pcpus=1,
+        vms=1,
+        ops={"pte_user": "vale1"},
+        rates={"pte_changes_per_s": 2000.0},
+    )
+    n = res.events["traps"]
+    assert 100 < n < 300
+    only(res, trap=1_000.0 * n, broadcast_issue=1_400.0 * n)
+
+
+def test_two_issuers_stall_each_other_and_queue(tmp_path: Path) -> None:
+    """FB, two one-vCPU VMs pinned on two pCPUs, each guest a local VALE1 at 20,000 per second
+    (20 per 1 ms step). Each upgraded broadcast sends 2 DVM messages to the 1 other busy core:
+    dvm-others = 20 per broadcast. Its issuer waits op + R with D = 1,000 <= R <= 2 D (two
+    issuers: at most the other's Sync ahead), and here both issue in every step, so R > D:
+    broadcast-issue lies strictly between 1,400 and 2,400 per broadcast. The VMs differ, so a
+    VALE1IS removes nothing on the other core: no collateral."""
+    res = exact(
+        tmp_path,
+        "fb",
+        pcpus=2,
+        vms=2,
+        ops={"pte_user": "vale1"},
+        rates={"pte_changes_per_s": 20_000.0},
+    )
+    n = res.events["broadcasts-added"]
+    assert 3_000 < n < 5_000  # Poisson, mean 2 x 2,000
+    assert res.cycles["dvm-others"] == pytest.approx(20.0 * n)
+    assert res.cost_to_others_pct == pytest.approx(100.0 * 20.0 * n / 2e8)
+    assert 1_400.0 * n < res.cycles["broadcast-issue"] < 2_400.0 * n
+    for cause in ("collateral-tlb", "tlb-refill", "hyp-flush", "icache-refill", "trap"):
+        assert res.cycles[cause] == 0.0, cause
