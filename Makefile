@@ -36,9 +36,12 @@ test-py313:
 	@test -x "$(PY313)" || { echo "test-py313: no python3.13 at '$(PY313)' (set PY313=...)"; exit 1; }
 	$(MAKE) test PY="$(PY313)" VENV=.venv313
 
-# mutation testing (mutmut, configured in pyproject.toml [tool.mutmut]); kill rate per package
+# mutation testing (mutmut, configured in pyproject.toml [tool.mutmut]); kill rate per package.
+# numba's default threading layer here is GNU OpenMP, which kills (SIGTERM) a process forked
+# after it ran a parallel loop: mutmut's forked children of exact-mode tests ended "suspicious".
+# The workqueue layer survives the fork (docs/testing.md, cost/ exact mode and DVM).
 mutation: $(STAMP)
-	$(BIN)/mutmut run $(foreach p,$(subst $(comma), ,$(MUTATE)),'vtlbsim.$(p).*')
+	NUMBA_THREADING_LAYER=workqueue $(BIN)/mutmut run $(foreach p,$(subst $(comma), ,$(MUTATE)),'vtlbsim.$(p).*')
 	$(BIN)/python tests/mutation_rates.py --survivors
 
 lint: $(STAMP)
