@@ -254,3 +254,20 @@ def test_anchor_socket_scope_gives_each_socket_its_own_sync_server() -> None:
     assert one_server.residence[0] == pytest.approx(3.3028, abs=1e-4)
     system = base.model_copy(update={"dvm_scope": "system"})
     assert broadcast_load(system, 0.5, 4.0, 2, 0.0).sync == 2.0
+
+
+def test_anchor_a_class_without_members_adds_nothing() -> None:
+    """The golden-ratio pair (two cores, Z = 1, one Sync of D = 1) solved together with a class
+    of no members (work 5, one Sync of 1): the pair keeps R = 1.6180, T = 2.6180, its queue at
+    the server Q = 2 R / T = 1.2361 jobs of 1 cycle (the backlog) and the server's utilisation
+    2 / T = 0.7639; the empty class has nothing at the server (residence exactly 0, stall 0),
+    so its iteration is its work, 5 cycles."""
+    pair = IssuerClass(2, 1.0, 0.0, 1.0, 1.0)
+    empty = IssuerClass(0, 5.0, 0.0, 1.0, 1.0)
+    sol = solve([pair, empty], np.zeros((2, 2)), 0.0)
+    assert sol.residence[0] == pytest.approx(1.6180, abs=1e-4)
+    assert sol.iteration[0] == pytest.approx(2.6180, abs=1e-4)
+    assert sol.residence[1] == 0.0 and sol.stall[1] == 0.0
+    assert sol.iteration[1] == pytest.approx(5.0)
+    assert sol.utilisation[0] == pytest.approx(0.7639, abs=1e-4)
+    assert sol.backlog[0] == pytest.approx(1.2361, abs=1e-4)

@@ -33,6 +33,7 @@ from vtlbsim.cost.workload import DomainGroup, SchedulerSpec, Workload
 DATA = Path(__file__).parent / "data"
 PLATFORM = str(DATA / "anchor-round.toml")
 ALLE1IS_AT_LOAD = f"{DATA / 'anchor_policies.py'}:AllE1IsAtLoad"
+IALLUIS_AT_LOAD = f"{DATA / 'anchor_policies.py'}:IcIalluIsAtLoad"
 TRACE = "I  00010000,4\n L 00020000,8\n"
 """Fetch of line 0x400 (page 16), load of line 0x800 (page 32); both non-global."""
 REFS = 1e5
@@ -56,6 +57,19 @@ def kind_file(tmp_path: Path, arch: str, ops: dict[str, str], rates: dict[str, f
     return str(f)
 
 
+def platform_file(tmp_path: Path, plat: dict[str, object]) -> str:
+    """anchor-round with the figures ``plat`` replaced, written to ``tmp_path``."""
+    lines = Path(PLATFORM).read_text().splitlines()
+    for i, line in enumerate(lines):
+        key = line.split(" = ", 1)[0]
+        if key in plat:
+            value = f'"{plat[key]}"' if isinstance(plat[key], str) else plat[key]
+            lines[i] = f'{key} = {{ value = {value}, assumption = "test" }}'
+    f = tmp_path / "platform.toml"
+    f.write_text("\n".join(lines) + "\n")
+    return str(f)
+
+
 def exact(
     tmp_path: Path,
     policy: str,
@@ -67,15 +81,18 @@ def exact(
     rates: dict[str, float] | None = None,
     duration_s: float = 0.1,
     backend: str = "numba",
+    sched: str = "pinned",
+    plat: dict[str, object] | None = None,
 ) -> CostResult:
-    """``policy`` over ``vms`` one-vCPU VMs of the traced quiet guest, pinned on ``pcpus``."""
+    """``policy`` over ``vms`` one-vCPU VMs of the traced quiet guest on ``pcpus`` (``sched``:
+    the scheduler's kind)."""
     kind = kind_file(tmp_path, arch, ops or {}, rates or {})
     trace = tmp_path / "two-refs.lackey"
     trace.write_text(TRACE)
     w = Workload(
-        platform=PLATFORM,
+        platform=platform_file(tmp_path, plat) if plat else PLATFORM,
         duration_s=duration_s,
-        scheduler=SchedulerSpec(kind="pinned", migrations_per_vcpu_s=0.0, timeslice_ms=10.0),
+        scheduler=SchedulerSpec(kind=sched, migrations_per_vcpu_s=0.0, timeslice_ms=10.0),  # type: ignore[arg-type]
         domains=[DomainGroup(kind=kind, count=vms, vcpus=1)],
     )
     return evaluate_exact(
@@ -140,9 +157,7 @@ def test_a_broadcast_flush_at_each_load_reaches_the_other_busy_core(tmp_path: Pa
     is untouched. Cost to others: 400 + 4,000 of 2 x 1e8 cycles = 0.0022%; total 38,400 =
     0.0192%."""
     res = exact(tmp_path, ALLE1IS_AT_LOAD, pcpus=2, vms=4)
-    only(
-        res, hyp_flush=30_000.0, dvm_others=400.0, tlb_refill=4_000.0, collateral_tlb=4_000.0
-    )
+    only(res, hyp_flush=30_000.0, dvm_others=400.0, tlb_refill=4_000.0, collateral_tlb=4_000.0)
     assert res.events["vcpu-loads"] == 20.0
     assert res.events["hyp-flushes-is"] == 20.0
     assert res.events["walks:hyp-load"] == 20.0
@@ -189,13 +204,31 @@ def test_trapped_tlbis_cost_a_round_trip_and_a_broadcast(tmp_path: Path) -> None
     only(res, trap=1_000.0 * n, broadcast_issue=1_400.0 * n)
 
 
-def test_two_issuers_stall_each_other_and_queue(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("plat", "stall", "low", "high"),
+    [
+        ({}, 20.0, 1_400.0, 2_400.0),
+        ({"dvm_scope": "filtered"}, 0.0, 1_400.0, 2_400.0),
+        ({"dvm_scope": "socket", "cores": 2, "sockets": 2}, 0.0, 1_400.0, 1_400.0),
+    ],
+    ids=["system", "filtered", "socket"],
+)
+def test_two_issuers_stall_each_other_and_queue(
+    tmp_path: Path, plat: dict[str, object], stall: float, low: float, high: float
+) -> None:
     """FB, two one-vCPU VMs pinned on two pCPUs, each guest a local VALE1 at 20,000 per second
-    (20 per 1 ms step). Each upgraded broadcast sends 2 DVM messages to the 1 other busy core:
-    dvm-others = 20 per broadcast. Its issuer waits op + R with D = 1,000 <= R <= 2 D (two
-    issuers: at most the other's Sync ahead), and here both issue in every step, so R > D:
-    broadcast-issue lies strictly between 1,400 and 2,400 per broadcast. The VMs differ, so a
-    VALE1IS removes nothing on the other core: no collateral."""
+    (20 per 1 ms step, both pCPUs issuing in every step).
+
+    - system scope: each upgraded broadcast sends 2 DVM messages to the 1 other busy core:
+      dvm-others = 20 per broadcast; its issuer waits op + R with D = 1,000 < R <= 2 D (the
+      other's Sync may be ahead): broadcast-issue strictly between 1,400 and 2,400 each.
+    - filtered (a VMID snoop filter): the other core never ran this VM: no stall; one Sync
+      server still, so the same queueing bounds.
+    - socket scope on 2 sockets of 1 core: the broadcast reaches no other core (no stall) and
+      each socket has its own Sync server, so each issuer is alone at its server, R = D:
+      exactly 1,400 each.
+
+    The VMs differ, so a VALE1IS removes nothing on the other core: no collateral."""
     res = exact(
         tmp_path,
         "fb",
@@ -203,11 +236,56 @@ def test_two_issuers_stall_each_other_and_queue(tmp_path: Path) -> None:
         vms=2,
         ops={"pte_user": "vale1"},
         rates={"pte_changes_per_s": 20_000.0},
+        plat=plat,
     )
     n = res.events["broadcasts-added"]
     assert 3_000 < n < 5_000  # Poisson, mean 2 x 2,000
-    assert res.cycles["dvm-others"] == pytest.approx(20.0 * n)
-    assert res.cost_to_others_pct == pytest.approx(100.0 * 20.0 * n / 2e8)
-    assert 1_400.0 * n < res.cycles["broadcast-issue"] < 2_400.0 * n
+    assert res.cycles["dvm-others"] == pytest.approx(stall * n)
+    assert res.cost_to_others_pct == pytest.approx(100.0 * stall * n / 2e8)
+    issue = res.cycles["broadcast-issue"]
+    if low == high:
+        assert issue == pytest.approx(low * n)
+    else:
+        assert low * n < issue < high * n
     for cause in ("collateral-tlb", "tlb-refill", "hyp-flush", "icache-refill", "trap"):
         assert res.cycles[cause] == 0.0, cause
+
+
+def test_an_icache_broadcast_at_each_load_retrains_aarch32_predictors(tmp_path: Path) -> None:
+    """Four one-vCPU AArch32 VMs pinned on two pCPUs, IC IALLUIS at every load (20 charged):
+    the issuer waits the idle broadcast (1,500) plus what invalidating its whole I-cache costs
+    beyond a local TLBI (300 - 100): hyp-flush = 20 x 1,700 = 34,000; 2 DVM messages to the
+    other busy core: dvm-others = 20 x 20 = 400. On cores whose predictors are visible it also
+    flushes the predictor: the incoming vCPU and the one running on the other core each
+    retrain, bp-retrain = 20 x 2 x 5,000 = 200,000 (half of it to the other core). Every
+    I-cache line of both cores goes: each incoming vCPU misses its line once after each of the
+    10 counted timeslice ends, on pCPU 0 charged to its load, on pCPU 1 to pCPU 0's broadcast
+    (it arrives first): icache-refill = 20 x 20 = 400 (200 of them to others). TLBs untouched.
+    Cost to others 400 + 100,000 + 200 = 100,600 of 2e8 cycles = 0.0503%; total 234,800 =
+    0.1174%."""
+    res = exact(tmp_path, IALLUIS_AT_LOAD, pcpus=2, vms=4, arch="aarch32")
+    only(res, hyp_flush=34_000.0, dvm_others=400.0, bp_retrain=200_000.0, icache_refill=400.0)
+    assert res.events["icache-misses:hyp-load"] == 10.0
+    assert res.events["icache-misses:hyp-broadcast"] == 10.0
+    assert res.cost_to_others_pct == pytest.approx(0.0503)
+    assert res.overhead_pct == pytest.approx(0.1174)
+
+
+def test_round_robin_loads_every_pcpu_at_every_timeslice_end(tmp_path: Path) -> None:
+    """flush-on-switch, four one-vCPU VMs round-robin on two pCPUs: at a timeslice end both
+    running vCPUs go to the back of the FIFO behind the two waiting ones, so each pCPU loads a
+    vCPU that was not running: 2 loads per timeslice end, 20 charged (baseline 200,000) and
+    hyp-flush = 20 x 400 = 8,000. Which pCPU a vCPU lands on is random, but every load is
+    followed by 2 walks and 1 I-cache miss: its entries on that pCPU are either removed by this
+    load's flush (charged to it) or were never there (a cold miss, the baseline), and its I-cache
+    line there was removed by some load's IC IALLU or never filled. So 20 x 2 walks and 20
+    I-cache misses in all, those charged to loads costing 200 and 20 each."""
+    res = exact(tmp_path, "flush-on-switch", pcpus=2, vms=4, sched="round-robin")
+    assert res.events["vcpu-loads"] == 20.0
+    assert res.baseline_cycles == pytest.approx(200_000.0)
+    walks = res.events["walks:hyp-load"]
+    misses = res.events["icache-misses:hyp-load"]
+    assert walks > 0 and walks + res.events["walks:capacity"] == 40.0
+    assert misses + res.events["icache-misses:capacity"] == 20.0
+    assert 0 < res.events["migrations"] < 20
+    only(res, hyp_flush=8_000.0, tlb_refill=200.0 * walks, icache_refill=20.0 * misses)

@@ -20,3 +20,17 @@ class AllE1IsAtLoad(Policy):
 
     def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
         return (HYP_OPS["alle1is"],)
+
+
+class IcIalluIsAtLoad(Policy):
+    """IC IALLUIS (the whole I-cache of every core, broadcast) at every load."""
+
+    name = "test-ic-ialluis-at-load"
+    summary = "IC IALLUIS at every vCPU load"
+    load_history = False
+
+    def hcr(self, vcpu: VcpuInfo) -> Hcr:
+        return NO_FLAGS
+
+    def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
+        return (HYP_OPS["ialluis"],)
