@@ -16,7 +16,7 @@ from vtlbsim.cost import dvm
 from vtlbsim.cost.analytic import evaluate_analytic
 from vtlbsim.cost.dvm import IssuerClass, broadcast_load, solve, step_issue
 from vtlbsim.cost.exact import evaluate_exact
-from vtlbsim.cost.platform import load_platform
+from vtlbsim.cost.platform import Platform, load_platform
 from vtlbsim.cost.workload import Workload
 
 DATA = Path(__file__).parent / "data"
@@ -69,6 +69,7 @@ def test_anchor_exact_mode_step_pricing() -> None:
     plat = load_platform(CONTENDED).model_copy(
         update={"dvm_op_cycles": 0.0, "dvm_sync_cycles": 1.0, "dvm_receive_cycles": 0.0}
     )
+    dvm._step_solution.cache_clear()  # an earlier test's solution would hide a change of solve
     out = step_issue(plat, np.array([1, 1, 0, 0]), np.zeros(4, np.int64), 2.0, 1)
     assert out[0] == pytest.approx(1.6180, abs=1e-4) and out[1] == out[0]
     assert out[2] == pytest.approx(2.2361, abs=1e-4)
@@ -271,3 +272,78 @@ def test_anchor_a_class_without_members_adds_nothing() -> None:
     assert sol.iteration[1] == pytest.approx(5.0)
     assert sol.utilisation[0] == pytest.approx(0.7639, abs=1e-4)
     assert sol.backlog[0] == pytest.approx(1.2361, abs=1e-4)
+
+
+def test_anchor_one_class_with_demand_above_one_cycle() -> None:
+    """The golden-ratio pair scaled by 2 (Z = 2, D = 2): R^2 + (2 - 2 x 2) R - 2 x 2 = 0, so
+    R = 1 + sqrt 5 = 3.2361 and T = 5.2361; the server is busy N / T x D = 4 / 5.2361 = 0.7639
+    of the time (scale-free) and an arriving Sync finds the pair's queue, N R / T = 1.2361
+    jobs of D = 2 cycles: a backlog of 2.4721 cycles."""
+    sol = solve([IssuerClass(2, 2.0, 0.0, 1.0, 2.0)], np.zeros((1, 1)), 0.0)
+    assert sol.residence[0] == pytest.approx(1.0 + math.sqrt(5.0))
+    assert sol.iteration[0] == pytest.approx(3.0 + math.sqrt(5.0))
+    assert sol.utilisation[0] == pytest.approx(0.7639, abs=1e-4)
+    assert sol.backlog[0] == pytest.approx(2.4721, abs=1e-4)
+
+
+def test_anchor_an_empty_class_alone() -> None:
+    """A class of no members (work 5, one Sync of 1) on its own: nothing at the server
+    (residence, utilisation and backlog exactly 0); its iteration is its work, 5 cycles."""
+    sol = solve([IssuerClass(0, 5.0, 0.0, 1.0, 1.0)], np.zeros((1, 1)), 0.0)
+    assert sol.residence[0] == 0.0
+    assert sol.utilisation[0] == 0.0 and sol.backlog[0] == 0.0
+    assert sol.iteration[0] == pytest.approx(5.0)
+
+
+def test_anchor_a_pair_that_stalls_each_other() -> None:
+    """Two cores, no Syncs (no server), each working 900 cycles and issuing for 100 per
+    iteration, each receiving 2 messages per iteration of the other at 50 cycles each: the
+    stall share f = 100 / T with T = 900 / (1 - f) + 100, i.e. f^2 - 11 f + 1 = 0:
+    f = (11 - sqrt 117) / 2 = 0.091673 and T = 100 / f = 550 + 50 sqrt 117 = 1090.83."""
+    sol = solve([IssuerClass(2, 900.0, 100.0, 0.0, 0.0)], np.array([[2.0]]), 50.0)
+    assert sol.stall[0] == pytest.approx((11.0 - math.sqrt(117.0)) / 2.0, rel=1e-9)
+    assert sol.iteration[0] == pytest.approx(550.0 + 50.0 * math.sqrt(117.0), rel=1e-9)
+    assert sol.residence[0] == 0.0
+
+
+def _unit(scope: str = "system", **more: float) -> Platform:
+    """kunpeng920-2s (2 sockets) with an operation of 0 cycles, a Sync of 1 and no receive
+    stall, so broadcast_load's figures are the closed model's in units of one Sync."""
+    return load_platform("kunpeng920-2s").model_copy(
+        update={
+            "dvm_op_cycles": 0.0,
+            "dvm_sync_cycles": 1.0,
+            "dvm_socket_factor": 1.0,
+            "dvm_receive_cycles": 0.0,
+            "dvm_scope": scope,
+            **more,
+        }
+    )
+
+
+def test_anchor_broadcast_load_records_what_it_solved() -> None:
+    """One socket, op 0, Sync 1, two issuers at rate 1/2 (Z = 2 - 0 - 1 = 1): the golden pair,
+    issue = 0 + R = 1.6180, the server busy 0.7639, no stall; idle (rate 0, or no issuers)
+    it is op + Sync = 1 with nothing at the server; one issuer at rate 1/2 never queues
+    (issue 1) and keeps the server busy rate x Sync = 0.5 of the time."""
+    plat = _unit()
+    load = broadcast_load(plat, 0.5, 2.0, 1, 0.0)
+    assert (load.rate, load.issuers, load.op, load.sync) == (0.5, 2.0, 0.0, 1.0)
+    assert load.issue == pytest.approx(1.6180, abs=1e-4)
+    assert load.utilisation == pytest.approx(0.7639, abs=1e-4) and load.stall == 0.0
+    idle = dvm.BroadcastLoad(0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0)
+    assert broadcast_load(plat, 0.0, 2.0, 1, 0.0) == idle
+    assert broadcast_load(plat, 0.5, 0.0, 1, 0.0) == idle
+    alone = broadcast_load(plat, 0.5, 1.0, 1, 0.0)
+    assert alone.issue == pytest.approx(1.0) and alone.utilisation == pytest.approx(0.5)
+
+
+def test_anchor_saturated_issuers_wait_for_every_other_sync() -> None:
+    """Issuers with no think time (1 / rate <= op + Sync: work 0) queue behind every other
+    one: R^2 - N D R = 0, R = N D. One socket, two at rate 1 (1 / rate = 1 = the Sync):
+    issue = 2. System scope over 2 sockets (Sync x 2 = 2 cycles, one server), four at rate
+    1/2 (1 / rate = 2 = the Sync): R = 4 x 2 = 8. Socket scope, two issuers on 2 sockets: each
+    alone at its socket's server, R = D = 1."""
+    assert broadcast_load(_unit(), 1.0, 2.0, 1, 0.0).issue == pytest.approx(2.0)
+    assert broadcast_load(_unit(), 0.5, 4.0, 2, 0.0).issue == pytest.approx(8.0)
+    assert broadcast_load(_unit("socket"), 0.5, 2.0, 2, 0.0).issue == pytest.approx(1.0)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from vtlbsim.cost import dvm
 from vtlbsim.cost.exact import evaluate_exact
 from vtlbsim.cost.result import CostResult
 from vtlbsim.cost.workload import DomainGroup, SchedulerSpec, Workload
@@ -55,6 +56,12 @@ def kind_file(tmp_path: Path, arch: str, ops: dict[str, str], rates: dict[str, f
     f = tmp_path / f"guest-{arch}.toml"
     f.write_text("\n".join(out) + "\n")
     return str(f)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dvm_solutions() -> None:
+    """Each run prices its steps with ``dvm.solve``, not with a solution an earlier test cached."""
+    dvm._step_solution.cache_clear()
 
 
 def platform_file(tmp_path: Path, plat: dict[str, object]) -> str:
