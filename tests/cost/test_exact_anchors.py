@@ -35,6 +35,7 @@ DATA = Path(__file__).parent / "data"
 PLATFORM = str(DATA / "anchor-round.toml")
 ALLE1IS_AT_LOAD = f"{DATA / 'anchor_policies.py'}:AllE1IsAtLoad"
 IALLUIS_AT_LOAD = f"{DATA / 'anchor_policies.py'}:IcIalluIsAtLoad"
+VMALLS12E1IS_AT_LOAD = f"{DATA / 'anchor_policies.py'}:VmallS12E1IsAtLoad"
 TRACE = "I  00010000,4\n L 00020000,8\n"
 """Fetch of line 0x400 (page 16), load of line 0x800 (page 32); both non-global."""
 REFS = 1e5
@@ -90,9 +91,10 @@ def exact(
     backend: str = "numba",
     sched: str = "pinned",
     plat: dict[str, object] | None = None,
+    vcpus: int = 1,
 ) -> CostResult:
-    """``policy`` over ``vms`` one-vCPU VMs of the traced quiet guest on ``pcpus`` (``sched``:
-    the scheduler's kind)."""
+    """``policy`` over ``vms`` VMs of ``vcpus`` vCPUs of the traced quiet guest on ``pcpus``
+    (``sched``: the scheduler's kind; ``plat``: figures replacing anchor-round's)."""
     kind = kind_file(tmp_path, arch, ops or {}, rates or {})
     trace = tmp_path / "two-refs.lackey"
     trace.write_text(TRACE)
@@ -100,7 +102,7 @@ def exact(
         platform=platform_file(tmp_path, plat) if plat else PLATFORM,
         duration_s=duration_s,
         scheduler=SchedulerSpec(kind=sched, migrations_per_vcpu_s=0.0, timeslice_ms=10.0),  # type: ignore[arg-type]
-        domains=[DomainGroup(kind=kind, count=vms, vcpus=1)],
+        domains=[DomainGroup(kind=kind, count=vms, vcpus=vcpus)],
     )
     return evaluate_exact(
         w, policy, pcpus, 1, None, traces={kind: str(trace)}, backend=backend, refs_per_vcpu_s=REFS
@@ -171,6 +173,28 @@ def test_a_broadcast_flush_at_each_load_reaches_the_other_busy_core(tmp_path: Pa
     assert res.events["walks:hyp-broadcast"] == 20.0
     assert res.cost_to_others_pct == pytest.approx(0.0022)
     assert res.overhead_pct == pytest.approx(0.0192)
+
+
+@pytest.mark.parametrize(
+    "plat",
+    [{}, {"dvm_scope": "filtered"}, {"dvm_scope": "socket", "sockets": 2}],
+    ids=["system", "filtered", "socket"],
+)
+def test_a_vmid_broadcast_at_each_load_reaches_the_vms_other_core(
+    tmp_path: Path, plat: dict[str, object]
+) -> None:
+    """Two VMs of two vCPUs pinned on two pCPUs (vCPU k of each on pCPU k); at every load the
+    policy issues TLBI VMALLS12E1IS for the loaded VMID. Each timeslice end switches both
+    pCPUs to the other VM, pCPU 0 first: 20 charged loads, each an idle broadcast (1,500):
+    hyp-flush = 30,000. The other pCPU runs a vCPU in that step, and it reaches it whatever
+    the scope: system; a VMID snoop filter (the VM's other vCPU ran there); or socket scope
+    with 2 sockets of 2 cores (pCPUs 0 and 1 share socket 0): dvm-others = 20 x 2 x 10 = 400
+    in all three (pCPU 0's flush too, although pCPU 1's vCPU has left for the timeslice end).
+    The incoming VM's entries on both pCPUs go; as with ALLE1IS, pCPU 0's are charged to its
+    load and pCPU 1's to pCPU 0's broadcast: tlb-refill = collateral-tlb = 10 x 2 x 200."""
+    res = exact(tmp_path, VMALLS12E1IS_AT_LOAD, pcpus=2, vms=2, vcpus=2, plat=plat)
+    only(res, hyp_flush=30_000.0, dvm_others=400.0, tlb_refill=4_000.0, collateral_tlb=4_000.0)
+    assert res.events["vcpu-loads"] == 20.0
 
 
 def test_a_lone_issuers_fb_broadcast_never_queues(tmp_path: Path) -> None:

@@ -163,6 +163,10 @@ class _Run:
         if self.charge:
             self.events[name] = self.events.get(name, 0.0) + n
 
+    def is_busy(self, q: int) -> bool:
+        """Whether PE ``q`` runs a vCPU (in the current step, while ``busy`` is set)."""
+        return q in self.busy if self.busy is not None else self.running[q] is not None
+
     def busy_others(self, p: int) -> int:
         """PEs other than ``p`` that run a vCPU (they handle a broadcast's DVM operation)."""
         if self.busy is None:

@@ -24,18 +24,17 @@ if TYPE_CHECKING:
 def receivers(run: _Run, p: int, vmid: int, o: MaintenanceOp | HypOp) -> int:
     """Busy PEs other than ``p`` that a broadcast of ``o`` reaches (``dvm_scope``): every
     one; those of ``p``'s socket; or (a VMID snoop filter, TLB maintenance) those the VMID
-    ran on since the run began."""
+    ran on since the run began. Busy as ``_Run.busy_others`` counts them: at a load, the PEs
+    that run a vCPU in the step (not only those already reloaded at a timeslice end)."""
     plat = run.plat
     if plat.dvm_scope == "socket":
         mine = plat.socket_of(p)
         return sum(
-            1
-            for q, vi in enumerate(run.running)
-            if q != p and vi is not None and plat.socket_of(q) == mine
+            1 for q in range(run.pcpus) if q != p and run.is_busy(q) and plat.socket_of(q) == mine
         )
     if plat.dvm_scope == "filtered" and filterable(o):
         ran = run.ran.get(vmid, set())
-        return sum(1 for q in ran if q != p and run.running[q] is not None)
+        return sum(1 for q in ran if q != p and run.is_busy(q))
     return run.busy_others(p)
 
 

@@ -34,3 +34,17 @@ class IcIalluIsAtLoad(Policy):
 
     def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
         return (HYP_OPS["ialluis"],)
+
+
+class VmallS12E1IsAtLoad(Policy):
+    """TLBI VMALLS12E1IS (the loaded vCPU's VMID, broadcast) at every load."""
+
+    name = "test-vmalls12e1is-at-load"
+    summary = "TLBI VMALLS12E1IS at every vCPU load"
+    load_history = False
+
+    def hcr(self, vcpu: VcpuInfo) -> Hcr:
+        return NO_FLAGS
+
+    def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
+        return (HYP_OPS["vmalls12e1is"],)
