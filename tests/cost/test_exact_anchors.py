@@ -197,6 +197,17 @@ def test_a_vmid_broadcast_at_each_load_reaches_the_vms_other_core(
     assert res.events["vcpu-loads"] == 20.0
 
 
+def test_a_vmid_broadcast_spares_the_other_vms_entries(tmp_path: Path) -> None:
+    """Three one-vCPU VMs pinned on two pCPUs: VMs 1 and 3 take turns on pCPU 0, VM 2 runs on
+    pCPU 1 without a reload. TLBI VMALLS12E1IS at each of pCPU 0's 10 charged loads: hyp-flush
+    = 10 x 1,500 = 15,000; 2 messages to busy pCPU 1 each: dvm-others = 200; the incoming VM's
+    2 pages on pCPU 0: tlb-refill = 10 x 2 x 200 = 4,000. The broadcast names the loaded VMID,
+    so VM 2's entries on pCPU 1 stay: no collateral."""
+    res = exact(tmp_path, VMALLS12E1IS_AT_LOAD, pcpus=2, vms=3)
+    only(res, hyp_flush=15_000.0, dvm_others=200.0, tlb_refill=4_000.0)
+    assert res.events["vcpu-loads"] == 10.0
+
+
 def test_a_lone_issuers_fb_broadcast_never_queues(tmp_path: Path) -> None:
     """FB, one VM of one vCPU on one pCPU; the guest issues a local TLBI VALE1 at 2,000 per
     second (about 200 in 0.1 s). FB makes each one VALE1IS: a lone issuer never queues at the
