@@ -90,6 +90,7 @@ def exact(
     duration_s: float = 0.1,
     backend: str = "numba",
     sched: str = "pinned",
+    migrations: float = 0.0,
     plat: dict[str, object] | None = None,
     vcpus: int = 1,
 ) -> CostResult:
@@ -101,7 +102,7 @@ def exact(
     w = Workload(
         platform=platform_file(tmp_path, plat) if plat else PLATFORM,
         duration_s=duration_s,
-        scheduler=SchedulerSpec(kind=sched, migrations_per_vcpu_s=0.0, timeslice_ms=10.0),  # type: ignore[arg-type]
+        scheduler=SchedulerSpec(kind=sched, migrations_per_vcpu_s=migrations, timeslice_ms=10.0),  # type: ignore[arg-type]
         domains=[DomainGroup(kind=kind, count=vms, vcpus=vcpus)],
     )
     return evaluate_exact(
@@ -331,3 +332,38 @@ def test_round_robin_loads_every_pcpu_at_every_timeslice_end(tmp_path: Path) -> 
     assert misses + res.events["icache-misses:capacity"] == 20.0
     assert 0 < res.events["migrations"] < 20
     only(res, hyp_flush=8_000.0, tlb_refill=200.0 * walks, icache_refill=20.0 * misses)
+
+
+@pytest.mark.parametrize(
+    ("vms", "rate", "low", "high"),
+    [(1, 200.0, 5, 40), (2, 200.0, 10, 80), (4, 50.0, 10, 20), (4, 300.0, 40, 120)],
+    ids=["to-an-idle-pcpu", "swaps", "steals", "steals-and-swaps"],
+)
+def test_random_migrate_flushes_at_every_load_it_makes(
+    tmp_path: Path, vms: int, rate: float, low: int, high: int
+) -> None:
+    """flush-on-switch (400 a load) under random-migrate on two pCPUs for 0.1 s; the number of
+    moves is random, what each costs is not: hyp-flush = 400 per load, tlb-refill 200 per walk
+    charged to a load and icache-refill 20 per such miss, nothing else.
+
+    - one vCPU, rate 200/s: it moves to the idle pCPU ~20 times, each load a migration;
+    - two vCPUs on two pCPUs: ~20 swaps, each two loads and two migrations (even counts);
+    - four vCPUs (overcommit), 50/s: 2 loads per timeslice end at most (10 counted), some
+      steals (a vCPU may go on running: no load), migrations at most the loads;
+    - four vCPUs, 300/s, above the timeslice rate: every timeslice end steals (2 loads, 20
+      counted), plus swaps within the slice at (300 - 100) / 2 per running vCPU-second, two
+      running: ~20 swaps, 40 loads; about 60 in all."""
+    res = exact(
+        tmp_path, "flush-on-switch", pcpus=2, vms=vms, sched="random-migrate", migrations=rate
+    )
+    loads, moves = res.events["vcpu-loads"], res.events.get("migrations", 0.0)
+    assert low <= loads <= high
+    if vms <= 2:
+        assert moves == loads
+    if vms == 2:
+        assert loads % 2 == 0
+    if vms == 4:
+        assert 0 < moves <= loads
+    walks, misses = res.events["walks:hyp-load"], res.events["icache-misses:hyp-load"]
+    assert 0 < walks <= 2 * loads and 0 < misses <= loads
+    only(res, hyp_flush=400.0 * loads, tlb_refill=200.0 * walks, icache_refill=20.0 * misses)
