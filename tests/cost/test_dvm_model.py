@@ -3,6 +3,7 @@ and analytic and exact mode sharing it."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from pathlib import Path
@@ -347,3 +348,33 @@ def test_anchor_saturated_issuers_wait_for_every_other_sync() -> None:
     assert broadcast_load(_unit(), 1.0, 2.0, 1, 0.0).issue == pytest.approx(2.0)
     assert broadcast_load(_unit(), 0.5, 4.0, 2, 0.0).issue == pytest.approx(8.0)
     assert broadcast_load(_unit("socket"), 0.5, 2.0, 2, 0.0).issue == pytest.approx(1.0)
+
+
+def test_anchor_the_servers_follow_the_classes() -> None:
+    """No class: empty per-class arrays and one idle server. A lone issuer (work 100, issue
+    20, one Sync of 30: R = 30, T = 150) visiting server 1: two servers, server 0 idle and
+    server 1 busy 30 / 150 = 0.2 of the time; at server 0 (the default): one server."""
+    none = solve([], np.zeros((0, 0)), 0.0)
+    assert none.iteration.shape == none.residence.shape == none.stall.shape == (0,)
+    assert list(none.utilisation) == [0.0] and list(none.backlog) == [0.0]
+    lone = IssuerClass(1, 100.0, 20.0, 1.0, 30.0)
+    at_1 = solve([dataclasses.replace(lone, server=1)], np.zeros((1, 1)), 0.0)
+    assert list(at_1.utilisation) == [0.0, pytest.approx(0.2)]
+    assert at_1.iteration[0] == pytest.approx(150.0)
+    assert len(solve([lone], np.zeros((1, 1)), 0.0).utilisation) == 1
+
+
+def test_anchor_the_victim_of_an_issuer_with_two_syncs() -> None:
+    """The victim anchor with the issuer's Sync time split into two Syncs of 50 (work 800,
+    issue 100): alone at its server it waits 2 x 50 = 100, T = 1000; the server is busy
+    1 / 1000 x 2 x 50 = 0.1 of the time and holds its queue 100 / 1000 = 0.1 jobs of 50
+    cycles: backlog 5. The victim loses 50 x 2 / 1000 = 0.1 of its time: T = 1111.1."""
+    issuer = IssuerClass(1, 800.0, 100.0, 2.0, 50.0)
+    victim = IssuerClass(1, 1000.0, 0.0, 0.0, 0.0)
+    sol = solve([issuer, victim], np.array([[0.0, 0.0], [2.0, 0.0]]), 50.0)
+    assert sol.residence[0] == pytest.approx(100.0)
+    assert sol.iteration[0] == pytest.approx(1000.0)
+    assert sol.utilisation[0] == pytest.approx(0.1)
+    assert sol.backlog[0] == pytest.approx(5.0)
+    assert sol.stall[1] == pytest.approx(0.1)
+    assert sol.iteration[1] == pytest.approx(1111.111, abs=1e-3)
