@@ -1,5 +1,6 @@
 """Policies for tests/cost/test_exact_anchors.py (loaded by file path, ``FILE.py:Class``): each
-does one thing at every vCPU load, so an exact run's figures follow from the load count."""
+issues one hypervisor instruction at every vCPU load, so an exact run's figures follow from
+the load count."""
 
 from collections.abc import Sequence
 
@@ -8,43 +9,26 @@ from vtlbsim.arch.ops import HYP_OPS, HypOp
 from vtlbsim.hyp.policy import NO_FLAGS, Policy, VcpuInfo, VcpuLoad
 
 
-class AllE1IsAtLoad(Policy):
-    """TLBI ALLE1IS (every VMID, broadcast) at every load, as Xvisor does at a pCPU change."""
+def at_every_load(instruction: str) -> type[Policy]:
+    """A policy that executes the hypervisor instruction ``instruction`` at every load."""
 
-    name = "test-alle1is-at-load"
-    summary = "TLBI ALLE1IS at every vCPU load"
-    load_history = False
+    class AtEveryLoad(Policy):
+        name = f"test-{instruction}-at-load"
+        summary = f"{instruction} at every vCPU load"
+        load_history = False
 
-    def hcr(self, vcpu: VcpuInfo) -> Hcr:
-        return NO_FLAGS
+        def hcr(self, vcpu: VcpuInfo) -> Hcr:
+            return NO_FLAGS
 
-    def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
-        return (HYP_OPS["alle1is"],)
+        def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
+            return (HYP_OPS[instruction],)
 
-
-class IcIalluIsAtLoad(Policy):
-    """IC IALLUIS (the whole I-cache of every core, broadcast) at every load."""
-
-    name = "test-ic-ialluis-at-load"
-    summary = "IC IALLUIS at every vCPU load"
-    load_history = False
-
-    def hcr(self, vcpu: VcpuInfo) -> Hcr:
-        return NO_FLAGS
-
-    def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
-        return (HYP_OPS["ialluis"],)
+    return AtEveryLoad
 
 
-class VmallS12E1IsAtLoad(Policy):
-    """TLBI VMALLS12E1IS (the loaded vCPU's VMID, broadcast) at every load."""
-
-    name = "test-vmalls12e1is-at-load"
-    summary = "TLBI VMALLS12E1IS at every vCPU load"
-    load_history = False
-
-    def hcr(self, vcpu: VcpuInfo) -> Hcr:
-        return NO_FLAGS
-
-    def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
-        return (HYP_OPS["vmalls12e1is"],)
+AllE1IsAtLoad = at_every_load("alle1is")
+"""TLBI ALLE1IS (every VMID, broadcast), as Xvisor does at a pCPU change."""
+VmallS12E1IsAtLoad = at_every_load("vmalls12e1is")
+"""TLBI VMALLS12E1IS (the loaded vCPU's VMID, broadcast)."""
+IcIalluIsAtLoad = at_every_load("ialluis")
+"""IC IALLUIS (the whole I-cache of every core, broadcast)."""
