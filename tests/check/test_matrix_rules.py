@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from vtlbsim import datafiles
 from vtlbsim.arch.ops import DEFAULT_BP, BpReading
 from vtlbsim.check import matrix
 from vtlbsim.check.matrix import Options, VerdictCache, pair_fingerprint
@@ -126,7 +127,7 @@ def test_stored_verdicts_are_read_under_both_readings(
     assert matrix.safe(UP, "none") is True
     assert matrix.safe(f"{UP}@invisible", "none") is True
     copy = tmp_path / f"{UP}.toml"
-    copy.write_text((matrix._PKG / "data/profiles/guests" / f"{UP}.toml").read_text())
+    copy.write_text((datafiles.package_dir(datafiles.GUESTS) / f"{UP}.toml").read_text())
     assert matrix.safe(str(copy), "none") is False
 
 
@@ -193,7 +194,7 @@ def test_every_option_is_part_of_a_pair_fingerprint() -> None:
 def test_a_kinds_fingerprint_is_its_behaviour_not_its_prose(tmp_path: Path) -> None:
     """A kind file with another description and other rates replays the same: the same kind
     fingerprint; another instruction is another fingerprint."""
-    text = (matrix._PKG / "data/profiles/guests" / f"{UP}.toml").read_text()
+    text = (datafiles.package_dir(datafiles.GUESTS) / f"{UP}.toml").read_text()
     reworded = tmp_path / "reworded.toml"
     reworded.write_text(
         text.replace('description = "', 'description = "reworded: ').replace(
@@ -280,7 +281,8 @@ def _all_current_rows() -> tuple[list[dict[str, object]], list[dict[str, object]
 def test_write_cache_recomputes_only_the_pairs_it_lacks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every current row is kept as it was; the two rows taken out (percpu-tables under
+    """Every current row is kept as it was (a row without a fingerprint, or not a row at all,
+    is dropped); the two rows taken out (percpu-tables under
     ``none`` at the default reading, the UP kernel under ``none`` read ``invisible``) are the
     only pairs checked, and come back with their hand-derived verdicts: H2 in 5 actions, H1
     (through the TLB, the predictor being invisible) in 7. The file keeps the default size,
@@ -290,10 +292,11 @@ def test_write_cache_recomputes_only_the_pairs_it_lacks(
         next(r for r in verdicts if (r["kind"], r["policy"]) == (PERCPU, "none")),
         next(r for r in other if (r["kind"], r["policy"], r["bp"]) == (UP, "none", "invisible")),
     ]
+    stray = {"kind": UP, "policy": "none", "safe": True}  # no fingerprint: never kept
     path = _write(
         tmp_path / "s.json",
-        [r for r in verdicts if r is not drop[0]],
-        [r for r in other if r is not drop[1]],
+        [stray, *(r for r in verdicts if r is not drop[0])],
+        [r for r in other if r is not drop[1]] + ["not a row"],
     )
     checked: list[tuple[str, str, str]] = []
     real = matrix._check_pair

@@ -11,11 +11,13 @@ pinned, never the probed last levels)."""
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 
 import pytest
 
+from vtlbsim import datafiles
 from vtlbsim.check.actions import GuestModel, GuestState
-from vtlbsim.check.explore import Explorer, check, probe
+from vtlbsim.check.explore import Explorer, GuestDisciplineError, check, probe
 from vtlbsim.check.oracle import Oracle
 from vtlbsim.check.snapshot import copy_state
 from vtlbsim.hyp.registry import resolve
@@ -23,6 +25,7 @@ from vtlbsim.sim.engine import Engine
 from vtlbsim.sim.events import Access, AccessKind, Event
 
 PERCPU = "percpu-tables"
+DATA = datafiles.package_dir(datafiles.GUESTS)
 
 
 def _explorer(kind: str = PERCPU, policy: str = "none", vcpus: int = 2) -> Explorer:
@@ -73,6 +76,21 @@ def test_a_one_vcpu_kind_has_one_state_at_depth_1() -> None:
     told: list[tuple[int, int]] = []
     check("linux-arm32-up", "fb", depth=4, progress=lambda d, s: told.append((d, s)))
     assert told[0] == (1, 2)
+
+
+@pytest.mark.parametrize(("kind", "new_at_2"), [("linux-arm32-smp", 5), ("linux-arm64-smp", 4)])
+def test_processes_that_map_nothing_are_interchangeable(kind: str, new_at_2: int) -> None:
+    """Kinds with an ASID allocator under ``fb`` (no load history), 2 vCPUs on 2 pCPUs. Depth 1:
+    the four first loads (each enters ``main``, which holds ASID 0) are one state up to
+    renaming. Depth 2, from "v0 in ``main`` on pCPU 0": v0 to pCPU 1 (the same state renamed),
+    v1 onto pCPU 0 and v1 onto pCPU 1 (2 new), v0 maps 0x1000 (1 new), v0 switches to ``as1``
+    or to ``as2``, each taking the free ASID 1. An AArch32 guest has two mapping processes
+    (``main`` and ``as1``: a prediction is looked up by ASID and VA), so ``as1`` and ``as2``
+    differ: 2 new, **5** in all. An AArch64 guest maps in ``main`` only, so ``as1`` and ``as2``
+    are interchangeable (``process_renamings``) and the two switches are one state: **4**."""
+    told: list[tuple[int, int]] = []
+    check(kind, "fb", depth=4, progress=lambda d, s: told.append((d, s)))
+    assert told[:2] == [(1, 2), (2, 2 + new_at_2)]
 
 
 # ---- explore.py: the shortest counterexample ----------------------------------------------------
@@ -145,6 +163,60 @@ def test_the_garbage_collector_is_left_as_it_was() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_guest_that_breaks_its_own_rules_is_reported_with_its_path(tmp_path: Path) -> None:
+    """A per-CPU-tables kind whose unmap issues no TLBI: unmapping 0x1000 and mapping it to
+    a new page with no invalidation in between breaks break-before-make (Arm ARM D8.16.1), a
+    guest error, which means the guest model is wrong: the search stops with the kind's name,
+    the error and the path. The plain search (every path, in order: v0's first load on pCPU 0
+    comes first) meets it at 4 actions: load, map, unmap, map to the next fresh page 0xb000."""
+    text = (DATA / f"{PERCPU}.toml").read_text()
+    kind = tmp_path / "no-tlbi.toml"
+    kind.write_text(text.replace('pte_user = { value = ["vale1"]', "pte_user = { value = []"))
+    assert kind.read_text() != text
+    with pytest.raises(GuestDisciplineError) as err:
+        check(str(kind), "none", depth=5, merge=False)
+    assert str(err.value) == (
+        f"{kind}: the guest broke its discipline: step 4: guest-error break-before-make: g.0: "
+        "mapped 0x1000 to 0xb000 in table 'main': no TLB invalidation of it since it was "
+        "unmapped at step 3 [path: run g.0 on 0; g.0 map 0x1000 0xa000; g.0 unmap 0x1000; "
+        "g.0 map 0x1000 0xb000]"
+    )
+
+
+# ---- explore.py: successors with incomplete maintenance --------------------------------------
+
+
+def test_between_its_maintenance_and_its_dsb_a_vcpu_only_executes_the_dsb() -> None:
+    """``--incomplete``, per-CPU tables under ``none``: v0 on pCPU 0 and v1 on pCPU 1 have each
+    mapped 0x1000 in their own table; v0 unmaps it with its local TLBI VALE1. Its next
+    instruction is its DSB, NSH (it wrote no Inner Shareable instruction): v0's one
+    operation. v1 may still fetch, but not write code or unmap (the OS serialises PTE and code
+    changes with the flush in flight); the scheduler may still load either vCPU elsewhere."""
+    ex = Explorer(GuestModel.for_kind(PERCPU, 2), resolve("none"), 2, incomplete=True)
+    labels = [
+        "run v0 on 0",
+        "run v1 on 1",
+        "v1 map 0x1000 0xa000",
+        "v0 map 0x1000 0xb000",
+        "v0 unmap 0x1000",
+    ]
+    engine, _, g = _follow(ex, labels)
+    ops = ex.successors(engine, g)
+    assert [o.label for o in ops] == ["run v0 on 1", "run v1 on 0", "v0 dsb nsh", "v1 fetch 0x1000"]
+    dsb = ops[2].events
+    assert len(dsb) == 1 and (dsb[0].vcpu, dsb[0].name, dsb[0].option) == (0, "dsb", "nsh")
+    assert ops[2].state == g
+
+
+def test_after_a_broadcast_the_dsb_is_inner_shareable() -> None:
+    """``linux-arm64-smp`` unmaps with TLBI VALE1IS: the DSB after it is ISH."""
+    ex = Explorer(GuestModel.for_kind("linux-arm64-smp", 2), resolve("none"), 2, incomplete=True)
+    engine, _, g = _follow(ex, ["run v0 on 0", "v0 map 0x1000 0xa000", "v0 unmap 0x1000"])
+    dsb = [o for o in ex.successors(engine, g) if o.label.startswith("v0 ")]
+    assert [o.label for o in dsb] == ["v0 dsb ish"]
+    assert dsb[0].events[0].option == "ish"  # type: ignore[attr-defined]
 
 
 # ---- explore.py: probes -----------------------------------------------------------------------
