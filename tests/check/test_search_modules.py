@@ -11,15 +11,19 @@ pinned, never the probed last levels)."""
 from __future__ import annotations
 
 import gc
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from vtlbsim import datafiles
+from vtlbsim.arch.machine import Hcr
+from vtlbsim.arch.ops import HypOp
 from vtlbsim.check.actions import GuestModel, GuestState
 from vtlbsim.check.explore import Explorer, GuestDisciplineError, check, probe
 from vtlbsim.check.oracle import Oracle
 from vtlbsim.check.snapshot import copy_state
+from vtlbsim.hyp.policy import NO_FLAGS, Policy, VcpuInfo, VcpuLoad
 from vtlbsim.hyp.registry import resolve
 from vtlbsim.sim.engine import Engine
 from vtlbsim.sim.events import Access, AccessKind, Event
@@ -281,6 +285,42 @@ def test_what_the_tables_map_is_in_the_key() -> None:
     ex = _explorer()
     assert _key(ex, ["run v0 on 0", "v0 map 0x1000 0xa000"]) != _key(ex, ["run v0 on 0"])
     assert _key(ex, ["run v0 on 0", "run v1 on 1"]) != _key(ex, ["run v0 on 0", "run v1 on 0"])
+
+
+class _Remembers(Policy):
+    """No FB, no flush, but keeps the engine's load history (``load_history`` left True, as a
+    plug-in that reads ``VcpuLoad.last_pcpu`` / ``last_vcpu_here`` must)."""
+
+    name = "remembers"
+    summary = "no maintenance; reads the load history"
+
+    def hcr(self, vcpu: VcpuInfo) -> Hcr:
+        return NO_FLAGS
+
+    def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
+        return ()
+
+
+def test_a_policy_that_reads_the_history_keeps_it_in_the_key() -> None:
+    """ "v0 on pCPU 0, then on pCPU 1" leaves pCPU 0 remembering v0 (and v0's last pCPU is 1);
+    "v0 on pCPU 0" alone leaves the other pCPU with no history. For ``none`` the two are one
+    state up to renaming the pCPUs; for a policy that reads the history they differ."""
+    moved, loaded = ["run v0 on 0", "run v0 on 1"], ["run v0 on 0"]
+    ex = _explorer()
+    assert _key(ex, moved) == _key(ex, loaded)
+    ex = Explorer(GuestModel.for_kind(PERCPU, 2), _Remembers(), 2)
+    assert _key(ex, moved) != _key(ex, loaded)
+    assert _key(ex, moved) == _key(ex, ["run v0 on 1", "run v0 on 0"])
+
+
+def test_with_the_history_a_move_is_a_new_state_at_depth_2() -> None:
+    """As ``test_percpu_tables_has_one_state_at_depth_1_and_three_more_at_depth_2`` but with
+    ``_Remembers``: the four first loads are still one state (each leaves one pCPU
+    remembering the vCPU it runs), and at depth 2 v0's move to pCPU 1 is new too (pCPU 0 now
+    remembers v0): 4 new states, 6 in all."""
+    told: list[tuple[int, int]] = []
+    check(PERCPU, _Remembers(), depth=4, progress=lambda d, s: told.append((d, s)))
+    assert told[:2] == [(1, 2), (2, 6)]
 
 
 # ---- snapshot.py --------------------------------------------------------------------------------
