@@ -326,3 +326,39 @@ def test_write_cache_recomputes_only_the_pairs_it_lacks(
     assert h1["result"]["bp"] == "invisible" and list(h1)[:3] == ["kind", "policy", "bp"]
     kept = [r for r in data["verdicts"] + data["other_readings"] if r not in (h1, h2)]
     assert kept == [r for r in verdicts + other if r not in drop]
+
+
+def test_write_cache_starts_from_nothing_when_there_is_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the built-ins narrowed to per-CPU tables and ``none`` (no AArch32 kind, so no other
+    reading), a missing file, an empty object and a file that is not JSON all give one check
+    and one row: H2, unsafe in 5 actions."""
+    monkeypatch.setattr(matrix, "KIND_NAMES", [PERCPU])
+    monkeypatch.setattr(matrix, "all_policies", lambda: ["none"])
+    (tmp_path / "empty.json").write_text("{}")
+    (tmp_path / "bad.json").write_text("{")
+    for name in ("absent.json", "empty.json", "bad.json"):
+        matrix.write_cache(tmp_path / name)
+        data = json.loads((tmp_path / name).read_text())
+        assert [(r["kind"], r["policy"], r["safe"], r["actions"]) for r in data["verdicts"]] == [
+            (PERCPU, "none", False, 5)
+        ], name
+        assert data["other_readings"] == []
+
+
+def test_safety_matrix_at_the_default_size_answers_from_safe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_caches: None
+) -> None:
+    """At the default size every pair is ``safe(kind, policy)``, which reads the stored
+    verdicts: here every row says safe (a placeholder, the opposite of H1 and H2 under
+    ``none``), and that is what comes back, for every kind and every policy when none are
+    named."""
+    verdicts, other = _all_current_rows()
+    monkeypatch.setattr(matrix, "CACHE", _write(tmp_path / "s.json", verdicts, other))
+    every = {(k, p): True for k in KIND_NAMES for p in all_policies()}
+    assert matrix.safety_matrix() == every
+    assert matrix.safety_matrix([UP, PERCPU], ["none"]) == {
+        (UP, "none"): True,
+        (PERCPU, "none"): True,
+    }
