@@ -113,8 +113,17 @@ def test_percpu_tables_h2_needs_exactly_five_actions() -> None:
     assert r.violation is not None and r.violation.category == "cross-vcpu-tlb"
     assert r.actions[1].endswith("map 0x1000 0xa000")
     assert r.actions[-1].endswith("fetch 0x1000")
-    assert r.counterexample is not None
-    runs = [e for e in r.counterexample.events if type(e).__name__ == "Run"]
+    sc = r.counterexample
+    assert sc is not None
+    assert (sc.title, sc.policy, sc.expect, sc.pcpus) == (
+        f"check: {PERCPU} under none",
+        "none",
+        "violation",
+        2,
+    )
+    assert [(d.name, d.vcpus, d.kind) for d in sc.domains] == [("g", 2, PERCPU)]
+    assert not sc.incomplete and sc.bp.name == "visible"
+    runs = [e for e in sc.events if type(e).__name__ == "Run"]
     assert len(runs) == 2 and runs[0].pcpu == runs[1].pcpu and runs[0].vcpu != runs[1].vcpu
 
 
