@@ -11,6 +11,7 @@ pinned, never the probed last levels)."""
 from __future__ import annotations
 
 import gc
+import random
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -330,6 +331,33 @@ def test_with_the_history_a_move_is_a_new_state_at_depth_2() -> None:
     told: list[tuple[int, int]] = []
     check(PERCPU, _Remembers(), depth=4, progress=lambda d, s: told.append((d, s)))
     assert told[:2] == [(1, 2), (2, 6)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "policy"),
+    [
+        ("linux-arm32-smp", "kvm"),  # predictions, ASIDs, rollovers owed, policy state
+        ("linux-arm64-local", "xen"),  # local unmaps (the mm's active vCPUs), policy state
+        ("freebsd-armv7-smp", "fb"),  # two processes on one ASID
+        (PERCPU, "trap-ttlb"),
+    ],
+)
+def test_a_key_does_not_depend_on_what_the_search_met_before(kind: str, policy: str) -> None:
+    """The key is a function of the state: the memos (``KeyPlan``'s and ``canonical_key``'s)
+    only save work. Along seeded random walks, each state's key from an explorer that has
+    keyed every earlier state equals its key from a fresh explorer."""
+    rng = random.Random(f"{kind}/{policy}")
+    warm = _explorer(kind, policy)
+    for _ in range(4):
+        path: tuple[Event, ...] = ()
+        g = warm.model.initial()
+        for _ in range(8):
+            engine, oracle = warm.replay(path)
+            if oracle.violations:
+                break
+            assert warm.key(engine, oracle, g) == _explorer(kind, policy).key(engine, oracle, g)
+            op = rng.choice(warm.successors(engine, g))
+            path, g = path + op.events, op.state
 
 
 # ---- snapshot.py --------------------------------------------------------------------------------
