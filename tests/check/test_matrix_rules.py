@@ -144,6 +144,20 @@ def test_rows_of_another_size_or_shape_are_not_read(
     for size in ({"depth": 9}, {"vas": 2}, {"pcpus": 3}, {"vcpus": 1}):
         monkeypatch.setattr(matrix, "CACHE", _write(tmp_path / "s.json", rows, **size))
         assert matrix._shipped_rows() == [], size
+    monkeypatch.setattr(matrix, "CACHE", _write(tmp_path / "s.json", [], rows))
+    assert [r["kind"] for r in matrix._shipped_rows()] == [UP]
+    no_lists = _write(tmp_path / "s.json", [])
+    no_lists.write_text(
+        json.dumps(
+            {
+                k: v
+                for k, v in json.loads(no_lists.read_text()).items()
+                if k not in ("verdicts", "other_readings")
+            }
+        )
+    )
+    monkeypatch.setattr(matrix, "CACHE", no_lists)
+    assert matrix._shipped_rows() == []
     (tmp_path / "list.json").write_text("[]")
     (tmp_path / "bad.json").write_text("{")
     for name in ("list.json", "bad.json", "absent.json"):
@@ -314,7 +328,9 @@ def test_write_cache_recomputes_only_the_pairs_it_lacks(
     monkeypatch.setattr(matrix, "_check_pair", recording)
     matrix.write_cache(path)
     assert sorted(checked) == [(UP, "none", "invisible"), (PERCPU, "none", "visible")]
-    data = json.loads(path.read_text())
+    text = path.read_text()
+    assert text.startswith('{\n "pcpus": 2,\n "vcpus": 2,\n') and text.endswith("}\n")
+    data = json.loads(text)
     assert (data["pcpus"], data["vcpus"], data["depth"], data["vas"]) == (2, 2, 10, 1)
     assert [(r["kind"], r["policy"]) for r in data["verdicts"]] == [
         (k, p) for k in KIND_NAMES for p in all_policies()
@@ -328,6 +344,8 @@ def test_write_cache_recomputes_only_the_pairs_it_lacks(
     h2, h1 = new[(PERCPU, "none", None)], new[(UP, "none", "invisible")]
     assert (h2["safe"], h2["actions"], h2["fingerprint"]) == (False, 5, drop[0]["fingerprint"])
     assert (h1["safe"], h1["actions"], h1["fingerprint"]) == (False, 7, drop[1]["fingerprint"])
+    assert set(h2) == {"kind", "policy", "safe", "states", "actions", "fingerprint", "result"}
+    assert h2["states"] == h2["result"]["states"] > 0
     assert h2["result"]["seconds"] == 0.0 and h2["result"]["kind"] == PERCPU
     assert h1["result"]["bp"] == "invisible" and list(h1)[:3] == ["kind", "policy", "bp"]
     kept = [r for r in data["verdicts"] + data["other_readings"] if r not in (h1, h2)]
@@ -369,3 +387,28 @@ def test_safety_matrix_at_the_default_size_answers_from_safe(
         (UP, "none"): True,
         (PERCPU, "none"): True,
     }
+
+
+def test_a_pair_is_checked_with_the_options_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``matrix_results`` hands every option to the checker unchanged, and its defaults are
+    the default size and no option (one VA, complete maintenance, no global page, no ASID
+    flush, the default predictor reading, one VM)."""
+    asked: list[tuple[tuple[object, ...], dict[str, object]]] = []
+    real = matrix.check
+
+    def recording(*args: object, **kw: object) -> matrix.CheckResult:
+        asked.append((args, kw))
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(matrix, "check", recording)
+    matrix.matrix_results([UP], ["xen"], 2, 1, 2, 2, 1, None, None, True, True, True, INVISIBLE, 2)
+    matrix.matrix_results([PERCPU], ["none"], depth=2)
+    defaults = {"vas": 1, "incomplete": False, "globals": False, "asid_flush": False}
+    assert asked == [
+        (
+            (UP, "xen", 2, 1, 2),
+            {"vas": 2, "incomplete": True, "globals": True, "asid_flush": True}
+            | {"bp": INVISIBLE, "vms": 2},
+        ),
+        ((PERCPU, "none", 2, 2, 2), defaults | {"bp": DEFAULT_BP, "vms": 1}),
+    ]
