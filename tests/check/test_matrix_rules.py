@@ -389,8 +389,11 @@ def test_safety_matrix_at_the_default_size_answers_from_safe(
     }
 
 
-def test_a_pair_is_checked_with_the_options_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``matrix_results`` hands every option to the checker unchanged, and its defaults are
+def test_a_pair_is_checked_with_the_options_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``matrix_results`` hands every option to the checker unchanged (and files the result
+    under the fingerprint of all of them), and its defaults are
     the default size and no option (one VA, complete maintenance, no global page, no ASID
     flush, the default predictor reading, one VM)."""
     asked: list[tuple[tuple[object, ...], dict[str, object]]] = []
@@ -401,7 +404,10 @@ def test_a_pair_is_checked_with_the_options_asked(monkeypatch: pytest.MonkeyPatc
         return real(*args, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(matrix, "check", recording)
-    matrix.matrix_results([UP], ["xen"], 2, 1, 2, 2, 1, None, None, True, True, True, INVISIBLE, 2)
+    cache = VerdictCache(tmp_path)
+    matrix.matrix_results([UP], ["xen"], 2, 1, 2, 2, 1, cache, None, True, True, True, INVISIBLE, 2)
+    every = Options(2, 1, 2, 2, True, True, True, "invisible", 2)
+    assert [f.stem for f in tmp_path.iterdir()] == [pair_fingerprint(UP, "xen", every)]
     matrix.matrix_results([PERCPU], ["none"], depth=2)
     defaults = {"vas": 1, "incomplete": False, "globals": False, "asid_flush": False}
     assert asked == [
@@ -412,3 +418,27 @@ def test_a_pair_is_checked_with_the_options_asked(monkeypatch: pytest.MonkeyPatc
         ),
         ((PERCPU, "none", 2, 2, 2), defaults | {"bp": DEFAULT_BP, "vms": 1}),
     ]
+
+
+def test_an_empty_cache_is_seeded_from_a_current_stored_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_caches: None
+) -> None:
+    """A stored row with today's fingerprint and its whole result (H2: 5 actions) answers
+    ``matrix_results`` at the default size without a check, is told to ``progress`` as pair 1
+    of 1, and is kept in the cache under its fingerprint; another pair is not answered by it."""
+    r = matrix.check(PERCPU, "none")
+    row = _row(PERCPU, "none", False) | {"result": r.to_json()}
+    monkeypatch.setattr(matrix, "CACHE", _write(tmp_path / "s.json", [row]))
+    monkeypatch.setattr(matrix, "_check_pair", _no_check)
+    told: list[tuple[str, int, int]] = []
+    cache = VerdictCache(tmp_path / "c")
+    got = matrix.matrix_results(
+        [PERCPU], ["none"], cache=cache, progress=lambda x, d, t: told.append((x.kind, d, t))
+    )
+    assert [(x.from_cache, x.safe, len(x.actions)) for x in got] == [(True, False, 5)]
+    assert told == [(PERCPU, 1, 1)]
+    assert [f.name for f in (tmp_path / "c").iterdir()] == [f"{row['fingerprint']}.json"]
+    kept = cache.get(str(row["fingerprint"]))
+    assert kept is not None and kept.actions == r.actions
+    with pytest.raises(AssertionError, match="not read from the stored verdicts"):
+        matrix.matrix_results([PERCPU], ["fb"], cache=cache)
