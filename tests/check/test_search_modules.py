@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import random
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 
 from vtlbsim import datafiles
 from vtlbsim.arch.machine import Hcr
-from vtlbsim.arch.ops import HypOp
+from vtlbsim.arch.ops import BpReading, HypOp
 from vtlbsim.check.actions import GuestModel, GuestState
 from vtlbsim.check.explore import Explorer, GuestDisciplineError, check, probe
 from vtlbsim.check.oracle import Oracle
@@ -143,6 +144,24 @@ def test_the_result_says_what_was_checked() -> None:
     assert (r.depth, r.depth_reached, r.safe, r.actions) == (3, 3, True, [])
     assert r.counterexample is None and r.violation is None
     assert not r.incomplete and r.vms == 1 and r.bp.name == "visible"
+
+
+def test_the_result_keeps_how_the_policy_was_named_the_reading_and_the_vms() -> None:
+    """A policy asked for by its ``module:Class`` path keeps that path (a litmus file names it
+    so) beside its name; the predictor reading reaches the result and the counterexample (the
+    UP kernel under ``none`` with invisible predictors: H1 through the TLB, 7 actions); the
+    number of VMs reaches the result; the time taken is between 0 and the wall time around
+    the call."""
+    t0 = time.perf_counter()
+    r = check(PERCPU, "vtlbsim.hyp.policies.none:NonePolicy", depth=2)
+    wall = time.perf_counter() - t0
+    assert (r.policy, r.policy_ref) == ("none", "vtlbsim.hyp.policies.none:NonePolicy")
+    assert 0 <= r.seconds <= wall
+    invisible = BpReading(False, False)
+    up = check("linux-arm32-up", "none", depth=7, bp=invisible)
+    assert not up.safe and len(up.actions) == 7 and up.bp == invisible
+    assert up.counterexample is not None and up.counterexample.bp == invisible
+    assert check(PERCPU, "xen", depth=2, vms=2).vms == 2
 
 
 @pytest.mark.parametrize(
