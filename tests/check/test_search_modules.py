@@ -162,6 +162,8 @@ def test_the_result_keeps_how_the_policy_was_named_the_reading_and_the_vms() -> 
     assert not up.safe and len(up.actions) == 7 and up.bp == invisible
     assert up.counterexample is not None and up.counterexample.bp == invisible
     assert check(PERCPU, "xen", depth=2, vms=2).vms == 2
+    # a policy handed over as an object is named by its name
+    assert check(PERCPU, _Remembers(), depth=2).policy_ref == "remembers"
 
 
 @pytest.mark.parametrize(
