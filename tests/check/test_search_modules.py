@@ -17,11 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from test_explore_invariants import follow
 
 from vtlbsim import datafiles
 from vtlbsim.arch.machine import Hcr
 from vtlbsim.arch.ops import BpReading, HypOp
-from vtlbsim.check.actions import GuestModel, GuestState
+from vtlbsim.check.actions import GuestModel, GuestState, Operation
 from vtlbsim.check.explore import Explorer, GuestDisciplineError, check, probe
 from vtlbsim.check.oracle import Oracle
 from vtlbsim.check.snapshot import copy_state
@@ -40,15 +41,10 @@ def _explorer(kind: str = PERCPU, policy: str = "none", vcpus: int = 2) -> Explo
 
 def _follow(ex: Explorer, labels: list[str]) -> tuple[Engine, Oracle, GuestState]:
     """The state after the operations named by ``labels``, applied in turn from the start."""
-    path: tuple[Event, ...] = ()
-    g = ex.model.initial()
-    for label in labels:
-        engine, _ = ex.replay(path)
-        ops = {o.label: o for o in ex.successors(engine, g)}
-        assert label in ops, (label, sorted(ops))
-        path, g = path + ops[label].events, ops[label].state
+    ops: list[Operation] = follow(ex, labels)  # type: ignore[assignment]
+    path = tuple(e for op in ops for e in op.events)
     engine, oracle = ex.replay(path)
-    return engine, oracle, g
+    return engine, oracle, ops[-1].state if ops else ex.model.initial()
 
 
 def _key(ex: Explorer, labels: list[str]) -> object:
