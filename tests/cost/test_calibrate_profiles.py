@@ -20,6 +20,7 @@ from vtlbsim.cost.calibrate import (
     REFERENCE,
     Fit,
     apply,
+    fit,
     free_parameters,
     profile_updates,
     targets,
@@ -214,3 +215,59 @@ def test_a_scale_only_for_platforms_measuring_concurrent_broadcasters() -> None:
         "scale:graviton2",
     ]
     assert free_parameters(exps[2:5]) == ["op_ns", "sync_ns", "receive_ns"]
+
+
+def _record(name: str, measured: list[tuple[str, float]], role: str = "calibrate") -> Experiment:
+    """A lone issuer (work 0) on anchor-round (1 GHz, one socket: a call of N × vae1is costs
+    N × op + Sync, in ns), one run per (ops, measured ns)."""
+    runs = "".join(
+        f'[[runs]]\nname = "r{i}"\nset = {{ "a.ops" = ["{ops}"] }}\n'
+        f'measured = {{ metric = "iteration_ns", actor = "a", value = {v} }}\n'
+        for i, (ops, v) in enumerate(measured)
+    )
+    text = (
+        f'name = "{name}"\nsource = "t"\nplatform = "{ROUND}"\nrole = "{role}"\n'
+        '[[actors]]\nname = "a"\ncount = 1\nops = ["vae1is"]\n' + runs
+    )
+    return experiment_from_text(text, f"{name}.toml")
+
+
+def test_fit_recovers_the_latencies_that_produced_the_measurements() -> None:
+    """Measured 1500 ns for one vae1is and 2000 for two: op + sync = 1500, 2 op + sync = 2000,
+    so op 500 and Sync 1000 fit exactly (every error 1). Nothing here receives a broadcast, so
+    ``receive_ns`` informs nothing and stays at its start, 100; a validate experiment that
+    says otherwise is not read."""
+    seen: list[tuple[int, float]] = []
+    f = fit(
+        [
+            _record("e", [("vae1is", 1500), ("2*vae1is", 2000)]),
+            _record("v", [("vae1is", 9000)], role="validate"),
+        ],
+        progress=lambda calls, gm: seen.append((calls, gm)),
+    )
+    assert f.values["op_ns"] == pytest.approx(500.0, rel=1e-4)
+    assert f.values["sync_ns"] == pytest.approx(1000.0, rel=1e-4)
+    assert f.values["receive_ns"] == pytest.approx(100.0)
+    assert f.informs == {"op_ns": ["e"], "sync_ns": ["e"], "receive_ns": []}
+    assert (f.experiments, f.platforms) == (["e"], {"e": ROUND})
+    assert [r.run for r in f.rows] == ["r0", "r1"] and f.error == pytest.approx(1.0, abs=1e-6)
+    assert f.evaluations == len(seen) and [c for c, _ in seen] == list(range(1, len(seen) + 1))
+    assert seen[0][1] > 1.0 and seen[-1][1] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_every_experiment_weighs_alike_whatever_its_number_of_runs() -> None:
+    """e1: one vae1is measured 1500, two measured 2000; e2: one vae1is measured 1815 = 1500 ×
+    1.21, four times. Each run's log error is weighted 1/sqrt(runs of its experiment) (squared:
+    1/2 for e1's runs, 1/4 for e2's), so the one-vae1is time p minimises
+    (ln p/1500)^2 / 2 + 4 × (ln p/1815)^2 / 4: ln p = (ln 1500 / 2 + ln 1815) / 1.5, p = 1500 ×
+    1.21^(2/3) = 1500 × 1.13551 = 1703.27; the two-vae1is run alone pins 2 op + sync = 2000, so
+    op = 2000 - 1703.27 = 296.73 and Sync = 1703.27 - 296.73 = 1406.54. (Unweighted, e2's four
+    runs would pull p to 1500 × 1.21^0.8 = 1746.96 and op to 253.04.)"""
+    f = fit(
+        [
+            _record("e1", [("vae1is", 1500), ("2*vae1is", 2000)]),
+            _record("e2", [("vae1is", 1815)] * 4),
+        ]
+    )
+    assert f.values["op_ns"] == pytest.approx(296.73, rel=1e-3)
+    assert f.values["sync_ns"] == pytest.approx(1406.54, rel=1e-3)
