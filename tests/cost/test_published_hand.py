@@ -311,3 +311,74 @@ def test_record_files_from_files_and_directories(tmp_path: Path) -> None:
     assert record_files([tmp_path, one]) == [tmp_path / "a.toml", tmp_path / "b.toml", one]
     shipped = record_files()
     assert shipped == sorted(record_dir().glob("*.toml")) and len(shipped) >= 7
+
+
+def _with_work(actors: str, name: str, work: int) -> str:
+    return actors.replace(f'name = "{name}"\n', f'name = "{name}"\nwork_ns = {work}\n', 1)
+
+
+def test_two_issuers_queue_at_the_sync_server() -> None:
+    """Two members issuing one vae1is each (work 0): think time Z = 500, Sync service D = 1000;
+    with N = 2 the residence solves R^2 + (Z - N D) R - D Z = 0, R^2 - 1500 R - 500,000 = 0, R =
+    (1500 + sqrt(4,250,000)) / 2 = (1500 + 2061.5528) / 2 = 1780.7764; an iteration is 500 +
+    1780.7764 = 2280.7764 ns (their stalls stretch only work, and there is none); throughput
+    2 × 1e9 / 2280.7764 = 876,894.4 per second; all of it maintenance (share 1)."""
+    exp = _exp(_actors(("a", 2, "packed", '["vae1is"]')))
+    a = predict_run(exp, exp.runs[0])["a"]
+    assert a is not None
+    assert a.iteration_ns == pytest.approx(2280.7764, rel=1e-6)
+    assert a.throughput == pytest.approx(876_894.4, rel=1e-6)
+    assert a.throughput_per_member == pytest.approx(438_447.2, rel=1e-6)
+    assert a.maintenance_share == pytest.approx(1.0)
+
+
+def test_a_bystander_loses_what_the_issuer_s_messages_cost_it() -> None:
+    """A lone issuer (one vae1is, work 0: 1500 ns an iteration, Sync alone) and two bystanders
+    (work 1000 ns, nothing to issue) on one socket, system scope: each bystander receives the
+    issuer's operation and Sync, 2 messages per 1500 ns at 10 cycles each, a stall share f =
+    10 × 2 / 1500 = 1/75, so its iteration is 1000 / (1 - 1/75) = 1013.5135 ns; its throughput
+    1e9 / 1013.5135 = 986,666.7 per second, 1,973,333.3 for the two; no maintenance of its
+    own (share 0). The issuer receives nothing (bystanders issue nothing): still 1500."""
+    actors = _with_work(
+        _actors(("i", 1, "packed", '["vae1is"]'), ("b", 2, "packed", "[]")), "b", 1000
+    )
+    got = predict_run(_exp(actors), _exp(actors).runs[0])
+    i, b = got["i"], got["b"]
+    assert i is not None and b is not None
+    assert i.iteration_ns == pytest.approx(1500.0, rel=1e-6)
+    assert b.iteration_ns == pytest.approx(1013.5135, rel=1e-6)
+    assert b.throughput == pytest.approx(1_973_333.3, rel=1e-6)
+    assert b.throughput_per_member == pytest.approx(986_666.7, rel=1e-6)
+    assert b.maintenance_share == 0.0
+
+
+def test_under_socket_scope_another_socket_hears_nothing() -> None:
+    """The same on 2 sockets of 4 cores under socket scope, the bystanders on socket 1: the
+    issuer's broadcasts stay on socket 0, so they run at their work's pace, 1000 ns; under
+    system scope they would lose 1/75 as above (the issuer's broadcast then spans 2 sockets:
+    op 1000 and Sync 2000, an iteration of 3000 ns, f = 10 × 2 / 3000 = 1/150, 1000 / (1 -
+    1/150) = 1006.7114 ns)."""
+    actors = _with_work(
+        _actors(("i", 1, "socket:0", '["vae1is"]'), ("b", 2, "socket:1", "[]")), "b", 1000
+    )
+    two = '[[runs]]\nname = "r"\nplatform_set = { cores = 8, sockets = 2, dvm_scope = "DVM" }\n'
+    exp = _exp(actors, two.replace("DVM", "socket"))
+    b = predict_run(exp, exp.runs[0])["b"]
+    assert b is not None and b.iteration_ns == pytest.approx(1000.0)
+    exp = _exp(actors, two.replace("DVM", "system"))
+    got = predict_run(exp, exp.runs[0])
+    assert got["i"] is not None and got["i"].iteration_ns == pytest.approx(3000.0, rel=1e-6)
+    assert got["b"] is not None and got["b"].iteration_ns == pytest.approx(1006.7114, rel=1e-6)
+
+
+def test_members_sharing_a_core_share_its_time() -> None:
+    """5 members packed on 4 cores (work 1000 ns, nothing to issue): core 0 carries members 0
+    and 4, each at half speed (2000 ns), the other three 1000 ns; mean iteration (2 × 2000 + 3 ×
+    1000) / 5 = 1400 ns; throughput 2 × 1e9/2000 + 3 × 1e9/1000 = 4,000,000 per second, 800,000
+    per member."""
+    exp = _exp(_with_work(_actors(("a", 5, "packed", "[]")), "a", 1000))
+    a = predict_run(exp, exp.runs[0])["a"]
+    assert a is not None
+    assert a.iteration_ns == pytest.approx(1400.0)
+    assert a.throughput == pytest.approx(4_000_000.0)
+    assert a.throughput_per_member == pytest.approx(800_000.0)
