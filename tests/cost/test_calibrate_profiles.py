@@ -217,6 +217,34 @@ def test_a_scale_only_for_platforms_measuring_concurrent_broadcasters() -> None:
     assert free_parameters(exps[2:5]) == ["op_ns", "sync_ns", "receive_ns"]
 
 
+def test_a_scale_from_a_later_actor_or_a_run_s_override() -> None:
+    """The concurrent broadcasters may be the second actor (a lone issuer before them does not
+    hide them: thunderx-cn8890-2s), or appear only in a run that sets a lone issuer's count
+    to 2 (standin-arm-server-128)."""
+    later = experiment_from_text(
+        EXP.replace("PLATFORM", "thunderx-cn8890-2s")
+        .replace("COUNT", "1")
+        .replace("OPS", "vae1is")
+        .replace("GUEST", '[[actors]]\nname = "y"\ncount = 2\nops = ["vae1is"]'),
+        "e.toml",
+    )
+    override = experiment_from_text(
+        EXP.replace("PLATFORM", "standin-arm-server-128")
+        .replace("COUNT", "1")
+        .replace("OPS", "vae1is")
+        .replace("GUEST", "")
+        .replace('name = "r"', 'name = "r"\nset = { "x.count" = 2 }'),
+        "e.toml",
+    )
+    assert free_parameters([later, override]) == [
+        "op_ns",
+        "sync_ns",
+        "receive_ns",
+        "scale:standin-arm-server-128",
+        "scale:thunderx-cn8890-2s",
+    ]
+
+
 def _record(name: str, measured: list[tuple[str, float]], role: str = "calibrate") -> Experiment:
     """A lone issuer (work 0) on anchor-round (1 GHz, one socket: a call of N × vae1is costs
     N × op + Sync, in ns), one run per (ops, measured ns)."""
