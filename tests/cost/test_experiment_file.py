@@ -319,3 +319,73 @@ def test_experiment_from_text_without_a_file() -> None:
     with pytest.raises(ExperimentError) as exc:
         experiment_from_text(BASE.replace('role = "calibrate"', 'role = "x"'), "<text>")
     assert str(exc.value) == "<text>:4: role: expected one of 'calibrate' or 'validate'"
+
+
+EXTRA = [
+    # a dotted key is found by its name when no "key =" line holds it
+    (
+        'role = "calibrate"',
+        'role = "calibrate"\ncolour.shade = "red"',
+        ":5: colour: unknown field (expected one of: name, title, source, quote, method, "
+        "verified, platform, role, actors, runs)",
+    ),
+    # the first line of the file is line 1
+    ('name = "tiny"', 'name = ""', ":1: name: String should have at least 1 character"),
+    # upper-case keys are keys too
+    (
+        "work_ns = 0",
+        "work_ns = 0\nColour = 1",
+        ":17: actors[1].Colour: unknown field (expected one of: name, count, cpus, work_ns, "
+        "ops, guest)",
+    ),
+    # a field missing from the first actor is not looked for in the second
+    ("count = 2\n", "", ": actors[0].count: required field is missing"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "message"), EXTRA)
+def test_where_a_bad_field_is(tmp_path: Path, old: str, new: str, message: str) -> None:
+    assert old in BASE
+    f = tmp_path / "bad.toml"
+    f.write_text(BASE.replace(old, new, 1))
+    with pytest.raises(ExperimentError) as exc:
+        load_experiment(f)
+    assert str(exc.value) == f"{f}{message}"
+
+
+def test_a_dotted_guest_key_is_found_in_its_own_actor(tmp_path: Path) -> None:
+    """``guest.kind = ...`` written as dotted keys in the second actor (line 17): the error is on
+    that line, not on the first actor's ``guest = { ... }`` (line 11)."""
+    f = tmp_path / "bad.toml"
+    f.write_text(
+        BASE.replace(
+            "work_ns = 0\n", 'work_ns = 0\nguest.kind = "no-such-kind"\nguest.policy = "fb"\n'
+        )
+    )
+    with pytest.raises(ExperimentError) as exc:
+        load_experiment(f)
+    assert str(exc.value).startswith(f"{f}:17: actors[1].guest: kind: ")
+
+
+def test_indented_tables_and_inline_actors(tmp_path: Path) -> None:
+    """Indented table headers still end the top level: the missing top-level ``name`` is not
+    looked for in the actors (which have one). Actors written inline have no header to
+    count: no line. A file without any table: no line either."""
+    f = tmp_path / "bad.toml"
+    f.write_text(BASE.replace('name = "tiny"\n', "").replace("[[", "  [["))
+    with pytest.raises(ExperimentError) as exc:
+        load_experiment(f)
+    assert str(exc.value) == f"{f}: name: required field is missing"
+    f.write_text(
+        BASE.split("[[actors]]")[0]
+        + 'actors = [{ name = "a", count = 1, cpus = "here" }]\n[[runs]]\nname = "r"\n'
+    )
+    with pytest.raises(ExperimentError) as exc:
+        load_experiment(f)
+    assert str(exc.value) == (
+        f"{f}: actors[0].cpus: expected 'spread', 'packed', 'same-socket' or 'socket:N'"
+    )
+    f.write_text('name = "tiny"\n')
+    with pytest.raises(ExperimentError) as exc:
+        load_experiment(f)
+    assert str(exc.value) == f"{f}: source: required field is missing"

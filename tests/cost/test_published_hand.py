@@ -382,3 +382,56 @@ def test_members_sharing_a_core_share_its_time() -> None:
     assert a.iteration_ns == pytest.approx(1400.0)
     assert a.throughput == pytest.approx(4_000_000.0)
     assert a.throughput_per_member == pytest.approx(800_000.0)
+
+
+def test_placement_details() -> None:
+    """2 sockets of 4: ``socket:1`` ×2 on an empty machine takes 4 and 5 (not the free cores of
+    socket 0); ``socket:0`` ×5 fills 0-3 and then shares core 0 (never a core of socket 1).
+    3 sockets of 2 (0-1, 2-3, 4-5), socket 1 taken by a ``socket:1`` pair: ``spread`` ×2 takes
+    0 (its order 0, 1, 2), then, with socket 1 full, the next socket in its order 1, 2, 0: 4
+    (not the lowest free core, 1)."""
+    two = '[[runs]]\nname = "r"\nplatform_set = { cores = 8, sockets = 2 }\n'
+    exp = _exp(_actors(("s1", 2, "socket:1", "[]"), ("s0", 5, "socket:0", "[]")), two)
+    assert _placement(_plat(cores=8, sockets=2), exp.actors) == [[4, 5], [0, 1, 2, 3, 0]]
+    three = '[[runs]]\nname = "r"\nplatform_set = { cores = 6, sockets = 3 }\n'
+    exp = _exp(_actors(("s1", 2, "socket:1", "[]"), ("sp", 2, "spread", "[]")), three)
+    assert _placement(_plat(cores=6, sockets=3), exp.actors) == [[2, 3], [0, 4]]
+
+
+def test_a_pinned_guest_under_hafnium_has_no_fb() -> None:
+    """A guest actor is a pinned vCPU: Hafnium sets FB only for vCPUs that may migrate, so its
+    local vae1 stays local (100, no Sync); under fb it is a broadcast (500)."""
+    plat = _plat()
+    m = _member(plat, _guest_actor("hafnium", '["vae1"]'), 1)
+    assert (m.issue, m.syncs, m.msgs_all) == (100, 0, 0)
+
+
+def test_a_trap_adds_its_round_trip_to_what_came_before() -> None:
+    """trap-ttlb, ops ialluis then vae1: the ialluis (not a TLB instruction: no trap) is a
+    broadcast plus its I-cache work, 500 + (300 - 100) = 700; the vae1 traps (+1000) and is
+    emulated as vae1is (+500): 2200, one Sync at the end."""
+    m = _member(_plat(), _guest_actor("trap-ttlb", '["ialluis", "vae1"]'), 1)
+    assert (m.issue, m.syncs, m.msgs_all) == (2200, 1, 3)
+
+
+def test_an_aarch32_bpiall_under_fb_follows_the_platform_s_reading() -> None:
+    """An arm32 guest's BPIALL under fb: anchor-round reads HCR_EL2.FB as upgrading it
+    (``bpiall_fb_upgrade = true``): a broadcast, 500 and a Sync; a platform with the
+    pseudocode's reading leaves it local: 100."""
+    actor = _exp(
+        _actors(("g", 1, "packed", '["bpiall"]')).rstrip("\n")
+        + '\nguest = { kind = "linux-arm32-up", policy = "fb", vcpus = 1 }\n'
+    ).actors[0]
+    m = _member(_plat(), actor, 1)
+    assert (m.issue, m.syncs) == (500, 1)
+    m = _member(_plat(bpiall_fb_upgrade=False), actor, 1)
+    assert (m.issue, m.syncs) == (100, 0)
+
+
+def test_filtered_messages_are_counted_per_broadcast_and_per_sync() -> None:
+    """Filtered scope, a guest on one socket: ops 2×vae1is, dsb, vae1is: three filtered
+    broadcasts and two Syncs (the dsb's and the closing one), each reaching only the VM:
+    5 VM messages, none to every core."""
+    plat = _plat(cores=8, sockets=2, dvm_scope="filtered")
+    m = _member(plat, _guest_actor("none", '["2*vae1is", "dsb", "vae1is"]'), 1)
+    assert (m.issue, m.syncs, m.msgs_all, m.msgs_vm) == (1500, 2, 0, 5)

@@ -200,3 +200,33 @@ def test_an_unreadable_workload_file(tmp_path: Path) -> None:
     assert str(exc.value) == (
         f"{tmp_path / 'none.toml'}: cannot read workload file: No such file or directory"
     )
+
+
+def test_a_field_missing_from_a_table_is_not_looked_for_in_the_next() -> None:
+    """domains[0] without its kind (domains[1], indented, has one): no line; an empty first
+    [[domains]] right before the next one: no line either; a platform written only inside a
+    domain (where it does not belong) is not the top-level one; ``domains = []``: its line."""
+    text = BASE.replace(f'kind = "{KIND}"\ncount = 2', "count = 2").replace(
+        "[[domains]]\nkind", "  [[domains]]\nkind"
+    )
+    with pytest.raises(WorkloadError) as exc:
+        workload_from_text(text, "w.toml")
+    assert str(exc.value) == "w.toml: domains[0].kind: required field is missing"
+    text = BASE.replace("[[domains]]\n", "[[domains]]\n[[domains]]\n", 1)
+    with pytest.raises(WorkloadError) as exc:
+        workload_from_text(text, "w.toml")
+    assert str(exc.value) == "w.toml: domains[0].kind: required field is missing"
+    text = (
+        BASE.replace(f'platform = "{PLAT}"\n', "")
+        .replace("count = 2", f'count = 2\nplatform = "{PLAT}"')
+        .replace("[scheduler]", "  [scheduler]")
+    )
+    with pytest.raises(WorkloadError) as exc:
+        workload_from_text(text, "w.toml")
+    assert str(exc.value) == "w.toml: platform: required field is missing"
+    text = f'platform = "{PLAT}"\nduration_s = 1\ndomains = []\n'
+    with pytest.raises(WorkloadError) as exc:
+        workload_from_text(text, "w.toml")
+    assert str(exc.value) == (
+        "w.toml:3: domains: List should have at least 1 item after validation, not 0"
+    )
