@@ -143,6 +143,10 @@ def test_evaluate_exact_passes_its_seed_and_sample(monkeypatch: pytest.MonkeyPat
     assert r.cycles == evaluate_exact(wl, "fb", 2, 3, 0.5).cycles
     assert r.cycles != evaluate(wl, "fb", 2, "exact", 7, 0.5).cycles
     assert r.cycles != evaluate(wl, "fb", 2, "exact", 3, None).cycles
+    # the default seed is 0, as the CLI's --seed
+    assert evaluate(wl, "fb", 2, "exact", sample=0.5).cycles == (
+        evaluate_exact(wl, "fb", 2, 0, 0.5).cycles
+    )
     monkeypatch.setitem(sys.modules, "vtlbsim.cost.exact", None)
     with pytest.raises(CostError) as exc:
         evaluate(wl, "fb", mode="exact")
