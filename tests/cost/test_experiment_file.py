@@ -376,6 +376,14 @@ def test_indented_tables_and_inline_actors(tmp_path: Path) -> None:
     with pytest.raises(ExperimentError) as exc:
         load_experiment(f)
     assert str(exc.value) == f"{f}: name: required field is missing"
+    f.write_text(BASE.replace("count = 2\n", "").replace("[[", "  [["))
+    with pytest.raises(ExperimentError) as exc:
+        load_experiment(f)
+    assert str(exc.value) == f"{f}: actors[0].count: required field is missing"
+    f.write_text(BASE.replace("[[runs]]\n", "[[runs]]\n[[runs]]\n", 1))
+    with pytest.raises(ExperimentError) as exc:
+        load_experiment(f)
+    assert str(exc.value) == f"{f}: runs[0].name: required field is missing"
     f.write_text(
         BASE.split("[[actors]]")[0]
         + 'actors = [{ name = "a", count = 1, cpus = "here" }]\n[[runs]]\nname = "r"\n'

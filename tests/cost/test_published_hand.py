@@ -407,11 +407,11 @@ def test_a_pinned_guest_under_hafnium_has_no_fb() -> None:
 
 
 def test_a_trap_adds_its_round_trip_to_what_came_before() -> None:
-    """trap-ttlb, ops ialluis then vae1: the ialluis (not a TLB instruction: no trap) is a
-    broadcast plus its I-cache work, 500 + (300 - 100) = 700; the vae1 traps (+1000) and is
-    emulated as vae1is (+500): 2200, one Sync at the end."""
-    m = _member(_plat(), _guest_actor("trap-ttlb", '["ialluis", "vae1"]'), 1)
-    assert (m.issue, m.syncs, m.msgs_all) == (2200, 1, 3)
+    """trap-ttlb, ops ialluis, vae1, vae1: the ialluis (not a TLB instruction: no trap) is a
+    broadcast plus its I-cache work, 500 + (300 - 100) = 700; each vae1 traps (+1000) and is
+    emulated as vae1is (+500): 700 + 2 × 1500 = 3700, one Sync at the end (4 messages)."""
+    m = _member(_plat(), _guest_actor("trap-ttlb", '["ialluis", "2*vae1"]'), 1)
+    assert (m.issue, m.syncs, m.msgs_all) == (3700, 1, 4)
 
 
 def test_an_aarch32_bpiall_under_fb_follows_the_platform_s_reading() -> None:

@@ -219,7 +219,7 @@ def test_a_field_missing_from_a_table_is_not_looked_for_in_the_next() -> None:
     text = (
         BASE.replace(f'platform = "{PLAT}"\n', "")
         .replace("count = 2", f'count = 2\nplatform = "{PLAT}"')
-        .replace("[scheduler]", "  [scheduler]")
+        .replace("\n[", "\n  [")
     )
     with pytest.raises(WorkloadError) as exc:
         workload_from_text(text, "w.toml")
