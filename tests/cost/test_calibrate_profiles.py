@@ -299,3 +299,12 @@ def test_every_experiment_weighs_alike_whatever_its_number_of_runs() -> None:
     )
     assert f.values["op_ns"] == pytest.approx(296.73, rel=1e-3)
     assert f.values["sync_ns"] == pytest.approx(1406.54, rel=1e-3)
+    # e2 measured once weighs the same as e2 measured four times (weight 1 = 4 × 1/4)
+    once = fit(
+        [
+            _record("e1", [("vae1is", 1500), ("2*vae1is", 2000)]),
+            _record("e2", [("vae1is", 1815)]),
+        ]
+    )
+    assert once.values["op_ns"] == pytest.approx(296.73, rel=1e-3)
+    assert once.values["sync_ns"] == pytest.approx(1406.54, rel=1e-3)
