@@ -41,17 +41,21 @@ def test_sockets_an_is_domain_spans() -> None:
 
 def test_the_socket_of_a_pcpu() -> None:
     """4 cores per socket: pCPUs 0 and 3 → 0, 4 and 7 → 1, 8 and 9 → 2; a pCPU number past the
-    last core stays on the last socket (11 → 2, not 3)."""
+    last core stays on the last socket (12 → 2, not 3; 16 → 2, not 4)."""
     p = platform_from_dict(_with(cores=10, sockets=3), "t")
-    assert [p.socket_of(c) for c in (0, 3, 4, 7, 8, 9, 11)] == [0, 0, 1, 1, 2, 2, 2]
+    assert [p.socket_of(c) for c in (0, 3, 4, 7, 8, 9, 12, 16)] == [0, 0, 1, 1, 2, 2, 2, 2]
 
 
 def test_tlb_reach_and_icache_lines() -> None:
-    """The L2 TLB's 128 entries are the reach; 8 KiB of 64-byte lines = 128 lines; 3 KiB of
-    48-byte lines = 3072 / 48 = 64; 1 KiB of 48-byte lines = 1024 // 48 = 21 whole lines."""
+    """The L2 TLB's 128 entries are the reach; 8 KiB of 64-byte lines = 128 lines; 64 KiB of
+    64-byte lines = 65536 / 64 = 1024; 3 KiB of 48-byte lines = 3072 / 48 = 64; 1 KiB of 48-byte
+    lines = 1024 // 48 = 21 whole lines."""
     p = platform_from_dict(RAW, "t")
     assert p.tlb_reach_entries() == 128 and p.icache_lines() == 128
     assert platform_from_dict(_with(icache_kib=3, icache_line_bytes=48), "t").icache_lines() == 64
+    assert (
+        platform_from_dict(_with(icache_kib=64, icache_line_bytes=64), "t").icache_lines() == 1024
+    )
     assert platform_from_dict(_with(icache_kib=1, icache_line_bytes=48), "t").icache_lines() == 21
 
 
@@ -175,6 +179,9 @@ def test_a_relative_path_is_looked_up_beside_the_naming_file_then_here(
         q = load_platform("elsewhere/r.toml", str(base))
         assert q.path == "elsewhere/r.toml" and q.cores == 6
         assert load_platform(str(ROUND), str(base)).path == str(ROUND)
+        # a name with a '/' is a path even without .toml
+        (base / "profiles" / "box").write_text(ROUND.read_text())
+        assert load_platform("profiles/box", str(base)).path == str(base / "profiles" / "box")
         with pytest.raises(PlatformError, match="unknown platform 'profiles/none.toml'"):
             load_platform("profiles/none.toml", str(base))
     finally:

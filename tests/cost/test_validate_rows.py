@@ -160,4 +160,7 @@ def test_cross_validate_runs_both_modes_with_its_seed_and_sample() -> None:
     exact = evaluate_exact(wl, "fb", 2, 3, 0.5)
     assert rows == compare(evaluate_analytic(wl, "fb", 2), exact, c) and len(rows) == 8
     assert evaluate_exact(wl, "fb", 2, 7, 0.5).cycles != exact.cycles
+    # the default seed is 0
+    default = compare(evaluate_analytic(wl, "fb", 2), evaluate_exact(wl, "fb", 2, 0, 0.5), c)
+    assert cross_validate((c,), sample=0.5) == default
     assert evaluate_exact(wl, "fb", 2, 3, None).cycles != exact.cycles
