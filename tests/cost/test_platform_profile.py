@@ -209,3 +209,11 @@ def test_a_shipped_profile_by_name() -> None:
     p = load_platform("thunderx-cn8890-2s")
     assert p.name == "thunderx-cn8890-2s" and p.path.endswith("thunderx-cn8890-2s.toml")
     assert "thunderx-cn8890-2s" in platform_names() and platform_names() == sorted(platform_names())
+
+
+def test_a_profile_that_is_not_text(tmp_path: Path) -> None:
+    f = tmp_path / "bin.toml"
+    f.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(PlatformError) as exc:
+        load_platform(str(f))
+    assert str(exc.value) == f"{f}: not a text file (expected a platform profile in UTF-8 TOML)"
