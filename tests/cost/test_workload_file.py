@@ -234,13 +234,18 @@ def test_a_field_missing_from_a_table_is_not_looked_for_in_the_next() -> None:
 
 def test_a_relative_platform_is_beside_the_workload_file(tmp_path: Path) -> None:
     """``platform = "boxes/round.toml"`` in ``DIR/w.toml`` is ``DIR/boxes/round.toml``, whatever
-    the working directory."""
+    the working directory; so is a domain's ``kind = "boxes/quiet.toml"``."""
     from vtlbsim.cost.platform import forget_profiles
 
     (tmp_path / "boxes").mkdir()
     (tmp_path / "boxes" / "round.toml").write_text(Path(PLAT).read_text())
     f = tmp_path / "w.toml"
-    f.write_text(BASE.replace(f'platform = "{PLAT}"', 'platform = "boxes/round.toml"'))
+    (tmp_path / "boxes" / "quiet.toml").write_text(Path(KIND).read_text())
+    f.write_text(
+        BASE.replace(f'platform = "{PLAT}"', 'platform = "boxes/round.toml"').replace(
+            f'kind = "{KIND}"', 'kind = "boxes/quiet.toml"'
+        )
+    )
     try:
         wl = load_workload(f)
         assert wl.platform == "boxes/round.toml" and wl.base_dir == str(tmp_path.resolve())
