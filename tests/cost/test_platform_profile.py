@@ -217,3 +217,12 @@ def test_a_profile_that_is_not_text(tmp_path: Path) -> None:
     with pytest.raises(PlatformError) as exc:
         load_platform(str(f))
     assert str(exc.value) == f"{f}: not a text file (expected a platform profile in UTF-8 TOML)"
+
+
+def test_a_profile_that_is_not_toml(tmp_path: Path) -> None:
+    """A syntax error on line 2: the file and that line, then what TOML says."""
+    f = tmp_path / "bad.toml"
+    f.write_text('name = "x"\ncores = = 4\n')
+    with pytest.raises(PlatformError) as exc:
+        load_platform(str(f))
+    assert str(exc.value).startswith(f"{f}:2: not valid TOML: ")
