@@ -12,6 +12,7 @@ informs ``sync_ns``, ``receive_ns`` and its scale. Every platform below runs at 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ from vtlbsim.cost.calibrate import (
     write_profile,
 )
 from vtlbsim.cost.experiment import Experiment, experiment_from_text
-from vtlbsim.cost.platform import Platform, load_platform, platform_names
+from vtlbsim.cost.platform import Platform, forget_profiles, load_platform, platform_names
 from vtlbsim.cost.published import Row
 
 ROUND = str(Path(__file__).parent / "data" / "anchor-round.toml")
@@ -49,6 +50,14 @@ FIT = Fit(
     evaluations=9,
     platforms={"a": "kunpeng920-2s", "b": "thunderx2-2s"},
 )
+
+
+@pytest.fixture(autouse=True)
+def _forget_loaded_profiles() -> Iterator[None]:
+    """Profiles loaded here by name stay out of the cache of the tests that follow (``vtlbsim
+    calibrate --profiles DIR`` expects to read DIR's copy of a profile it has not loaded)."""
+    yield
+    forget_profiles()
 
 
 def _plat(name: str) -> Platform:

@@ -6,6 +6,7 @@ relative to the file that names it, the working directory, the cache)."""
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,14 @@ from vtlbsim.cost.platform import (
 
 ROUND = Path(__file__).parent / "data" / "anchor-round.toml"
 RAW: dict[str, Any] = tomllib.loads(ROUND.read_text())
+
+
+@pytest.fixture(autouse=True)
+def _forget_loaded_profiles() -> Iterator[None]:
+    """Profiles loaded here by name stay out of the cache of the tests that follow (``vtlbsim
+    calibrate --profiles DIR`` expects to read DIR's copy of a profile it has not loaded)."""
+    yield
+    forget_profiles()
 
 
 def _with(**figures: Any) -> dict[str, Any]:
