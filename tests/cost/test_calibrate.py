@@ -60,6 +60,7 @@ def test_scales_only_where_a_platform_measured_concurrent_broadcasters(shipped_f
 def test_calibrate_writes_the_profiles_it_is_pointed_at(tmp_path: Path) -> None:
     """With --profiles DIR holding a copy of a profile, calibrate rewrites that copy (its DVM
     figures with 'calibrated:' provenance) and leaves every other line as it was."""
+    forget_profiles()  # a profile an earlier test loaded by name would hide DIR's copy
     src = datafiles.package_dir(datafiles.PROFILES) / "kunpeng920-2s.toml"
     mine = tmp_path / "kunpeng920-2s.toml"
     text = src.read_text().replace("dvm_op_cycles = { value = ", "dvm_op_cycles = { value = 1", 1)

@@ -175,7 +175,8 @@ def platform_from_dict(data: dict[str, Any], where: str) -> Platform:
         try:
             prov[key] = Provenance.model_validate(rest)
         except ValidationError as exc:
-            raise PlatformError(f"{where}: {key}: {exc.errors()[0]['msg']}") from None
+            msg = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+            raise PlatformError(f"{where}: {key}: {msg}") from None
         values[key] = raw["value"]
     values["provenance"] = prov
     values["path"] = where

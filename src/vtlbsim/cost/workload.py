@@ -92,26 +92,28 @@ def _find_line(text: str, loc: tuple[int | str, ...]) -> int | None:
     keys = [k for k in loc if isinstance(k, str)]
     if not keys:
         return None
-    # Narrow to the table: [scheduler] or the n-th [[domains]].
+    # Narrow to the table: [scheduler] or the n-th [[domains]]; written inline
+    # (``domains = [...]``, ``scheduler = {...}``) the line is the top-level key's.
+    hits: list[int] = []
+    idx = 0
     if keys[0] in ("scheduler", "domains") and len(loc) > 1:
         header = re.compile(r"^\s*\[\[\s*domains\s*\]\]") if keys[0] == "domains" else None
         if header is None:
             header = re.compile(r"^\s*\[\s*scheduler\s*\]")
         idx = loc[1] if keys[0] == "domains" and isinstance(loc[1], int) else 0
         hits = [i for i, line in enumerate(lines) if header.match(line)]
-        if idx < len(hits):
-            start = hits[idx] + 1
-            nxt = [
-                i for i, line in enumerate(lines) if i >= start and line.lstrip().startswith("[")
-            ]
-            end = nxt[0] if nxt else len(lines)
-            if len(keys) == 1:
-                return hits[idx] + 1
-        keys = keys[1:]
+    if idx < len(hits):
+        start = hits[idx] + 1
+        nxt = [i for i, line in enumerate(lines) if i >= start and line.lstrip().startswith("[")]
+        end = nxt[0] if nxt else len(lines)
+        if len(keys) == 1:
+            return hits[idx] + 1
+        name = keys[-1]
     else:
         first_table = [i for i, line in enumerate(lines) if line.lstrip().startswith("[")]
         end = first_table[0] if first_table else len(lines)
-    key = re.compile(rf"^\s*\"?{re.escape(str(keys[-1]))}\"?\s*=")
+        name = keys[0]
+    key = re.compile(rf"^\s*\"?{re.escape(str(name))}\"?\s*=")
     for i in range(start, end):
         if key.match(lines[i]):
             return i + 1
