@@ -254,6 +254,23 @@ def test_a_scale_from_a_later_actor_or_a_run_s_override() -> None:
     ]
 
 
+def test_a_platform_given_by_path_is_scaled_under_its_profile_name() -> None:
+    """An experiment may name its platform by a path to the profile; ``apply`` finds a fitted
+    scale under the profile's ``name``, so the scale must be named so too. anchor-round (1 GHz)
+    given by path with 2 × vae1is gets ``scale:anchor-round``; a scale of 2 then doubles its
+    operation and Sync: op 500 ns × 2 × 1 GHz = 1000 cycles, Sync 1000 × 2 = 2000, while
+    ``receive_ns`` 100 is never scaled (100 cycles)."""
+    exps = [_exp(ROUND, 2, "vae1is")]
+    assert free_parameters(exps) == ["op_ns", "sync_ns", "receive_ns", "scale:anchor-round"]
+    values = {"op_ns": 500.0, "sync_ns": 1000.0, "receive_ns": 100.0, "scale:anchor-round": 2.0}
+    plat = apply(values)(load_platform(ROUND))
+    assert (plat.dvm_op_cycles, plat.dvm_sync_cycles, plat.dvm_receive_cycles) == (
+        1000.0,
+        2000.0,
+        100.0,
+    )
+
+
 def _record(name: str, measured: list[tuple[str, float]], role: str = "calibrate") -> Experiment:
     """A lone issuer (work 0) on anchor-round (1 GHz, one socket: a call of N × vae1is costs
     N × op + Sync, in ns), one run per (ops, measured ns)."""
@@ -286,7 +303,7 @@ def test_fit_recovers_the_latencies_that_produced_the_measurements() -> None:
     assert f.values["sync_ns"] == pytest.approx(1000.0, rel=1e-4)
     assert f.values["receive_ns"] == pytest.approx(100.0)
     assert f.informs == {"op_ns": ["e"], "sync_ns": ["e"], "receive_ns": []}
-    assert (f.experiments, f.platforms) == (["e"], {"e": ROUND})
+    assert (f.experiments, f.platforms) == (["e"], {"e": "anchor-round"})  # by profile name
     assert [r.run for r in f.rows] == ["r0", "r1"] and f.error == pytest.approx(1.0, abs=1e-6)
     assert f.evaluations == len(seen) and [c for c, _ in seen] == list(range(1, len(seen) + 1))
     assert seen[0][1] > 1.0 and seen[-1][1] == pytest.approx(1.0, abs=1e-6)

@@ -80,11 +80,17 @@ def _broadcasts(exp: Experiment) -> bool:
     return False
 
 
+def platform_name(exp: Experiment) -> str:
+    """The name of the profile an experiment ran on (its ``platform`` may be a path): what
+    ``apply`` finds a fitted scale under."""
+    return load_platform(exp.platform, exp.base_dir).name
+
+
 def free_parameters(calibrate: list[Experiment]) -> list[str]:
     """The shared parameters, then ``scale:P`` for every platform other than the reference
-    whose calibrate experiments have concurrent broadcasters."""
-    scaled = sorted({e.platform for e in calibrate if e.platform != REFERENCE and _broadcasts(e)})
-    return [*SHARED, *(f"scale:{p}" for p in scaled)]
+    whose calibrate experiments have concurrent broadcasters, named by profile name."""
+    on = {platform_name(e) for e in calibrate if _broadcasts(e)}
+    return [*SHARED, *(f"scale:{p}" for p in sorted(on - {REFERENCE}))]
 
 
 def apply(values: dict[str, float]) -> Callable[[Platform], Platform]:
@@ -147,7 +153,7 @@ def fit(record: list[Experiment], progress: Callable[[int, float], None] | None 
         for j, n in enumerate(names)
     }
     final = values_of(sol.x)
-    on = {e.name: e.platform for e in calibrate}
+    on = {e.name: platform_name(e) for e in calibrate}
     return Fit(final, rows_of(sol.x), [e.name for e in calibrate], informs, calls, on)
 
 
