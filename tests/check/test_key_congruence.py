@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from test_explore_invariants import follow
 
-from vtlbsim.check.actions import GuestModel, GuestState, Operation
+from vtlbsim.arch.tlb import GLOBAL
+from vtlbsim.check.actions import GLOBAL_VA, GuestModel, GuestState, Operation
 from vtlbsim.check.explore import Explorer
 from vtlbsim.check.key import raw_facts
 from vtlbsim.check.oracle import Oracle
@@ -92,6 +93,15 @@ A = ["run v0 on 0", "v0 switch as1, ASID 1", "v0 map-global 0x8000 0xa000"]
 B = ["run v0 on 0", "v0 map-global 0x8000 0xa000", "v0 switch as1, ASID 1"]
 
 
+def _global_legal(ex: Explorer, s: State) -> dict[str, tuple[int, ...]]:
+    """Per table, the PAs the key says v0 may still use through a global entry of 0x8000."""
+    return {
+        table: pas
+        for v, table, tag, va, pas in raw_facts(ex.plan, s[1], s[2], s[3])["L"]
+        if v == 0 and tag == GLOBAL and va == GLOBAL_VA
+    }
+
+
 def test_mapping_a_global_page_before_or_after_a_switch_is_told_apart() -> None:
     """Both paths leave v0 on as1 with the kernel page mapped global to 0xa000 in every table
     and nothing in any TLB. In A the page was mapped while as1 was v0's table; in B while
@@ -102,6 +112,10 @@ def test_mapping_a_global_page_before_or_after_a_switch_is_told_apart() -> None:
     each common action."""
     ex = Explorer(GuestModel.for_kind("linux-arm64-smp", 2, globals=True), resolve("none"), 2)
     a, b = _state(ex, A), _state(ex, B)
+    # v0's legal outputs for a global entry of page 8 (0x8000), per table: 0xa000 is page 10;
+    # `as2` was never v0's table, and v1 never ran
+    assert _global_legal(ex, a) == {"main": (), "as1": (10,), "as2": ()}
+    assert _global_legal(ex, b) == {"main": (10,), "as1": (10,), "as2": ()}
     fa, fb = _next(ex, a)["v0 fetch 0x8000"], _next(ex, b)["v0 fetch 0x8000"]
     assert ex.key(fa[1], fa[2], fa[3]) != ex.key(fb[1], fb[2], fb[3])
     assert ex.key(a[1], a[2], a[3]) != ex.key(b[1], b[2], b[3])
