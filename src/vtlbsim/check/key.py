@@ -138,8 +138,17 @@ def raw_facts(
     # Which ASID a table is tagged with may change (the allocator recycles ASIDs; FreeBSD armv7
     # tags every table with ASID 0): an entry one table filled may be judged against another,
     # so the legal sets are kept for every table and tag over every live PA.
-    # Global entries (``check --globals``) match every ASID: judged against every table too.
-    global_vas = tuple(sorted(va for va, tag in held if tag == GLOBAL))
+    # Global entries (``check --globals``) match every ASID: judged against every table too,
+    # for each VA a global entry holds or a table maps global (a fill may make that entry at
+    # any time, and which of its outputs each vCPU may use depends on when the mapping was made
+    # relative to each table's current spans: two paths that map it before or after a process
+    # switch differ there before the fill, not only after it).
+    global_vas = tuple(
+        sorted(
+            {va for va, tag in held if tag == GLOBAL}
+            | {va for t in tables.values() for va, pte in t.current.items() if pte.is_global}
+        )
+    )
     hists = plan.histories(tables)
     for vc in vcpus:
         f_L.extend(
