@@ -170,7 +170,7 @@ class _Run:
     def busy_others(self, p: int) -> int:
         """PEs other than ``p`` that run a vCPU (they handle a broadcast's DVM operation)."""
         if self.busy is None:
-            return sum(1 for q, vi in enumerate(self.running) if q != p and vi is not None)
+            return self.pcpus - self.running.count(None) - (self.running[p] is not None)
         # not ``running[p]``: at a load, p's outgoing vCPU has already left it
         return len(self.busy) - (p in self.busy)
 
