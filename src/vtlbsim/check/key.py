@@ -30,7 +30,7 @@ from ..arch.tlb import GLOBAL
 from ..guest.tables import CodeMemory
 from ..hyp.policy import PcpuId, VcpuId
 from ..sim.engine import Engine
-from .actions import GuestState, own_table
+from .actions import GuestState
 from .keyplan import KeyPlan
 from .oracle import Oracle
 
@@ -46,13 +46,23 @@ def _n(x: int | None) -> int:
     return -1 if x is None else x
 
 
+COMPONENTS = "vpmnatLiFbBsrud"
+"""The components of a key, in order (``raw_facts`` names them by these letters)."""
+
+
 def raw_facts(
     plan: KeyPlan, engine: Engine, oracle: Oracle, g: GuestState
 ) -> dict[str, list[Fact]]:
     """The facts of the state, with real vCPU and pCPU indices and table names: of the VM the
     guest runs in (``g.domain``), and, of a destroyed VM (``check --vms 2``), only what it left
     in the TLBs, I-caches and predictors, as "another VM's" (whichever of its vCPUs filled it,
-    the live VM's use of it is a violation: ``Oracle._hypervisor_made``)."""
+    the live VM's use of it is a violation: ``Oracle._hypervisor_made``). By component letter
+    (``COMPONENTS``)."""
+    return dict(zip(COMPONENTS, _facts(plan, engine, oracle, g), strict=True))
+
+
+def _facts(plan: KeyPlan, engine: Engine, oracle: Oracle, g: GuestState) -> list[list[Fact]]:
+    """``raw_facts``' components, in ``COMPONENTS`` order."""
     dn = g.domain
     dom = engine.domains[dn]
     code = dom.code
@@ -60,56 +70,55 @@ def raw_facts(
     local = oracle.local
     pcpus = engine.machine.pcpus
     tables = dom.tables
-    f_v: list[Fact] = []
-    f_p: list[Fact] = []
-    f_s: list[Fact] = []
-    f_m: list[Fact] = []
-    f_n: list[Fact] = []
-    f_a: list[Fact] = []
-    f_t: list[Fact] = []
-    f_L: list[Fact] = []
-    f_i: list[Fact] = []
-    f_F: list[Fact] = []
-    f_b: list[Fact] = []
-    f_B: list[Fact] = []
     owed_set = g.needs_flush if plan.rollover_owed else ()
     # the load history the engine keeps matters only to a policy that reads it
     history = engine.policy.load_history
     vcpus = dom.vcpus
-    for vc in vcpus:
-        # a vCPU never loaded has no context yet (its bring-up picks the table)
-        loaded = vc.last_pcpu is not None
-        f_v.append(
-            (
-                vc.index,
-                -1 if vc.pcpu is None else vc.pcpu,
-                vc.last_pcpu if history and loaded else -1,
-                vc.asid,
-                vc.table if loaded else "",
-                vc.index in owed_set,
-            )
+    # a vCPU never loaded has no context yet (its bring-up picks the table)
+    f_v: list[Fact] = [
+        (
+            vc.index,
+            -1 if vc.pcpu is None else vc.pcpu,
+            vc.last_pcpu if history and vc.last_pcpu is not None else -1,
+            vc.asid,
+            "" if vc.last_pcpu is None else vc.table,
+            vc.index in owed_set,
         )
+        for vc in vcpus
+    ]
+    index = {vc.name: vc.index for vc in vcpus}  # the live VM's vCPUs (others: a destroyed VM's)
     here = engine.last_vcpu_here
-    for p in pcpus:
-        last = here.get((dn, p.index), -1) if history else -1
-        f_p.append((p.index, _idx(p.running), last))
+    f_p: list[Fact] = [
+        (p.index, _idx(p.running), here.get((dn, p.index), -1) if history else -1) for p in pcpus
+    ]
+    f_s: list[Fact] = []
     if engine.pstate:
         # (not ``dn``: a scope's domain must not replace the live VM's name used below)
-        for scope, sdn, pi, vi, value in engine.pstate.entries():
-            f_s.append((scope, sdn, pi, vi, state_form(value)))
-    for name in plan.tables:
-        t = tables.get(name)
-        if t is not None:
-            for va, pte in t.current.items():
-                f_m.append((name, va, pte.pa, pte.is_global))
-    for name, asid in zip(plan.tables, g.asids, strict=True):
-        f_n.append((name, _n(asid)))
+        f_s = [
+            (scope, sdn, pi, vi, state_form(value))
+            for scope, sdn, pi, vi, value in engine.pstate.entries()
+        ]
+    f_m: list[Fact] = []
+    live: set[int] = set()
+    global_mapped: list[int] = []
+    for name, t in tables.items():
+        current = t.current
+        if not current:
+            continue
+        for va, pte in current.items():
+            live.add(pte.pa)
+            if pte.is_global:
+                global_mapped.append(va)
+        if name in plan.table_set:
+            f_m.extend([(name, va, pte.pa, pte.is_global) for va, pte in current.items()])
+    f_n: list[Fact] = [(name, _n(asid)) for name, asid in zip(plan.tables, g.asids, strict=True)]
+    f_a: list[Fact] = []
     if plan.local_pte:
-        for ti, act in enumerate(g.active):
-            for v in act:
-                f_a.append((plan.tables[ti], v))
+        names = plan.tables
+        f_a = [(names[ti], v) for ti, act in enumerate(g.active) for v in act]
     # TLB entries, and the PAs they hold
-    held: dict[tuple[int, int], set[int]] = {}
+    f_t: list[Fact] = []
+    global_held: set[int] = set()
     for p in pcpus:
         pi = p.index
         for pages in p.tlb.by_vmid.values():
@@ -117,23 +126,18 @@ def raw_facts(
                 for e in entries.values():
                     fname = e.vcpu
                     va, tag = e.va, e.tag
-                    if fname.rpartition(".")[0] != dn:  # a destroyed VM's
+                    live.add(e.pa)
+                    if tag == GLOBAL:
+                        global_held.add(va)
+                    vi = index.get(fname)
+                    if vi is None:  # a destroyed VM's
                         f_t.append((pi, va, tag, e.pa, -1, DEAD, False))
                     else:
                         mark = max(local[fname].tlb(tag, va), shared.tlb(tag, va))
-                        f_t.append((pi, va, tag, e.pa, _idx(fname), e.table, mark[0] > e.step))
-                    pas = held.get((va, tag))
-                    if pas is None:
-                        held[(va, tag)] = {e.pa}
-                    else:
-                        pas.add(e.pa)
+                        f_t.append((pi, va, tag, e.pa, vi, e.table, mark[0] > e.step))
     # PAs something can still translate to: maps take fresh PAs, so a PA no table maps and no
     # TLB entry holds is never reached again (its I-cache lines are dead, and no future fill
     # can have it)
-    live = {pa for pas in held.values() for pa in pas}
-    for t in tables.values():
-        for pte in t.current.values():
-            live.add(pte.pa)
     live_pas = tuple(sorted(live))
     # Which ASID a table is tagged with may change (the allocator recycles ASIDs; FreeBSD armv7
     # tags every table with ASID 0): an entry one table filled may be judged against another,
@@ -143,17 +147,17 @@ def raw_facts(
     # any time, and which of its outputs each vCPU may use depends on when the mapping was made
     # relative to each table's current spans: two paths that map it before or after a process
     # switch differ there before the fill, not only after it).
-    global_vas = tuple(
-        sorted(
-            {va for va, tag in held if tag == GLOBAL}
-            | {va for t in tables.values() for va, pte in t.current.items() if pte.is_global}
-        )
-    )
+    global_vas: tuple[int, ...] = ()
+    if global_held or global_mapped:
+        global_vas = tuple(sorted(global_held.union(global_mapped)))
     hists = plan.histories(tables)
+    f_L: list[Fact] = []
     for vc in vcpus:
         f_L.extend(
             plan.legal(vc, local[vc.name], shared, tables, hists[vc.index], global_vas, live_pas)
         )
+    f_i: list[Fact] = []
+    f_F: list[Fact] = []
     oldest: dict[int, int] = {}
     for p in pcpus:
         for (_, pa), line in p.icache.lines.items():
@@ -171,18 +175,24 @@ def raw_facts(
                 at = max(loc.icache(pa), shared.icache(pa))[0]
                 floor = min(top, code.version(pa) - code.version_at(pa, at))
                 f_F.append((vc.index, pa, floor))
+    f_b: list[Fact] = []
+    f_B: list[Fact] = []
     if plan.aarch32 and engine.machine.bp.visible:
         for p in pcpus:
             for (_, asid, va), line in p.bp.entries.items():
                 fname = line.vcpu
                 age = _code_of(engine, fname, dn, code).version(line.pa) - line.version
-                if fname.rpartition(".")[0] != dn:  # a destroyed VM's
+                vi = index.get(fname)
+                if vi is None:  # a destroyed VM's
                     f_b.append((p.index, asid, va, line.pa, age, -1, False))
                     continue
                 bp_at = max(local[fname].bp(va), shared.bp(va))[0]
-                f_b.append((p.index, asid, va, line.pa, age, _idx(fname), bp_at < line.step))
+                f_b.append((p.index, asid, va, line.pa, age, vi, bp_at < line.step))
+        code_key = plan.code_key(code)
         for vc in vcpus:
-            f_B.extend(plan.trained(vc, local[vc.name], shared, tables, hists[vc.index], code))
+            f_B.extend(
+                plan.trained(vc, local[vc.name], shared, tables, hists[vc.index], code, code_key)
+            )
     f_r: list[Fact] = []
     f_u: list[Fact] = []
     pending = engine.pending
@@ -193,23 +203,7 @@ def raw_facts(
         for name, undone in pending.undone.items():
             for m, m_asid, m_pa in undone:
                 f_u.append((_idx(name), m.op.name, m.va, m.pages, m_asid, _n(m_pa)))
-    return {
-        "v": f_v,
-        "p": f_p,
-        "m": f_m,
-        "n": f_n,
-        "a": f_a,
-        "t": f_t,
-        "L": f_L,
-        "i": f_i,
-        "F": f_F,
-        "b": f_b,
-        "B": f_B,
-        "s": f_s,
-        "r": f_r,
-        "u": f_u,
-        "d": [(dn,)],
-    }
+    return [f_v, f_p, f_m, f_n, f_a, f_t, f_L, f_i, f_F, f_b, f_B, f_s, f_r, f_u, [(dn,)]]
 
 
 DEAD = "~dead"
@@ -263,37 +257,31 @@ def _renamed(form: tuple[Any, ...], v: Sequence[int], p: Sequence[int]) -> tuple
 
 
 def _rename(
-    f: dict[str, list[Fact]],
-    vp: Sequence[int],
-    pp: Sequence[int],
-    tables: dict[str, str],
-    asids: dict[int, int] | None = None,
+    f: list[list[Fact]], v: list[int], p: list[int], t: dict[str, str], s: dict[int, int]
 ) -> Iterator[tuple[Any, ...]]:
-    """The renamed facts, one component of the key at a time."""
-    # index -1 (none) maps to the list's last element, which is -1
-    v = [*vp, -1]
-    p = [*pp, -1]
-    t = tables
-    s = asids or {}  # ASIDs not named (GLOBAL, none) stay
+    """The facts renamed (vCPU ``i`` to ``v[i]``, pCPU ``i`` to ``p[i]``, index -1, none, to the
+    lists' last element, -1; tables by ``t``, ASIDs by ``s``, names neither maps stay), one
+    component of the key at a time."""
+    fv, fp, fm, fn, fa, ft, fL, fi, fF, fb, fB, fs, fr, fu, fd = f
     yield tuple(
-        sorted((v[a], p[b], p[c], s.get(d, d), t.get(e, e), g) for a, b, c, d, e, g in f["v"])
+        sorted([(v[a], p[b], p[c], s.get(d, d), t.get(e, e), g) for a, b, c, d, e, g in fv])
     )
-    yield tuple(sorted((p[a], v[b], v[c]) for a, b, c in f["p"]))
-    yield tuple(sorted((t.get(a, a), b, c, d) for a, b, c, d in f["m"]))
-    yield tuple(sorted((t.get(a, a), s.get(b, b)) for a, b in f["n"]))
-    yield tuple(sorted((t.get(a, a), v[b]) for a, b in f["a"]))
+    yield tuple(sorted([(p[a], v[b], v[c]) for a, b, c in fp]))
+    yield tuple(sorted([(t.get(a, a), b, c, d) for a, b, c, d in fm])) if t else tuple(sorted(fm))
+    yield tuple(sorted([(t.get(a, a), s.get(b, b)) for a, b in fn]))
+    yield tuple(sorted([(t.get(a, a), v[b]) for a, b in fa]))
     yield tuple(
-        sorted((p[a], b, s.get(c, c), d, v[e], t.get(g, g), h) for a, b, c, d, e, g, h in f["t"])
+        sorted([(p[a], b, s.get(c, c), d, v[e], t.get(g, g), h) for a, b, c, d, e, g, h in ft])
     )
-    yield tuple(sorted((v[a], t.get(b, b), s.get(c, c), d, e) for a, b, c, d, e in f["L"]))
-    yield tuple(sorted((p[a], b, c) for a, b, c in f["i"]))
-    yield tuple(sorted((v[a], b, c) for a, b, c in f["F"]))
-    yield tuple(sorted((p[a], s.get(b, b), c, d, e, v[g], h) for a, b, c, d, e, g, h in f["b"]))
-    yield tuple(sorted((v[a], t.get(b, b), c, d) for a, b, c, d in f["B"]))
-    yield tuple(sorted((a, b, p[c], v[d], _renamed(e, v, p)) for a, b, c, d, e in f["s"]))
-    yield tuple(sorted((p[a], b, c, d, e, g, p[h]) for a, b, c, d, e, g, h in f["r"]))
-    yield tuple(sorted((v[a], b, c, d, e, g) for a, b, c, d, e, g in f["u"]))
-    yield tuple(f["d"])
+    yield tuple(sorted([(v[a], t.get(b, b), s.get(c, c), d, e) for a, b, c, d, e in fL]))
+    yield tuple(sorted([(p[a], b, c) for a, b, c in fi]))
+    yield tuple(sorted([(v[a], b, c) for a, b, c in fF]))
+    yield tuple(sorted([(p[a], s.get(b, b), c, d, e, v[g], h) for a, b, c, d, e, g, h in fb]))
+    yield tuple(sorted([(v[a], t.get(b, b), c, d) for a, b, c, d in fB]))
+    yield tuple(sorted([(a, b, p[c], v[d], _renamed(e, v, p)) for a, b, c, d, e in fs]))
+    yield tuple(sorted([(p[a], b, c, d, e, g, p[h]) for a, b, c, d, e, g, h in fr]))
+    yield tuple(sorted([(v[a], b, c, d, e, g) for a, b, c, d, e, g in fu]))
+    yield tuple(fd)
 
 
 def _least(candidates: list[Iterator[tuple[Any, ...]]], first: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -357,25 +345,14 @@ def canonical_key(
     """The smallest renaming of the state's facts over the given permutations (the first
     permutation of each list must be the identity). ``memo`` maps the facts already seen (under
     the identity renaming) to their canonical key, so a state met again costs no renaming."""
-    f = raw_facts(plan, engine, oracle, g)
+    f = _facts(plan, engine, oracle, g)
     # the identity renaming is each component sorted (``_rename`` with identity maps)
-    identity = tuple([tuple(sorted(x)) for x in f.values()])
+    identity = tuple([tuple(sorted(x)) for x in f])
     if memo is not None:
         hit = memo.get(identity)
         if hit is not None:
             return hit
-    others: list[Iterator[tuple[Any, ...]]] = []
-    for vp in vperms:
-        names: list[tuple[dict[str, str], dict[int, int]]]
-        if plan.percpu:
-            names = [({own_table(i): own_table(vp[i]) for i in range(len(vp))}, {})]
-        else:
-            names = plan.renamings
-        for ri, (tables, asids) in enumerate(names):
-            for pp in pperms:
-                if vp is vperms[0] and pp is pperms[0] and ri == 0:
-                    continue
-                others.append(_rename(f, vp, pp, tables, asids))
+    others = [_rename(f, v, p, t, s) for v, p, t, s in plan.renamers(vperms, pperms)]
     best = _least(others, identity)
     if memo is not None:
         memo[identity] = best

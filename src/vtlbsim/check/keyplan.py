@@ -13,15 +13,17 @@ while its entry exists.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ..arch.tlb import GLOBAL
 from ..guest.domain import Vcpu
 from ..guest.tables import CodeMemory, History, Pte, TranslationTable
-from .actions import GuestModel
+from .actions import GuestModel, own_table
 from .coverage import Coverage
 
 Fact = tuple[Any, ...]
+Renamer = tuple[list[int], list[int], dict[str, str], dict[int, int]]
 
 
 class KeyPlan:
@@ -31,6 +33,7 @@ class KeyPlan:
     def __init__(self, model: GuestModel) -> None:
         self.model = model
         self.tables = model.tables
+        self.table_set = frozenset(model.tables)
         self.tables_of = [model.tables_of(v) for v in range(model.vcpus)]
         self.asid_numbers = model.asid_numbers
         self.renamings = model.process_renamings()
@@ -41,11 +44,38 @@ class KeyPlan:
         self.vas = model.vas
         self._during: dict[tuple[Any, ...], frozenset[int]] = {}
         self._trained: dict[tuple[Any, ...], tuple[tuple[int, int], ...]] = {}
-        self._legal: dict[tuple[Any, ...], tuple[tuple[Fact, ...], Coverage, Coverage]] = {}
-        self._trainings: dict[tuple[Any, ...], tuple[tuple[Fact, ...], Coverage, Coverage]] = {}
+        self._legal: dict[tuple[Any, ...], tuple[Fact, ...]] = {}
+        self._trainings: dict[tuple[Any, ...], tuple[Fact, ...]] = {}
+        self._bp_marks: dict[tuple[int, int], tuple[tuple[int, ...], Coverage, Coverage]] = {}
         self._marks: dict[
             tuple[Any, ...], tuple[tuple[tuple[int, int, int], ...], Coverage, Coverage]
         ] = {}
+        self._renamers: tuple[object, object, list[Renamer]] = (None, None, [])
+        self._histories: dict[tuple[Any, ...], int] = {}
+        self._codes: dict[tuple[Any, ...], int] = {}
+
+    def renamers(
+        self, vperms: Sequence[Sequence[int]], pperms: Sequence[Sequence[int]]
+    ) -> list[Renamer]:
+        """Every renaming but the identity (the first permutation of each list), as ``key._rename``
+        takes it: vCPU and pCPU maps with index -1 (none) last, then the table and ASID maps
+        (per-CPU tables follow their vCPU; shared ones swap as ``process_renamings`` says)."""
+        if self._renamers[0] is vperms and self._renamers[1] is pperms:
+            return self._renamers[2]
+        out: list[Renamer] = []
+        for vi, vp in enumerate(vperms):
+            names: list[tuple[dict[str, str], dict[int, int]]]
+            if self.percpu:
+                names = [({own_table(i): own_table(vp[i]) for i in range(len(vp))}, {})]
+            else:
+                names = self.renamings
+            for ri, (tables, asids) in enumerate(names):
+                for pi, pp in enumerate(pperms):
+                    if vi == 0 and pi == 0 and ri == 0:
+                        continue
+                    out.append(([*vp, -1], [*pp, -1], tables, asids))
+        self._renamers = (vperms, pperms, out)
+        return out
 
     def pas_during(
         self, h: History | None, windows: tuple[tuple[int, int | None], ...]
@@ -62,11 +92,12 @@ class KeyPlan:
         return got
 
     def trained_on(
-        self, h: History | None, code: CodeMemory, start: int
+        self, h: History | None, code: CodeMemory, start: int, code_key: int
     ) -> tuple[tuple[int, int], ...]:
         """The (PA, code age) pairs a table's PTE history ``h`` for one VA held at some instant
-        at or after ``start``: a prediction trained on one of them is legal (oracle.prediction)."""
-        k = (h, start, *code.history.items())
+        at or after ``start``: a prediction trained on one of them is legal (oracle.prediction).
+        ``code_key``: ``code_key(code)``."""
+        k = (h, start, code_key)
         got = self._trained.get(k)
         if got is not None:
             return got
@@ -83,16 +114,33 @@ class KeyPlan:
         got = self._trained[k] = tuple(sorted(out))
         return got
 
-    def histories(self, tables: dict[str, TranslationTable]) -> dict[int, tuple[Any, ...]]:
-        """Per vCPU index, every PTE history of the tables it may use (what its facts read of
-        them, as a memo key)."""
+    def histories(self, tables: dict[str, TranslationTable]) -> dict[int, int]:
+        """Per vCPU index, a number for every PTE history of the tables it may use (what its
+        facts read of them; equal numbers iff equal histories), as a memo key."""
         by_table = {name: tuple(t.history.items()) for name, t in tables.items()}
         if not self.percpu:  # every vCPU may use every process table
-            same = tuple(by_table.get(name) for name in self.tables)
+            same = self._number(tuple([by_table.get(name) for name in self.tables]))
             return dict.fromkeys(range(len(self.tables_of)), same)
         return {
-            v: tuple(by_table.get(name) for name in names) for v, names in enumerate(self.tables_of)
+            v: self._number(tuple([by_table.get(name) for name in names]))
+            for v, names in enumerate(self.tables_of)
         }
+
+    def _number(self, hists: tuple[Any, ...]) -> int:
+        """The number ``histories`` gives ``hists`` (the memo keeps them, so numbers are never
+        reused)."""
+        n = self._histories.get(hists)
+        if n is None:
+            n = self._histories[hists] = len(self._histories)
+        return n
+
+    def code_key(self, code: CodeMemory) -> int:
+        """A number for the code's write history (equal numbers iff equal histories)."""
+        k = tuple(code.history.items())
+        n = self._codes.get(k)
+        if n is None:
+            n = self._codes[k] = len(self._codes)
+        return n
 
     def marks(
         self, loc: Coverage, shared: Coverage, global_vas: tuple[int, ...]
@@ -120,30 +168,24 @@ class KeyPlan:
         loc: Coverage,
         shared: Coverage,
         tables: dict[str, TranslationTable],
-        hists: tuple[Any, ...],
+        hists: int,
         global_vas: tuple[int, ...],
         live_pas: tuple[int, ...],
     ) -> tuple[Fact, ...]:
         """Per table, tag and VA, the live PAs the oracle still accepts for ``vc`` (covering
-        records ``loc`` and ``shared``; ``hists`` from ``histories``): mapped at an instant at or after the last covering
-        instruction at which the table was ``vc``'s current one."""
-        k = (
-            vc.index,
-            id(loc),
-            id(shared),
-            vc.spans,
-            vc.table,
-            vc.current_since,
-            hists,
-            global_vas,
-            live_pas,
-        )
+        records ``loc`` and ``shared``; ``hists`` from ``histories``): mapped at an instant at
+        or after the last covering instruction at which the table was ``vc``'s current one."""
+        # the answer reads the covering records only through their marks: keyed by those, a
+        # maintenance that changes no mark (an I-cache one, another VA's) finds it again
+        marks = self.marks(loc, shared, global_vas)
+        k = (vc.index, marks, vc.spans, vc.table, vc.current_since, hists, live_pas)
         got = self._legal.get(k)
         if got is not None:
-            return got[0]
-        marks = self.marks(loc, shared, global_vas)
+            return got
         out: list[Fact] = []
-        for name in self.tables_of[vc.index]:
+        during = self._during
+        vi = vc.index
+        for name in self.tables_of[vi]:
             t = tables.get(name)
             hist = t.history if t is not None else {}
             windows: dict[int, tuple[tuple[int, int | None], ...]] = {}
@@ -151,10 +193,12 @@ class KeyPlan:
                 w = windows.get(since)
                 if w is None:
                     w = windows[since] = vc.windows(name, since)
-                ok = self.pas_during(hist.get(va), w)
-                out.append((vc.index, name, tag, va, tuple(pa for pa in live_pas if pa in ok)))
-        facts = tuple(out)
-        self._legal[k] = (facts, loc, shared)
+                h = hist.get(va)
+                ok = during.get((h, w))
+                if ok is None:
+                    ok = self.pas_during(h, w)
+                out.append((vi, name, tag, va, tuple([pa for pa in live_pas if pa in ok])))
+        facts = self._legal[k] = tuple(out)
         return facts
 
     def trained(
@@ -163,32 +207,37 @@ class KeyPlan:
         loc: Coverage,
         shared: Coverage,
         tables: dict[str, TranslationTable],
-        hists: tuple[Any, ...],
+        hists: int,
         code: CodeMemory,
+        code_key: int,
     ) -> tuple[Fact, ...]:
         """Per table and VA, the (PA, code age) pairs a prediction ``vc`` uses may have been
-        trained on (``trained_on``; none for a VA the table never mapped)."""
-        k = (
-            vc.index,
-            id(loc),
-            id(shared),
-            hists,
-            *code.history.items(),
-        )
+        trained on (``trained_on``; none for a VA the table never mapped). ``hists`` from
+        ``histories``, ``code_key`` from ``code_key``."""
+        starts = self.bp_marks(loc, shared)
+        k = (vc.index, starts, hists, code_key)
         got = self._trainings.get(k)
         if got is not None:
-            return got[0]
+            return got
         out: list[Fact] = []
         for name in self.tables_of[vc.index]:
             t = tables.get(name)
             hist = t.history if t is not None else {}
-            for va in self.vas:
+            for va, start in zip(self.vas, starts, strict=True):
                 h = hist.get(va)
                 if h is None:  # never mapped: no prediction is legal
                     out.append((vc.index, name, va, ()))
                     continue
-                start = max(loc.bp(va), shared.bp(va))[0]
-                out.append((vc.index, name, va, self.trained_on(h, code, start)))
-        facts = tuple(out)
-        self._trainings[k] = (facts, loc, shared)
+                out.append((vc.index, name, va, self.trained_on(h, code, start, code_key)))
+        facts = self._trainings[k] = tuple(out)
         return facts
+
+    def bp_marks(self, loc: Coverage, shared: Coverage) -> tuple[int, ...]:
+        """Per VA of the model, the step of the last instruction in ``loc`` or ``shared`` that
+        covers its predictions (``Coverage.bp``)."""
+        k = (id(loc), id(shared))
+        got = self._bp_marks.get(k)
+        if got is None:
+            starts = tuple([max(loc.bp(va), shared.bp(va))[0] for va in self.vas])
+            got = self._bp_marks[k] = (starts, loc, shared)
+        return got[0]
