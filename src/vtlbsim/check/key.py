@@ -16,7 +16,10 @@ every step in the state, so a state is summed up, without step numbers, by:
   a prediction may have been trained on.
 
 The key is the smallest renaming of these facts over every pCPU and vCPU permutation
-(policies only compare indices for equality, so a permuted state behaves the same).
+(policies only compare indices for equality, so a permuted state behaves the same). A vCPU's
+legality and training facts enter it as one block each, (vCPU, block): the same facts as
+spelled out one by one, so the same states share a key, but a renaming renames a block
+through a memo (``keyplan.Blocks``) rather than fact by fact.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from ..guest.tables import CodeMemory
 from ..hyp.policy import PcpuId, VcpuId
 from ..sim.engine import Engine
 from .actions import GuestState
-from .keyplan import KeyPlan
+from .keyplan import KeyPlan, Renamer
 from .oracle import Oracle
 
 Fact = tuple[Any, ...]
@@ -58,7 +61,11 @@ def raw_facts(
     in the TLBs, I-caches and predictors, as "another VM's" (whichever of its vCPUs filled it,
     the live VM's use of it is a violation: ``Oracle._hypervisor_made``). By component letter
     (``COMPONENTS``)."""
-    return dict(zip(COMPONENTS, _facts(plan, engine, oracle, g), strict=True))
+    f = _facts(plan, engine, oracle, g)
+    # the legality blocks, whole in a key, fact by fact here
+    f[6] = [(v, *x) for v, block in f[6] for x in block]
+    f[10] = [(v, *x) for v, block in f[10] for x in block]
+    return dict(zip(COMPONENTS, f, strict=True))
 
 
 def _facts(plan: KeyPlan, engine: Engine, oracle: Oracle, g: GuestState) -> list[list[Fact]]:
@@ -151,11 +158,13 @@ def _facts(plan: KeyPlan, engine: Engine, oracle: Oracle, g: GuestState) -> list
     if global_held or global_mapped:
         global_vas = tuple(sorted(global_held.union(global_mapped)))
     hists = plan.histories(tables)
-    f_L: list[Fact] = []
-    for vc in vcpus:
-        f_L.extend(
-            plan.legal(vc, local[vc.name], shared, tables, hists[vc.index], global_vas, live_pas)
+    f_L: list[Fact] = [
+        (
+            vc.index,
+            plan.legal(vc, local[vc.name], shared, tables, hists[vc.index], global_vas, live_pas),
         )
+        for vc in vcpus
+    ]
     f_i: list[Fact] = []
     f_F: list[Fact] = []
     oldest: dict[int, int] = {}
@@ -189,10 +198,13 @@ def _facts(plan: KeyPlan, engine: Engine, oracle: Oracle, g: GuestState) -> list
                 bp_at = max(local[fname].bp(va), shared.bp(va))[0]
                 f_b.append((p.index, asid, va, line.pa, age, vi, bp_at < line.step))
         code_key = plan.code_key(code)
-        for vc in vcpus:
-            f_B.extend(
-                plan.trained(vc, local[vc.name], shared, tables, hists[vc.index], code, code_key)
+        f_B = [
+            (
+                vc.index,
+                plan.trained(vc, local[vc.name], shared, tables, hists[vc.index], code, code_key),
             )
+            for vc in vcpus
+        ]
     f_r: list[Fact] = []
     f_u: list[Fact] = []
     pending = engine.pending
@@ -256,12 +268,12 @@ def _renamed(form: tuple[Any, ...], v: Sequence[int], p: Sequence[int]) -> tuple
     return form
 
 
-def _rename(
-    f: list[list[Fact]], v: list[int], p: list[int], t: dict[str, str], s: dict[int, int]
-) -> Iterator[tuple[Any, ...]]:
-    """The facts renamed (vCPU ``i`` to ``v[i]``, pCPU ``i`` to ``p[i]``, index -1, none, to the
-    lists' last element, -1; tables by ``t``, ASIDs by ``s``, names neither maps stay), one
-    component of the key at a time."""
+def _rename(plan: KeyPlan, f: list[list[Fact]], r: Renamer) -> Iterator[tuple[Any, ...]]:
+    """The facts renamed by ``r`` (vCPU ``i`` to ``v[i]``, pCPU ``i`` to ``p[i]``, index -1,
+    none, to the lists' last element, -1; tables by ``t``, ASIDs by ``s``, names neither maps
+    stay; a vCPU's legality block to the block renamed), one component of the key
+    at a time."""
+    v, p, t, s, _ = r
     fv, fp, fm, fn, fa, ft, fL, fi, fF, fb, fB, fs, fr, fu, fd = f
     yield tuple(
         sorted([(v[a], p[b], p[c], s.get(d, d), t.get(e, e), g) for a, b, c, d, e, g in fv])
@@ -273,11 +285,13 @@ def _rename(
     yield tuple(
         sorted([(p[a], b, s.get(c, c), d, v[e], t.get(g, g), h) for a, b, c, d, e, g, h in ft])
     )
-    yield tuple(sorted([(v[a], t.get(b, b), s.get(c, c), d, e) for a, b, c, d, e in fL]))
+    legal = plan.legal_blocks.renamed
+    yield tuple(sorted([(v[a], legal(block, r)) for a, block in fL]))
     yield tuple(sorted([(p[a], b, c) for a, b, c in fi]))
     yield tuple(sorted([(v[a], b, c) for a, b, c in fF]))
     yield tuple(sorted([(p[a], s.get(b, b), c, d, e, v[g], h) for a, b, c, d, e, g, h in fb]))
-    yield tuple(sorted([(v[a], t.get(b, b), c, d) for a, b, c, d in fB]))
+    trained = plan.trained_blocks.renamed
+    yield tuple(sorted([(v[a], trained(block, r)) for a, block in fB]))
     yield tuple(sorted([(a, b, p[c], v[d], _renamed(e, v, p)) for a, b, c, d, e in fs]))
     yield tuple(sorted([(p[a], b, c, d, e, g, p[h]) for a, b, c, d, e, g, h in fr]))
     yield tuple(sorted([(v[a], b, c, d, e, g) for a, b, c, d, e, g in fu]))
@@ -352,7 +366,7 @@ def canonical_key(
         hit = memo.get(identity)
         if hit is not None:
             return hit
-    others = [_rename(f, v, p, t, s) for v, p, t, s in plan.renamers(vperms, pperms)]
+    others = [_rename(plan, f, r) for r in plan.renamers(vperms, pperms)]
     best = _least(others, identity)
     if memo is not None:
         memo[identity] = best

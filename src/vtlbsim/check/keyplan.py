@@ -2,14 +2,17 @@
 state reuse the facts it shares with the states met before it.
 
 A vCPU's legality facts (which outputs the oracle still accepts per table, tag and VA, and which
-trainings a prediction may have had) are a function of few inputs: the vCPU's covering records
-(``Coverage``, never changed once shared: the oracle copies one before it records into it),
-its table intervals, the tables' and the code's write histories (``History``, never changed
-once made) and the PAs still live. Most successors of a state change none of them for most
-vCPUs, so each block is computed once per distinct input and looked up after that. The memos
-key records and histories by identity and keep them alive, so an identity is never reused
-while its entry exists.
-"""
+trainings a prediction may have had) are a function of few inputs: the marks of its covering
+records (per tag and VA, the step of the last covering instruction, from ``Coverage``, never
+changed once shared: the oracle copies one before it records into it), its table intervals,
+the tables' and the code's write histories (``History``, never changed once made) and the PAs
+still live. Most successors of a state change none of them for most vCPUs, so each block is
+computed once per distinct input and looked up after that. Records are keyed by identity and
+kept alive by the memo, so an identity is never reused while its entry exists; marks and
+histories are numbered by value (equal numbers iff equal values, within one search).
+
+A key holds a vCPU's block whole, one object per distinct block (``Blocks``), so comparing
+two keys passes equal blocks by identity, and a renaming renames each distinct block once."""
 
 from __future__ import annotations
 
@@ -23,7 +26,43 @@ from .actions import GuestModel, own_table
 from .coverage import Coverage
 
 Fact = tuple[Any, ...]
-Renamer = tuple[list[int], list[int], dict[str, str], dict[int, int]]
+Renamer = tuple[list[int], list[int], dict[str, str], dict[int, int], int]
+"""vCPU and pCPU maps (index -1, none, last), table and ASID maps, and the table and ASID
+maps' number (``KeyPlan.renamers``)."""
+
+
+Block = tuple[Fact, ...]
+
+
+class Blocks:
+    """One vCPU's blocks of legality facts, each kept once (``one``): a key holds the block
+    itself, so it stays a function of the state alone, but equal blocks are one object, which
+    a comparison of two keys passes by identity; and each block renamed (tables and ASIDs),
+    computed once per block and renaming. A block is a sorted tuple of facts whose first field
+    is a table name and, with ``tagged``, whose second is an ASID (tag)."""
+
+    def __init__(self, tagged: bool) -> None:
+        self.tagged = tagged
+        self._ones: dict[Block, Block] = {}
+        self._renamed: dict[tuple[int, int], Block] = {}
+
+    def one(self, block: Block) -> Block:
+        """The one object kept for blocks equal to ``block`` (kept for the whole search, so
+        its identity is never reused)."""
+        return self._ones.setdefault(block, block)
+
+    def renamed(self, block: Block, r: Renamer) -> Block:
+        """``block`` (one from ``one``) with its tables and ASIDs renamed by ``r``."""
+        k = (id(block), r[4])
+        got = self._renamed.get(k)
+        if got is None:
+            t, s = r[2], r[3]
+            if self.tagged:
+                out = [(t.get(a, a), s.get(b, b), *rest) for a, b, *rest in block]
+            else:
+                out = [(t.get(a, a), *rest) for a, *rest in block]
+            got = self._renamed[k] = self.one(tuple(sorted(out)))
+        return got
 
 
 class KeyPlan:
@@ -44,14 +83,18 @@ class KeyPlan:
         self.vas = model.vas
         self._during: dict[tuple[Any, ...], frozenset[int]] = {}
         self._trained: dict[tuple[Any, ...], tuple[tuple[int, int], ...]] = {}
-        self._legal: dict[tuple[Any, ...], tuple[Fact, ...]] = {}
-        self._trainings: dict[tuple[Any, ...], tuple[Fact, ...]] = {}
+        self._legal: dict[tuple[Any, ...], Block] = {}
+        self._trainings: dict[tuple[Any, ...], Block] = {}
         self._bp_marks: dict[tuple[int, int], tuple[tuple[int, ...], Coverage, Coverage]] = {}
         self._marks: dict[
-            tuple[Any, ...], tuple[tuple[tuple[int, int, int], ...], Coverage, Coverage]
+            tuple[Any, ...], tuple[tuple[tuple[int, int, int], ...], int, Coverage, Coverage]
         ] = {}
+        self._mark_numbers: dict[tuple[tuple[int, int, int], ...], int] = {}
         self._renamers: tuple[object, object, list[Renamer]] = (None, None, [])
         self._histories: dict[tuple[Any, ...], int] = {}
+        self._names: dict[tuple[Any, ...], int] = {}
+        self.legal_blocks = Blocks(tagged=True)
+        self.trained_blocks = Blocks(tagged=False)
         self._codes: dict[tuple[Any, ...], int] = {}
 
     def renamers(
@@ -73,7 +116,9 @@ class KeyPlan:
                 for pi, pp in enumerate(pperms):
                     if vi == 0 and pi == 0 and ri == 0:
                         continue
-                    out.append(([*vp, -1], [*pp, -1], tables, asids))
+                    names_key = (tuple(sorted(tables.items())), tuple(sorted(asids.items())))
+                    number = self._names.setdefault(names_key, len(self._names))
+                    out.append(([*vp, -1], [*pp, -1], tables, asids, number))
         self._renamers = (vperms, pperms, out)
         return out
 
@@ -117,18 +162,19 @@ class KeyPlan:
     def histories(self, tables: dict[str, TranslationTable]) -> dict[int, int]:
         """Per vCPU index, a number for every PTE history of the tables it may use (what its
         facts read of them; equal numbers iff equal histories), as a memo key."""
-        by_table = {name: tuple(t.history.items()) for name, t in tables.items()}
         if not self.percpu:  # every vCPU may use every process table
-            same = self._number(tuple([by_table.get(name) for name in self.tables]))
-            return dict.fromkeys(range(len(self.tables_of)), same)
-        return {
-            v: self._number(tuple([by_table.get(name) for name in names]))
-            for v, names in enumerate(self.tables_of)
-        }
+            return dict.fromkeys(range(len(self.tables_of)), self._number(tables, self.tables))
+        return {v: self._number(tables, names) for v, names in enumerate(self.tables_of)}
 
-    def _number(self, hists: tuple[Any, ...]) -> int:
-        """The number ``histories`` gives ``hists`` (the memo keeps them, so numbers are never
-        reused)."""
+    def _number(self, tables: dict[str, TranslationTable], names: tuple[str, ...]) -> int:
+        """The number of the PTE histories of the tables ``names`` (None: no such table); the
+        memo keeps them, so numbers are never reused."""
+        hists = tuple(
+            [
+                None if (t := tables.get(name)) is None else tuple(t.history.items())
+                for name in names
+            ]
+        )
         n = self._histories.get(hists)
         if n is None:
             n = self._histories[hists] = len(self._histories)
@@ -144,13 +190,13 @@ class KeyPlan:
 
     def marks(
         self, loc: Coverage, shared: Coverage, global_vas: tuple[int, ...]
-    ) -> tuple[tuple[int, int, int], ...]:
+    ) -> tuple[tuple[tuple[int, int, int], ...], int]:
         """Per tag and VA, the step of the last instruction in ``loc`` or ``shared`` that
-        covers it (``Coverage.tlb``)."""
+        covers it (``Coverage.tlb``), and a number for them (equal iff equal marks)."""
         k = (id(loc), id(shared), global_vas)
         got = self._marks.get(k)
         if got is not None:
-            return got[0]
+            return got[0], got[1]
         marks = [
             (tag, va, max(loc.tlb(tag, va), shared.tlb(tag, va))[0])
             for tag in self.asid_numbers
@@ -159,8 +205,10 @@ class KeyPlan:
         marks += [
             (GLOBAL, va, max(loc.tlb(GLOBAL, va), shared.tlb(GLOBAL, va))[0]) for va in global_vas
         ]
-        self._marks[k] = (tuple(marks), loc, shared)
-        return self._marks[k][0]
+        found = tuple(marks)
+        n = self._mark_numbers.setdefault(found, len(self._mark_numbers))
+        self._marks[k] = (found, n, loc, shared)
+        return found, n
 
     def legal(
         self,
@@ -171,14 +219,14 @@ class KeyPlan:
         hists: int,
         global_vas: tuple[int, ...],
         live_pas: tuple[int, ...],
-    ) -> tuple[Fact, ...]:
+    ) -> Block:
         """Per table, tag and VA, the live PAs the oracle still accepts for ``vc`` (covering
         records ``loc`` and ``shared``; ``hists`` from ``histories``): mapped at an instant at
         or after the last covering instruction at which the table was ``vc``'s current one."""
         # the answer reads the covering records only through their marks: keyed by those, a
         # maintenance that changes no mark (an I-cache one, another VA's) finds it again
-        marks = self.marks(loc, shared, global_vas)
-        k = (vc.index, marks, vc.spans, vc.table, vc.current_since, hists, live_pas)
+        marks, marks_number = self.marks(loc, shared, global_vas)
+        k = (vc.index, marks_number, vc.spans, vc.table, vc.current_since, hists, live_pas)
         got = self._legal.get(k)
         if got is not None:
             return got
@@ -197,9 +245,9 @@ class KeyPlan:
                 ok = during.get((h, w))
                 if ok is None:
                     ok = self.pas_during(h, w)
-                out.append((vi, name, tag, va, tuple([pa for pa in live_pas if pa in ok])))
-        facts = self._legal[k] = tuple(out)
-        return facts
+                out.append((name, tag, va, tuple([pa for pa in live_pas if pa in ok])))
+        block = self._legal[k] = self.legal_blocks.one(tuple(sorted(out)))
+        return block
 
     def trained(
         self,
@@ -210,7 +258,7 @@ class KeyPlan:
         hists: int,
         code: CodeMemory,
         code_key: int,
-    ) -> tuple[Fact, ...]:
+    ) -> Block:
         """Per table and VA, the (PA, code age) pairs a prediction ``vc`` uses may have been
         trained on (``trained_on``; none for a VA the table never mapped). ``hists`` from
         ``histories``, ``code_key`` from ``code_key``."""
@@ -226,11 +274,11 @@ class KeyPlan:
             for va, start in zip(self.vas, starts, strict=True):
                 h = hist.get(va)
                 if h is None:  # never mapped: no prediction is legal
-                    out.append((vc.index, name, va, ()))
+                    out.append((name, va, ()))
                     continue
-                out.append((vc.index, name, va, self.trained_on(h, code, start, code_key)))
-        facts = self._trainings[k] = tuple(out)
-        return facts
+                out.append((name, va, self.trained_on(h, code, start, code_key)))
+        block = self._trainings[k] = self.trained_blocks.one(tuple(sorted(out)))
+        return block
 
     def bp_marks(self, loc: Coverage, shared: Coverage) -> tuple[int, ...]:
         """Per VA of the model, the step of the last instruction in ``loc`` or ``shared`` that
