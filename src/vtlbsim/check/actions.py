@@ -46,6 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..arch.ops import Arch, MaintenanceOp, Operand, lookup_op
 from ..guest.domain import MAIN_TABLE
@@ -136,6 +137,10 @@ class GuestModel:
     """Checker option: a process exits with the kind's ``asid_flush`` (``asid_flushes``)."""
     tables: tuple[str, ...] = field(default=(), compare=False)
     """The processes' tables (``percpu-tables``: one per vCPU); filled in by ``__post_init__``."""
+    switch_memo: dict[tuple[Any, ...], tuple[Operation, ...]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
+    """``_switches`` by what it reads (its operations are immutable: shared)."""
 
     def __post_init__(self) -> None:
         if self.percpu:
@@ -246,9 +251,21 @@ class GuestModel:
         return out
 
     # ---- process switches and the ASID allocator ----------------------------------------------
-    def _switches(self, engine: Engine, g: GuestState, v: int, table: str) -> Iterator[Operation]:
+    def _switches(self, engine: Engine, g: GuestState, v: int, table: str) -> tuple[Operation, ...]:
         """Every way ``v`` may enter ``table`` now: with the ASID the table holds, or with each
-        ASID the allocator may hand it (rolling over when none is free)."""
+        ASID the allocator may hand it (rolling over when none is free). They depend on the
+        guest's bookkeeping and, of the engine, only on each vCPU's table and whether it was
+        ever loaded, and on ``v``'s ASID: computed once for each of these."""
+        vcpus = engine.domains[g.domain].vcpus
+        k = (g, v, table, vcpus[v].asid, *[(o.table, o.last_pcpu is None) for o in vcpus])
+        got = self.switch_memo.get(k)
+        if got is None:
+            got = self.switch_memo[k] = tuple(self._switches_now(engine, g, v, table))
+        return got
+
+    def _switches_now(
+        self, engine: Engine, g: GuestState, v: int, table: str
+    ) -> Iterator[Operation]:
         dom = engine.domains[g.domain]
         vc = dom.vcpus[v]
         ti = self.tables.index(table)

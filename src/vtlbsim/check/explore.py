@@ -53,6 +53,7 @@ from .keyplan import KeyPlan
 from .oracle import GuestError, Oracle, Violation
 from .result import CheckResult
 from .snapshot import copy_state
+from .unchanged import fetch_changes_nothing
 
 __all__ = ["CheckResult", "Explorer", "GuestDisciplineError", "check", "probe"]
 
@@ -340,6 +341,14 @@ class _Search:
                 if level == depth:  # a violation is a *use*: nothing to check at a leaf without
                     ops = [op for op in ops if uses_something(op.events)]
                 for i, op in enumerate(ops):
+                    if self.merge and _fetch_changes_nothing(engine, oracle, op.events):
+                        # the successor is its parent one step later: a duplicate of it, or at
+                        # the last level a state that shows no violation (``unchanged.py``)
+                        if level == probe_level:
+                            self.states += 1
+                        if i == len(ops) - 1:
+                            _release(engine)
+                        continue
                     if level == probe_level and found is not None and not uses_something(op.events):
                         # a probe already found a violation at the last level: this state is
                         # only checked for one at its own, and it shows none (nothing is used)
@@ -417,6 +426,18 @@ def probe(engine: Engine, oracle: Oracle) -> tuple[Access, str] | None:
             if oracle.violations:
                 return ev, f"v{vc.index} fetch {va * PAGE:#x}"
     return None
+
+
+def _fetch_changes_nothing(engine: Engine, oracle: Oracle, events: tuple[Event, ...]) -> bool:
+    """The operation is one fetch that leaves the state as it is (``unchanged.py``)."""
+    if len(events) != 1:
+        return False
+    ev = events[0]
+    return (
+        isinstance(ev, Access)
+        and ev.kind is AccessKind.FETCH
+        and fetch_changes_nothing(engine, oracle, ev.domain, ev.vcpu, ev.va)
+    )
 
 
 def _only_fetches(events: tuple[Event, ...]) -> bool:
