@@ -9,7 +9,8 @@ first met at the same level (what a partial-order reduction can skip when its la
 are independent); or a duplicate of a state of an earlier level, the parent itself among them
 (a partial-order reduction never skips those). Levels count actions. Prints the counts by the
 kind of the successor's last action. Instruments the search from outside (it wraps
-``Explorer.key`` and ``_Search.applied``): a measurement, not a test.
+``Explorer.key``, ``_Search.applied`` and ``explore._fetch_changes_nothing``, whose fetches
+the search counts without applying or keying them): a measurement, not a test.
 """
 
 from __future__ import annotations
@@ -73,6 +74,15 @@ def main() -> int:
             counts[("earlier level", kind)] += 1
         return k
 
+    unchanged = explore._fetch_changes_nothing
+    skipped = Counter[bool]()
+
+    def unchanged_seen(e: Any, o: Any, events: tuple[Event, ...]) -> bool:
+        hit = unchanged(e, o, events)
+        skipped[hit] += hit
+        return hit
+
+    explore._fetch_changes_nothing = unchanged_seen
     explore._Search.applied = applied_seen  # type: ignore[method-assign]
     explore.Explorer.key = key_seen  # type: ignore[method-assign]
     r = explore.check(
@@ -88,6 +98,10 @@ def main() -> int:
     total = Counter[str]()
     for (what, _), n in counts.items():
         total[what] += n
+    print(
+        f"fetches that change nothing, counted without applying or keying them (each the "
+        f"duplicate of its parent, or a last-level state): {skipped[True]:,}"
+    )
     print(f"keyed successors: {sum(total.values()):,}")
     for what in ("new", "same level", "the parent", "earlier level"):
         kinds = ", ".join(f"{k} {n:,}" for (w, k), n in counts.most_common() if w == what)

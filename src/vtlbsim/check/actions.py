@@ -141,6 +141,10 @@ class GuestModel:
         default_factory=dict, compare=False, hash=False, repr=False
     )
     """``_switches`` by what it reads (its operations are immutable: shared)."""
+    operation_memo: dict[tuple[Any, ...], tuple[Operation, ...]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
+    """``operations`` by what it reads."""
 
     def __post_init__(self) -> None:
         if self.percpu:
@@ -347,7 +351,33 @@ class GuestModel:
 
     # ---- the operations -----------------------------------------------------------------------
     def operations(self, engine: Engine, g: GuestState, v: int) -> list[Operation]:
-        """Every operation running vCPU ``v`` may start now, in a fixed order."""
+        """Every operation running vCPU ``v`` may start now, in a fixed order. They depend on
+        the guest's bookkeeping, ``v``'s table and ASID, what that table maps, the VAs and the
+        PAs ever mapped, and each vCPU's table and whether it was ever loaded (``_switches``):
+        computed once for each of these."""
+        dn = g.domain
+        vcpus = engine.domains[dn].vcpus
+        vc = vcpus[v]
+        used_vas = ever_mapped(engine)
+        pa = fresh_pa(every_table(engine))
+        k = (
+            g,
+            v,
+            vc.table,
+            vc.asid,
+            tuple(engine.domains[dn].table(vc.table).current.items()),
+            tuple(sorted(used_vas)),
+            pa,
+            *[(o.table, o.last_pcpu is None) for o in vcpus],
+        )
+        got = self.operation_memo.get(k)
+        if got is None:
+            got = self.operation_memo[k] = tuple(self._operations_now(engine, g, v, used_vas, pa))
+        return list(got)
+
+    def _operations_now(
+        self, engine: Engine, g: GuestState, v: int, used_vas: set[int], pa: int | None
+    ) -> list[Operation]:
         d = self.discipline
         dn = g.domain
         vc = engine.vcpu(dn, v)
@@ -355,7 +385,6 @@ class GuestModel:
         dom = engine.domains[dn]
         ops: list[Operation] = []
         mapped = dom.table(cur).current
-        used_vas = ever_mapped(engine)
         # A fetch translates exactly as a load does, then also uses the I-cache (and the
         # AArch32 predictor): every violation a load would expose, the fetch exposes at the
         # same step, so loads add no behaviour. An access to a never-mapped VA only faults.
@@ -368,7 +397,6 @@ class GuestModel:
                 evs = [WriteCode(dn, v, va), *self._issue(dn, v, d.code_change, va=va)]
                 ops.append(Operation(f"v{v} write-code {_addr(va)}", tuple(evs), g))
         # A map uses a fresh PA: mapping a page again only makes more outputs legal (SPEC §5)
-        pa = fresh_pa(every_table(engine))
         if pa is not None and self.maps(cur):
             for va in _used_plus_fresh(self.vas, used_vas):
                 if va not in mapped:

@@ -99,6 +99,8 @@ class Explorer:
         self.vperms = list(permutations(range(model.vcpus)))
         self.pperms = list(permutations(range(pcpus)))
         self.memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self.load_memo: dict[tuple[Any, ...], tuple[Operation, ...]] = {}
+        """``successors``' scheduler loads, by what they read."""
         self.plan = KeyPlan(model)
         self.rollover_ops = (
             frozenset(model.ops[n] for n in d.rollover) if d.rollover_broadcast else frozenset()
@@ -116,24 +118,17 @@ class Explorer:
     def successors(self, engine: Engine, g: GuestState) -> list[Operation]:
         """Scheduler loads first (every vCPU on every pCPU it is not on; a first load includes
         the vCPU's bring-up), then each running vCPU's guest operations."""
-        out: list[Operation] = []
         dn = g.domain
         dom = engine.domains[dn]
         undone = engine.pending.undone
         holder = self._allocator(undone)
-        for vc in dom.vcpus:
-            v = vc.index
-            for p in range(self.pcpus):
-                if vc.pcpu == p:
-                    continue
-                if vc.last_pcpu is None:
-                    ups = self.model.bring_ups(engine, g, v)
-                else:
-                    ups = [([], self.model.on_load(g, v, vc.table))]
-                for evs, g2 in ups:
-                    if holder is not None and _switches_process(tuple(evs)):
-                        continue  # its first context switch waits for the allocator
-                    out.append(Operation(f"run v{v} on {p}", (Run(dn, v, p), *evs), g2))
+        # the loads depend on the guest's bookkeeping, where each vCPU is, was, and its table
+        # and ASID (``bring_ups``), and whether the allocator is held: computed once for each
+        k = (g, holder is None, *[(vc.pcpu, vc.last_pcpu, vc.table, vc.asid) for vc in dom.vcpus])
+        loads = self.load_memo.get(k)
+        if loads is None:
+            loads = self.load_memo[k] = tuple(self._loads(engine, g, holder is not None))
+        out = list(loads)
         if (
             self.reuses
             and dn == DOMAIN
@@ -160,6 +155,26 @@ class Explorer:
             if holder is not None:  # a process switch spins on the allocator's lock
                 ops = [op for op in ops if not _switches_process(op.events)]
             out.extend(ops)
+        return out
+
+    def _loads(self, engine: Engine, g: GuestState, held: bool) -> list[Operation]:
+        """Every vCPU on every pCPU it is not on; a first load includes the vCPU's bring-up,
+        unless ``held`` (the allocator's lock) and the bring-up switches process."""
+        out: list[Operation] = []
+        dn = g.domain
+        for vc in engine.domains[dn].vcpus:
+            v = vc.index
+            for p in range(self.pcpus):
+                if vc.pcpu == p:
+                    continue
+                if vc.last_pcpu is None:
+                    ups = self.model.bring_ups(engine, g, v)
+                else:
+                    ups = [([], self.model.on_load(g, v, vc.table))]
+                for evs, g2 in ups:
+                    if held and _switches_process(tuple(evs)):
+                        continue  # its first context switch waits for the allocator
+                    out.append(Operation(f"run v{v} on {p}", (Run(dn, v, p), *evs), g2))
         return out
 
     def _allocator(self, undone: dict[str, tuple[Undone, ...]]) -> str | None:
@@ -429,7 +444,8 @@ def probe(engine: Engine, oracle: Oracle) -> tuple[Access, str] | None:
 
 
 def _fetch_changes_nothing(engine: Engine, oracle: Oracle, events: tuple[Event, ...]) -> bool:
-    """The operation is one fetch that leaves the state as it is (``unchanged.py``)."""
+    """The operation is one fetch that leaves every fact of the state's key as it is
+    (``unchanged.py``)."""
     if len(events) != 1:
         return False
     ev = events[0]
