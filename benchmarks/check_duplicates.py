@@ -9,8 +9,8 @@ first met at the same level (what a partial-order reduction can skip when its la
 are independent); or a duplicate of a state of an earlier level, the parent itself among them
 (a partial-order reduction never skips those). Levels count actions. Prints the counts by the
 kind of the successor's last action. Instruments the search from outside (it wraps
-``Explorer.key``, ``_Search.applied`` and ``explore._fetch_changes_nothing``, whose fetches
-the search counts without applying or keying them): a measurement, not a test.
+``Explorer.key``, ``_Search.applied`` and ``explore._fetch_outcome``, whose fetches the
+search may count without applying or keying them): a measurement, not a test.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 from vtlbsim.check import explore
 from vtlbsim.check.actions import Operation
+from vtlbsim.check.unchanged import CHANGES_NOTHING, SHOWS_NOTHING
 from vtlbsim.sim.events import Event
 
 
@@ -74,15 +75,15 @@ def main() -> int:
             counts[("earlier level", kind)] += 1
         return k
 
-    unchanged = explore._fetch_changes_nothing
-    skipped = Counter[bool]()
+    outcome = explore._fetch_outcome
+    outcomes = Counter[int]()
 
-    def unchanged_seen(e: Any, o: Any, events: tuple[Event, ...]) -> bool:
-        hit = unchanged(e, o, events)
-        skipped[hit] += hit
-        return hit
+    def outcome_seen(e: Any, o: Any, events: tuple[Event, ...]) -> int:
+        got = outcome(e, o, events)
+        outcomes[got] += 1
+        return got
 
-    explore._fetch_changes_nothing = unchanged_seen
+    explore._fetch_outcome = outcome_seen
     explore._Search.applied = applied_seen  # type: ignore[method-assign]
     explore.Explorer.key = key_seen  # type: ignore[method-assign]
     r = explore.check(
@@ -99,8 +100,10 @@ def main() -> int:
     for (what, _), n in counts.items():
         total[what] += n
     print(
-        f"fetches that change nothing, counted without applying or keying them (each the "
-        f"duplicate of its parent, or a last-level state): {skipped[True]:,}"
+        f"fetches counted without applying or keying them (unchanged.py): "
+        f"{outcomes[CHANGES_NOTHING]:,} that change nothing (each its parent's duplicate, or a "
+        f"last-level state); of {outcomes[SHOWS_NOTHING]:,} that show nothing, those of the "
+        f"last level"
     )
     print(f"keyed successors: {sum(total.values()):,}")
     for what in ("new", "same level", "the parent", "earlier level"):

@@ -1,17 +1,26 @@
 """Fetches the search counts without applying them (``check/unchanged.py``): applied, each one
-leaves the TLBs, I-caches, predictors and canonical key as they were and finds nothing; and
-the rule is not vacuous: it fires on the walks the test makes, and refuses a fetch that fills."""
+the rule says changes nothing leaves the TLBs, I-caches, predictors and canonical key as they
+were, and each one it says shows nothing finds nothing; a probe of a state whose fetches all
+show nothing finds nothing; and the rule is not vacuous: each case occurs on the walks the
+test makes, and it refuses a fetch that fills."""
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
 
 from vtlbsim.check.actions import GuestModel
-from vtlbsim.check.explore import Explorer
+from vtlbsim.check.explore import Explorer, _probes_show_nothing, probe
 from vtlbsim.check.snapshot import copy_state
-from vtlbsim.check.unchanged import fetch_changes_nothing
+from vtlbsim.check.unchanged import (
+    CHANGES_NOTHING,
+    SHOWS_NOTHING,
+    UNKNOWN,
+    fetch_changes_nothing,
+    fetch_outcome,
+)
 from vtlbsim.guest.kinds import KIND_NAMES
 from vtlbsim.hyp.registry import resolve
 from vtlbsim.sim.engine import Engine
@@ -35,7 +44,8 @@ def _held(engine: Engine) -> object:
 def test_an_unchanged_fetch_keeps_the_key(kind: str, policy: str) -> None:
     ex = Explorer(GuestModel.for_kind(kind, 2), resolve(policy), 2)
     rng = random.Random(f"{kind}/{policy}")
-    fired = refused = 0
+    refused = 0
+    seen: Counter[object] = Counter()
     for _ in range(15):
         path: tuple[Event, ...] = ()
         g = ex.model.initial()
@@ -49,22 +59,27 @@ def test_an_unchanged_fetch_keeps_the_key(kind: str, policy: str) -> None:
                     continue
                 e2, o2 = copy_state(engine, oracle)
                 held = _held(e2)
-                unchanged = fetch_changes_nothing(engine, oracle, ev.domain, ev.vcpu, ev.va)
+                outcome = fetch_outcome(engine, oracle, ev.domain, ev.vcpu, ev.va)
                 e2.apply(op.events)
-                if unchanged:
-                    fired += 1
+                seen[outcome] += 1
+                if outcome != UNKNOWN:  # it finds nothing
                     assert not o2.violations and not o2.guest_errors
+                if outcome == CHANGES_NOTHING:  # and it leaves the key as it was
                     assert _held(e2) == held
                     assert ex.key(e2, o2, op.state) == key
                 elif _held(e2) != held:
                     refused += 1
+            if _probes_show_nothing(engine, oracle):
+                seen["quiet probes"] += 1
+                assert probe(*copy_state(engine, oracle)) is None
             op = rng.choice(ops)
             engine, oracle = copy_state(engine, oracle)
             engine.apply(op.events)
             path, g = path + op.events, op.state
             if oracle.violations:
                 break
-    assert fired > 0 and refused > 0
+    assert refused > 0
+    assert seen[CHANGES_NOTHING] > 0 and seen[SHOWS_NOTHING] > 0 and seen["quiet probes"] > 0
 
 
 def test_a_fetch_that_walks_and_fills_is_not_unchanged() -> None:

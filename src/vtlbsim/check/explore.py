@@ -53,7 +53,7 @@ from .keyplan import KeyPlan
 from .oracle import GuestError, Oracle, Violation
 from .result import CheckResult
 from .snapshot import copy_state
-from .unchanged import fetch_changes_nothing
+from .unchanged import CHANGES_NOTHING, SHOWS_NOTHING, UNKNOWN, fetch_outcome
 
 __all__ = ["CheckResult", "Explorer", "GuestDisciplineError", "check", "probe"]
 
@@ -355,10 +355,12 @@ class _Search:
                 ops = ex.successors(engine, g)
                 if level == depth:  # a violation is a *use*: nothing to check at a leaf without
                     ops = [op for op in ops if uses_something(op.events)]
+                last = level == probe_level or level == depth  # states checked, not keyed
                 for i, op in enumerate(ops):
-                    if self.merge and _fetch_changes_nothing(engine, oracle, op.events):
-                        # the successor is its parent one step later: a duplicate of it, or at
-                        # the last level a state that shows no violation (``unchanged.py``)
+                    quiet = _fetch_outcome(engine, oracle, op.events) if self.merge else UNKNOWN
+                    if quiet == CHANGES_NOTHING or (last and quiet == SHOWS_NOTHING):
+                        # the successor has its parent's key: a duplicate of it; or, checked
+                        # only for a violation, it shows none (``unchanged.py``)
                         if level == probe_level:
                             self.states += 1
                         if i == len(ops) - 1:
@@ -383,7 +385,11 @@ class _Search:
                         )
                     if level == probe_level:
                         self.states += 1
-                        if found is None and not _only_fetches(op.events):
+                        if (
+                            found is None
+                            and not _only_fetches(op.events)
+                            and not _probes_show_nothing(e2, o2)
+                        ):
                             hit = probe(e2, o2)
                             if hit is not None:
                                 use, label = hit
@@ -428,32 +434,44 @@ def probe(engine: Engine, oracle: Oracle) -> tuple[Access, str] | None:
     each fetch meets what it would meet alone. A fetch exposes every violation any use of the
     same VA by the same vCPU could (a write-code or an IC IVAU translates the VA the same way,
     and judges nothing else), so the probes stand for every use of the last level."""
+    for ev in _probes(engine):
+        engine.apply_one(ev)
+        if oracle.violations:
+            return ev, f"v{ev.vcpu} fetch {ev.va * PAGE:#x}"
+    return None
+
+
+def _probes(engine: Engine) -> list[Access]:
+    """The fetches ``probe`` makes, in order."""
     dn = SECOND if DOMAIN in engine.destroyed else DOMAIN
     dom = engine.domains[dn]
     used = sorted(ever_mapped(engine))
     undone = engine.pending.undone
-    for vc in dom.vcpus:
-        if vc.pcpu is None or vc.name in undone:  # its next instruction is its DSB
-            continue
-        for va in used:
-            ev = Access(dn, vc.index, va, AccessKind.FETCH)
-            engine.apply_one(ev)
-            if oracle.violations:
-                return ev, f"v{vc.index} fetch {va * PAGE:#x}"
-    return None
+    return [
+        Access(dn, vc.index, va, AccessKind.FETCH)
+        for vc in dom.vcpus
+        if vc.pcpu is not None and vc.name not in undone  # else its next instruction is its DSB
+        for va in used
+    ]
 
 
-def _fetch_changes_nothing(engine: Engine, oracle: Oracle, events: tuple[Event, ...]) -> bool:
-    """The operation is one fetch that leaves every fact of the state's key as it is
-    (``unchanged.py``)."""
-    if len(events) != 1:
-        return False
-    ev = events[0]
-    return (
-        isinstance(ev, Access)
-        and ev.kind is AccessKind.FETCH
-        and fetch_changes_nothing(engine, oracle, ev.domain, ev.vcpu, ev.va)
+def _probes_show_nothing(engine: Engine, oracle: Oracle) -> bool:
+    """Every fetch ``probe`` would make shows nothing (``unchanged.fetch_outcome``): each
+    meets what it would meet alone, so the probe would find nothing."""
+    return all(
+        fetch_outcome(engine, oracle, ev.domain, ev.vcpu, ev.va) != UNKNOWN
+        for ev in _probes(engine)
     )
+
+
+def _fetch_outcome(engine: Engine, oracle: Oracle, events: tuple[Event, ...]) -> int:
+    """``unchanged.fetch_outcome`` of an operation that is one fetch; else ``UNKNOWN``."""
+    if len(events) != 1:
+        return UNKNOWN
+    ev = events[0]
+    if not isinstance(ev, Access) or ev.kind is not AccessKind.FETCH:
+        return UNKNOWN
+    return fetch_outcome(engine, oracle, ev.domain, ev.vcpu, ev.va)
 
 
 def _only_fetches(events: tuple[Event, ...]) -> bool:
