@@ -458,10 +458,16 @@ def _probes(engine: Engine) -> list[Access]:
 def _probes_show_nothing(engine: Engine, oracle: Oracle) -> bool:
     """Every fetch ``probe`` would make shows nothing (``unchanged.fetch_outcome``): each
     meets what it would meet alone, so the probe would find nothing."""
-    return all(
-        fetch_outcome(engine, oracle, ev.domain, ev.vcpu, ev.va) != UNKNOWN
-        for ev in _probes(engine)
-    )
+    dn = SECOND if DOMAIN in engine.destroyed else DOMAIN
+    undone = engine.pending.undone
+    used = ever_mapped(engine)
+    for vc in engine.domains[dn].vcpus:
+        if vc.pcpu is None or vc.name in undone:
+            continue
+        for va in used:
+            if fetch_outcome(engine, oracle, dn, vc.index, va) == UNKNOWN:
+                return False
+    return True
 
 
 def _fetch_outcome(engine: Engine, oracle: Oracle, events: tuple[Event, ...]) -> int:
