@@ -10,6 +10,7 @@ import random
 from collections import Counter
 
 import pytest
+from walks import random_states
 
 from vtlbsim.check.actions import GuestModel
 from vtlbsim.check.explore import Explorer, _probes_show_nothing, probe
@@ -24,7 +25,7 @@ from vtlbsim.check.unchanged import (
 from vtlbsim.guest.kinds import KIND_NAMES
 from vtlbsim.hyp.registry import resolve
 from vtlbsim.sim.engine import Engine
-from vtlbsim.sim.events import Access, AccessKind, Event, Run
+from vtlbsim.sim.events import Access, AccessKind, Run
 
 
 def _held(engine: Engine) -> object:
@@ -46,38 +47,27 @@ def test_an_unchanged_fetch_keeps_the_key(kind: str, policy: str) -> None:
     rng = random.Random(f"{kind}/{policy}")
     refused = 0
     seen: Counter[object] = Counter()
-    for _ in range(15):
-        path: tuple[Event, ...] = ()
-        g = ex.model.initial()
-        engine, oracle = ex.replay(path)
-        for _ in range(10):
-            ops = ex.successors(engine, g)
-            key = ex.key(engine, oracle, g)
-            for op in ops:
-                ev = op.events[0]
-                if not (isinstance(ev, Access) and ev.kind is AccessKind.FETCH):
-                    continue
-                e2, o2 = copy_state(engine, oracle)
-                held = _held(e2)
-                outcome = fetch_outcome(engine, oracle, ev.domain, ev.vcpu, ev.va)
-                e2.apply(op.events)
-                seen[outcome] += 1
-                if outcome != UNKNOWN:  # it finds nothing
-                    assert not o2.violations and not o2.guest_errors
-                if outcome == CHANGES_NOTHING:  # and it leaves the key as it was
-                    assert _held(e2) == held
-                    assert ex.key(e2, o2, op.state) == key
-                elif _held(e2) != held:
-                    refused += 1
-            if _probes_show_nothing(engine, oracle):
-                seen["quiet probes"] += 1
-                assert probe(*copy_state(engine, oracle)) is None
-            op = rng.choice(ops)
-            engine, oracle = copy_state(engine, oracle)
-            engine.apply(op.events)
-            path, g = path + op.events, op.state
-            if oracle.violations:
-                break
+    for engine, oracle, g, ops in random_states(ex, rng, 15, 10):
+        key = ex.key(engine, oracle, g)
+        for op in ops:
+            ev = op.events[0]
+            if not (isinstance(ev, Access) and ev.kind is AccessKind.FETCH):
+                continue
+            e2, o2 = copy_state(engine, oracle)
+            held = _held(e2)
+            outcome = fetch_outcome(engine, oracle, ev.domain, ev.vcpu, ev.va)
+            e2.apply(op.events)
+            seen[outcome] += 1
+            if outcome != UNKNOWN:  # it finds nothing
+                assert not o2.violations and not o2.guest_errors
+            if outcome == CHANGES_NOTHING:  # and it leaves the key as it was
+                assert _held(e2) == held
+                assert ex.key(e2, o2, op.state) == key
+            elif _held(e2) != held:
+                refused += 1
+        if _probes_show_nothing(engine, oracle):
+            seen["quiet probes"] += 1
+            assert probe(*copy_state(engine, oracle)) is None
     assert refused > 0
     assert seen[CHANGES_NOTHING] > 0 and seen[SHOWS_NOTHING] > 0 and seen["quiet probes"] > 0
 
