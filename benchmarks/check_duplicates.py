@@ -9,7 +9,7 @@ first met at the same level (what a partial-order reduction can skip when its la
 are independent); or a duplicate of a state of an earlier level, the parent itself among them
 (a partial-order reduction never skips those). Levels count actions. Prints the counts by the
 kind of the successor's last action. Instruments the search from outside (it wraps
-``Explorer.key``, ``_Search.applied`` and ``explore._fetch_outcome``, whose fetches the
+``Explorer.key``, ``_Search.applied`` and ``explore.op_outcome``, whose fetches the
 search may count without applying or keying them): a measurement, not a test.
 """
 
@@ -75,7 +75,7 @@ def main() -> int:
             counts[("earlier level", kind)] += 1
         return k
 
-    outcome = explore._fetch_outcome
+    outcome = explore.op_outcome
     outcomes = Counter[int]()
 
     def outcome_seen(e: Any, o: Any, events: tuple[Event, ...]) -> int:
@@ -83,7 +83,7 @@ def main() -> int:
         outcomes[got] += 1
         return got
 
-    explore._fetch_outcome = outcome_seen
+    explore.op_outcome = outcome_seen
     explore._Search.applied = applied_seen  # type: ignore[method-assign]
     explore.Explorer.key = key_seen  # type: ignore[method-assign]
     r = explore.check(

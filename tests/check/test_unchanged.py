@@ -13,7 +13,8 @@ import pytest
 from walks import random_states
 
 from vtlbsim.check.actions import GuestModel
-from vtlbsim.check.explore import Explorer, _probes_show_nothing, probe
+from vtlbsim.check.explore import Explorer
+from vtlbsim.check.probe import probe, probes_show_nothing
 from vtlbsim.check.snapshot import copy_state
 from vtlbsim.check.unchanged import (
     CHANGES_NOTHING,
@@ -65,7 +66,7 @@ def test_an_unchanged_fetch_keeps_the_key(kind: str, policy: str) -> None:
                 assert ex.key(e2, o2, op.state) == key
             elif _held(e2) != held:
                 refused += 1
-        if _probes_show_nothing(engine, oracle):
+        if probes_show_nothing(engine, oracle):
             seen["quiet probes"] += 1
             assert probe(*copy_state(engine, oracle)) is None
     assert refused > 0

@@ -25,7 +25,6 @@ from ..hyp.registry import resolve
 from ..sim.engine import Engine
 from ..sim.events import (
     Access,
-    AccessKind,
     Barrier,
     Destroy,
     Event,
@@ -45,15 +44,14 @@ from .actions import (
     GuestModel,
     GuestState,
     Operation,
-    ever_mapped,
 )
-from .findings import PAGE
 from .key import canonical_key
 from .keyplan import KeyPlan
 from .oracle import GuestError, Oracle, Violation
+from .probe import only_fetches, op_outcome, probe, probes_show_nothing
 from .result import CheckResult
 from .snapshot import copy_state
-from .unchanged import CHANGES_NOTHING, SHOWS_NOTHING, UNKNOWN, fetch_outcome
+from .unchanged import CHANGES_NOTHING, SHOWS_NOTHING, UNKNOWN
 
 __all__ = ["CheckResult", "Explorer", "GuestDisciplineError", "check", "probe"]
 
@@ -357,7 +355,7 @@ class _Search:
                     ops = [op for op in ops if uses_something(op.events)]
                 last = level == probe_level or level == depth  # states checked, not keyed
                 for i, op in enumerate(ops):
-                    quiet = _fetch_outcome(engine, oracle, op.events) if self.merge else UNKNOWN
+                    quiet = op_outcome(engine, oracle, op.events) if self.merge else UNKNOWN
                     if quiet == CHANGES_NOTHING or (last and quiet == SHOWS_NOTHING):
                         # the successor has its parent's key: a duplicate of it; or, checked
                         # only for a violation, it shows none (``unchanged.py``)
@@ -387,8 +385,8 @@ class _Search:
                         self.states += 1
                         if (
                             found is None
-                            and not _only_fetches(op.events)
-                            and not _probes_show_nothing(e2, o2)
+                            and not only_fetches(op.events)
+                            and not probes_show_nothing(e2, o2)
                         ):
                             hit = probe(e2, o2)
                             if hit is not None:
@@ -423,67 +421,6 @@ class _Search:
             if not frontier:
                 return self.result(level)
         return self.result(depth)
-
-
-def probe(engine: Engine, oracle: Oracle) -> tuple[Access, str] | None:
-    """Every fetch a running vCPU may make now (of each VA a table ever mapped, as
-    ``actions.GuestModel.operations`` generates them), applied in turn to this state, which is
-    then spent: the first that shows a violation, with its action label. Fetches by different
-    vCPUs run on different pCPUs and each fills only its own pCPU's TLB, I-cache and predictor
-    with what the tables hold now, and different VAs never share a PA (maps take fresh PAs), so
-    each fetch meets what it would meet alone. A fetch exposes every violation any use of the
-    same VA by the same vCPU could (a write-code or an IC IVAU translates the VA the same way,
-    and judges nothing else), so the probes stand for every use of the last level."""
-    for ev in _probes(engine):
-        engine.apply_one(ev)
-        if oracle.violations:
-            return ev, f"v{ev.vcpu} fetch {ev.va * PAGE:#x}"
-    return None
-
-
-def _probes(engine: Engine) -> list[Access]:
-    """The fetches ``probe`` makes, in order."""
-    dn = SECOND if DOMAIN in engine.destroyed else DOMAIN
-    dom = engine.domains[dn]
-    used = sorted(ever_mapped(engine))
-    undone = engine.pending.undone
-    return [
-        Access(dn, vc.index, va, AccessKind.FETCH)
-        for vc in dom.vcpus
-        if vc.pcpu is not None and vc.name not in undone  # else its next instruction is its DSB
-        for va in used
-    ]
-
-
-def _probes_show_nothing(engine: Engine, oracle: Oracle) -> bool:
-    """Every fetch ``probe`` would make shows nothing (``unchanged.fetch_outcome``): each
-    meets what it would meet alone, so the probe would find nothing."""
-    dn = SECOND if DOMAIN in engine.destroyed else DOMAIN
-    undone = engine.pending.undone
-    used = ever_mapped(engine)
-    for vc in engine.domains[dn].vcpus:
-        if vc.pcpu is None or vc.name in undone:
-            continue
-        for va in used:
-            if fetch_outcome(engine, oracle, dn, vc.index, va) == UNKNOWN:
-                return False
-    return True
-
-
-def _fetch_outcome(engine: Engine, oracle: Oracle, events: tuple[Event, ...]) -> int:
-    """``unchanged.fetch_outcome`` of an operation that is one fetch; else ``UNKNOWN``."""
-    if len(events) != 1:
-        return UNKNOWN
-    ev = events[0]
-    if not isinstance(ev, Access) or ev.kind is not AccessKind.FETCH:
-        return UNKNOWN
-    return fetch_outcome(engine, oracle, ev.domain, ev.vcpu, ev.va)
-
-
-def _only_fetches(events: tuple[Event, ...]) -> bool:
-    """A fetch fills only what the tables hold now for its own vCPU: it cannot make the next
-    action find a violation that action would not find without it (then at this level)."""
-    return all(isinstance(e, Access) and e.kind is AccessKind.FETCH for e in events)
 
 
 def _release(engine: Engine) -> None:
