@@ -9,7 +9,8 @@ first met at the same level (what a partial-order reduction can skip when its la
 are independent); or a duplicate of a state of an earlier level, the parent itself among them
 (a partial-order reduction never skips those). Levels count actions. Prints the counts by the
 kind of the successor's last action. Instruments the search from outside (it wraps
-``Explorer.key`` and ``_Search.applied``): a measurement, not a test.
+``Explorer.key``, ``_Search.applied`` and ``explore.op_outcome``, whose fetches the
+search may count without applying or keying them): a measurement, not a test.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from vtlbsim.check import explore
 from vtlbsim.check.actions import Operation
+from vtlbsim.check.unchanged import CHANGES_NOTHING, SHOWS_NOTHING
 from vtlbsim.sim.events import Event
 
 
@@ -73,6 +75,15 @@ def main() -> int:
             counts[("earlier level", kind)] += 1
         return k
 
+    outcome = explore.op_outcome
+    outcomes = Counter[int]()
+
+    def outcome_seen(e: Any, o: Any, events: tuple[Event, ...]) -> int:
+        got = outcome(e, o, events)
+        outcomes[got] += 1
+        return got
+
+    explore.op_outcome = outcome_seen
     explore._Search.applied = applied_seen  # type: ignore[method-assign]
     explore.Explorer.key = key_seen  # type: ignore[method-assign]
     r = explore.check(
@@ -88,6 +99,12 @@ def main() -> int:
     total = Counter[str]()
     for (what, _), n in counts.items():
         total[what] += n
+    print(
+        f"fetches counted without applying or keying them (unchanged.py): "
+        f"{outcomes[CHANGES_NOTHING]:,} that change nothing (each its parent's duplicate, or a "
+        f"last-level state); of {outcomes[SHOWS_NOTHING]:,} that show nothing, those of the "
+        f"last level"
+    )
     print(f"keyed successors: {sum(total.values()):,}")
     for what in ("new", "same level", "the parent", "earlier level"):
         kinds = ", ".join(f"{k} {n:,}" for (w, k), n in counts.most_common() if w == what)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from vtlbsim.arch.caches import BranchPredictor, ICache
 from vtlbsim.arch.tlb import Tlb
 from vtlbsim.check.actions import GuestModel
 from vtlbsim.check.explore import Explorer
@@ -56,10 +57,18 @@ def norm(obj: Any, policy: Policy, open_: frozenset[int] = frozenset()) -> Any:
     )
 
 
-NOT_STATE = {(Engine, "counts"), (Engine, "_info"), (Tlb, "_shared")}
+NOT_STATE = {
+    (Engine, "counts"),
+    (Engine, "_info"),
+    (Engine, "owned"),
+    (Tlb, "_shared"),
+    (ICache, "_shared"),
+    (BranchPredictor, "_shared"),
+}
 """What a checker copy shares on purpose: event statistics the checker never reads, and the
-cache of each vCPU's (unchanging) ``VcpuInfo``; and whether a TLB's entries are still shared
-with a copy (``Tlb.snapshot``: bookkeeping, not state)."""
+cache of each vCPU's (unchanging) ``VcpuInfo``; and whether a TLB's, I-cache's, predictor's,
+table's or code memory's contents are still shared with a copy (``Tlb.snapshot``,
+``Engine.owned``: bookkeeping, not state)."""
 
 
 def dump(engine: Engine, policy: Policy) -> Any:
@@ -90,5 +99,33 @@ def test_copy_plus_events_is_a_replay(kind: str, policy: str) -> None:
             engine, oracle = copy_state(engine, oracle)
             engine.apply(op.events)
             path, g = path + op.events, op.state
+            if oracle.violations:
+                break
+
+
+@pytest.mark.parametrize("kind", KIND_NAMES)
+def test_the_original_changes_alone(kind: str) -> None:
+    """The search applies a state's last successor to the state itself, after copying it for
+    the others: what it changes there (tables, code, TLBs, I-caches, predictors, shared until
+    then) must not reach the copies."""
+    pol = resolve("none")
+    ex = Explorer(GuestModel.for_kind(kind, 2), pol, 2)
+    rng = random.Random(kind)
+    for _ in range(20):
+        path: tuple[Event, ...] = ()
+        g = ex.model.initial()
+        engine, oracle = ex.replay(path)
+        for _ in range(9):
+            ops = ex.successors(engine, g)
+            copies = [copy_state(engine, oracle) for _ in range(2)]
+            before = dump(copies[0][0], pol)
+            op = rng.choice(ops)
+            engine.apply(op.events)
+            path, g = path + op.events, op.state
+            assert dump(engine, pol) == dump(ex.replay(path)[0], pol)
+            for e2, _ in copies:
+                assert dump(e2, pol) == before
+            copies[1][0].apply(rng.choice(ops).events)  # a copy changes: the other does not
+            assert dump(copies[0][0], pol) == before
             if oracle.violations:
                 break

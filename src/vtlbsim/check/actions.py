@@ -46,6 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..arch.ops import Arch, MaintenanceOp, Operand, lookup_op
 from ..guest.domain import MAIN_TABLE
@@ -136,6 +137,14 @@ class GuestModel:
     """Checker option: a process exits with the kind's ``asid_flush`` (``asid_flushes``)."""
     tables: tuple[str, ...] = field(default=(), compare=False)
     """The processes' tables (``percpu-tables``: one per vCPU); filled in by ``__post_init__``."""
+    switch_memo: dict[tuple[Any, ...], tuple[Operation, ...]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
+    """``_switches`` by what it reads (its operations are immutable: shared)."""
+    operation_memo: dict[tuple[Any, ...], tuple[Operation, ...]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
+    """``operations`` by what it reads."""
 
     def __post_init__(self) -> None:
         if self.percpu:
@@ -246,9 +255,21 @@ class GuestModel:
         return out
 
     # ---- process switches and the ASID allocator ----------------------------------------------
-    def _switches(self, engine: Engine, g: GuestState, v: int, table: str) -> Iterator[Operation]:
+    def _switches(self, engine: Engine, g: GuestState, v: int, table: str) -> tuple[Operation, ...]:
         """Every way ``v`` may enter ``table`` now: with the ASID the table holds, or with each
-        ASID the allocator may hand it (rolling over when none is free)."""
+        ASID the allocator may hand it (rolling over when none is free). They depend on the
+        guest's bookkeeping and, of the engine, only on each vCPU's table and whether it was
+        ever loaded, and on ``v``'s ASID: computed once for each of these."""
+        vcpus = engine.domains[g.domain].vcpus
+        k = (g, v, table, vcpus[v].asid, *[(o.table, o.last_pcpu is None) for o in vcpus])
+        got = self.switch_memo.get(k)
+        if got is None:
+            got = self.switch_memo[k] = tuple(self._switches_now(engine, g, v, table))
+        return got
+
+    def _switches_now(
+        self, engine: Engine, g: GuestState, v: int, table: str
+    ) -> Iterator[Operation]:
         dom = engine.domains[g.domain]
         vc = dom.vcpus[v]
         ti = self.tables.index(table)
@@ -330,7 +351,33 @@ class GuestModel:
 
     # ---- the operations -----------------------------------------------------------------------
     def operations(self, engine: Engine, g: GuestState, v: int) -> list[Operation]:
-        """Every operation running vCPU ``v`` may start now, in a fixed order."""
+        """Every operation running vCPU ``v`` may start now, in a fixed order. They depend on
+        the guest's bookkeeping, ``v``'s table and ASID, what that table maps, the VAs and the
+        PAs ever mapped, and each vCPU's table and whether it was ever loaded (``_switches``):
+        computed once for each of these."""
+        dn = g.domain
+        vcpus = engine.domains[dn].vcpus
+        vc = vcpus[v]
+        used_vas = ever_mapped(engine)
+        pa = fresh_pa(every_table(engine))
+        k = (
+            g,
+            v,
+            vc.table,
+            vc.asid,
+            tuple(engine.domains[dn].table(vc.table).current.items()),
+            tuple(sorted(used_vas)),
+            pa,
+            *[(o.table, o.last_pcpu is None) for o in vcpus],
+        )
+        got = self.operation_memo.get(k)
+        if got is None:
+            got = self.operation_memo[k] = tuple(self._operations_now(engine, g, v, used_vas, pa))
+        return list(got)
+
+    def _operations_now(
+        self, engine: Engine, g: GuestState, v: int, used_vas: set[int], pa: int | None
+    ) -> list[Operation]:
         d = self.discipline
         dn = g.domain
         vc = engine.vcpu(dn, v)
@@ -338,7 +385,6 @@ class GuestModel:
         dom = engine.domains[dn]
         ops: list[Operation] = []
         mapped = dom.table(cur).current
-        used_vas = ever_mapped(engine)
         # A fetch translates exactly as a load does, then also uses the I-cache (and the
         # AArch32 predictor): every violation a load would expose, the fetch exposes at the
         # same step, so loads add no behaviour. An access to a never-mapped VA only faults.
@@ -351,7 +397,6 @@ class GuestModel:
                 evs = [WriteCode(dn, v, va), *self._issue(dn, v, d.code_change, va=va)]
                 ops.append(Operation(f"v{v} write-code {_addr(va)}", tuple(evs), g))
         # A map uses a fresh PA: mapping a page again only makes more outputs legal (SPEC §5)
-        pa = fresh_pa(every_table(engine))
         if pa is not None and self.maps(cur):
             for va in _used_plus_fresh(self.vas, used_vas):
                 if va not in mapped:

@@ -25,7 +25,6 @@ from ..hyp.registry import resolve
 from ..sim.engine import Engine
 from ..sim.events import (
     Access,
-    AccessKind,
     Barrier,
     Destroy,
     Event,
@@ -45,14 +44,14 @@ from .actions import (
     GuestModel,
     GuestState,
     Operation,
-    ever_mapped,
 )
-from .findings import PAGE
 from .key import canonical_key
 from .keyplan import KeyPlan
 from .oracle import GuestError, Oracle, Violation
+from .probe import only_fetches, op_outcome, probe, probes_show_nothing
 from .result import CheckResult
 from .snapshot import copy_state
+from .unchanged import CHANGES_NOTHING, SHOWS_NOTHING, UNKNOWN
 
 __all__ = ["CheckResult", "Explorer", "GuestDisciplineError", "check", "probe"]
 
@@ -98,6 +97,8 @@ class Explorer:
         self.vperms = list(permutations(range(model.vcpus)))
         self.pperms = list(permutations(range(pcpus)))
         self.memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self.load_memo: dict[tuple[Any, ...], tuple[Operation, ...]] = {}
+        """``successors``' scheduler loads, by what they read."""
         self.plan = KeyPlan(model)
         self.rollover_ops = (
             frozenset(model.ops[n] for n in d.rollover) if d.rollover_broadcast else frozenset()
@@ -115,24 +116,17 @@ class Explorer:
     def successors(self, engine: Engine, g: GuestState) -> list[Operation]:
         """Scheduler loads first (every vCPU on every pCPU it is not on; a first load includes
         the vCPU's bring-up), then each running vCPU's guest operations."""
-        out: list[Operation] = []
         dn = g.domain
         dom = engine.domains[dn]
         undone = engine.pending.undone
         holder = self._allocator(undone)
-        for vc in dom.vcpus:
-            v = vc.index
-            for p in range(self.pcpus):
-                if vc.pcpu == p:
-                    continue
-                if vc.last_pcpu is None:
-                    ups = self.model.bring_ups(engine, g, v)
-                else:
-                    ups = [([], self.model.on_load(g, v, vc.table))]
-                for evs, g2 in ups:
-                    if holder is not None and _switches_process(tuple(evs)):
-                        continue  # its first context switch waits for the allocator
-                    out.append(Operation(f"run v{v} on {p}", (Run(dn, v, p), *evs), g2))
+        # the loads depend on the guest's bookkeeping, where each vCPU is, was, and its table
+        # and ASID (``bring_ups``), and whether the allocator is held: computed once for each
+        k = (g, holder is None, *[(vc.pcpu, vc.last_pcpu, vc.table, vc.asid) for vc in dom.vcpus])
+        loads = self.load_memo.get(k)
+        if loads is None:
+            loads = self.load_memo[k] = tuple(self._loads(engine, g, holder is not None))
+        out = list(loads)
         if (
             self.reuses
             and dn == DOMAIN
@@ -159,6 +153,26 @@ class Explorer:
             if holder is not None:  # a process switch spins on the allocator's lock
                 ops = [op for op in ops if not _switches_process(op.events)]
             out.extend(ops)
+        return out
+
+    def _loads(self, engine: Engine, g: GuestState, held: bool) -> list[Operation]:
+        """Every vCPU on every pCPU it is not on; a first load includes the vCPU's bring-up,
+        unless ``held`` (the allocator's lock) and the bring-up switches process."""
+        out: list[Operation] = []
+        dn = g.domain
+        for vc in engine.domains[dn].vcpus:
+            v = vc.index
+            for p in range(self.pcpus):
+                if vc.pcpu == p:
+                    continue
+                if vc.last_pcpu is None:
+                    ups = self.model.bring_ups(engine, g, v)
+                else:
+                    ups = [([], self.model.on_load(g, v, vc.table))]
+                for evs, g2 in ups:
+                    if held and _switches_process(tuple(evs)):
+                        continue  # its first context switch waits for the allocator
+                    out.append(Operation(f"run v{v} on {p}", (Run(dn, v, p), *evs), g2))
         return out
 
     def _allocator(self, undone: dict[str, tuple[Undone, ...]]) -> str | None:
@@ -339,7 +353,17 @@ class _Search:
                 ops = ex.successors(engine, g)
                 if level == depth:  # a violation is a *use*: nothing to check at a leaf without
                     ops = [op for op in ops if uses_something(op.events)]
+                last = level == probe_level or level == depth  # states checked, not keyed
                 for i, op in enumerate(ops):
+                    quiet = op_outcome(engine, oracle, op.events) if self.merge else UNKNOWN
+                    if quiet == CHANGES_NOTHING or (last and quiet == SHOWS_NOTHING):
+                        # the successor has its parent's key: a duplicate of it; or, checked
+                        # only for a violation, it shows none (``unchanged.py``)
+                        if level == probe_level:
+                            self.states += 1
+                        if i == len(ops) - 1:
+                            _release(engine)
+                        continue
                     if level == probe_level and found is not None and not uses_something(op.events):
                         # a probe already found a violation at the last level: this state is
                         # only checked for one at its own, and it shows none (nothing is used)
@@ -359,7 +383,11 @@ class _Search:
                         )
                     if level == probe_level:
                         self.states += 1
-                        if found is None and not _only_fetches(op.events):
+                        if (
+                            found is None
+                            and not only_fetches(op.events)
+                            and not probes_show_nothing(e2, o2)
+                        ):
                             hit = probe(e2, o2)
                             if hit is not None:
                                 use, label = hit
@@ -393,36 +421,6 @@ class _Search:
             if not frontier:
                 return self.result(level)
         return self.result(depth)
-
-
-def probe(engine: Engine, oracle: Oracle) -> tuple[Access, str] | None:
-    """Every fetch a running vCPU may make now (of each VA a table ever mapped, as
-    ``actions.GuestModel.operations`` generates them), applied in turn to this state, which is
-    then spent: the first that shows a violation, with its action label. Fetches by different
-    vCPUs run on different pCPUs and each fills only its own pCPU's TLB, I-cache and predictor
-    with what the tables hold now, and different VAs never share a PA (maps take fresh PAs), so
-    each fetch meets what it would meet alone. A fetch exposes every violation any use of the
-    same VA by the same vCPU could (a write-code or an IC IVAU translates the VA the same way,
-    and judges nothing else), so the probes stand for every use of the last level."""
-    dn = SECOND if DOMAIN in engine.destroyed else DOMAIN
-    dom = engine.domains[dn]
-    used = sorted(ever_mapped(engine))
-    undone = engine.pending.undone
-    for vc in dom.vcpus:
-        if vc.pcpu is None or vc.name in undone:  # its next instruction is its DSB
-            continue
-        for va in used:
-            ev = Access(dn, vc.index, va, AccessKind.FETCH)
-            engine.apply_one(ev)
-            if oracle.violations:
-                return ev, f"v{vc.index} fetch {va * PAGE:#x}"
-    return None
-
-
-def _only_fetches(events: tuple[Event, ...]) -> bool:
-    """A fetch fills only what the tables hold now for its own vCPU: it cannot make the next
-    action find a violation that action would not find without it (then at this level)."""
-    return all(isinstance(e, Access) and e.kind is AccessKind.FETCH for e in events)
 
 
 def _release(engine: Engine) -> None:

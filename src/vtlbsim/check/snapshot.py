@@ -3,36 +3,20 @@
 The explorer expands a state into each of its successors; instead of replaying the whole event
 path for every successor, it copies the parent's engine and oracle and applies only the
 successor's events. The copy duplicates every container the engine or the oracle mutates
-(dicts, lists, sets, ``History`` logs, ``Coverage`` records, vCPUs, pCPUs; a TLB's entries
-are copied when it first changes them, ``Tlb.snapshot``) and shares what nothing mutates once
-made: TLB entries, code lines, PTEs, marks, findings, ``VcpuInfo`` and the
+(dicts, lists, sets, ``Coverage`` records, vCPUs, pCPUs), or shares it until the first change
+(copy on write: a TLB's, an I-cache's and a predictor's contents, ``Tlb.snapshot``; the
+translation tables and code memories, ``Engine.owned``), and shares what nothing mutates once
+made: ``History`` logs, TLB entries, code lines, PTEs, marks, findings, ``VcpuInfo`` and the
 policy (stateless: docs/check.md). ``tests/check/test_snapshot.py`` holds a copy plus the
 successor's events against a replay of the whole path, field by field.
 """
 
 from __future__ import annotations
 
-from ..arch.caches import BranchPredictor, ICache
 from ..arch.machine import Machine, Pcpu
 from ..guest.domain import Domain, Vcpu
-from ..guest.tables import CodeMemory, TranslationTable
 from ..sim.engine import Engine
 from .oracle import Oracle
-
-
-def _table(t: TranslationTable) -> TranslationTable:
-    c = TranslationTable.__new__(TranslationTable)
-    c.name = t.name
-    c.current = t.current.copy()
-    c.history = t.history.copy()  # History objects never change once made: shared
-    return c
-
-
-def _code(m: CodeMemory) -> CodeMemory:
-    c = CodeMemory.__new__(CodeMemory)
-    c.current = m.current.copy()
-    c.history = m.history.copy()
-    return c
 
 
 def _domain(d: Domain) -> Domain:
@@ -58,18 +42,16 @@ def _domain(d: Domain) -> Domain:
         )
         for v in d.vcpus
     ]
-    c.tables = {k: _table(t) for k, t in d.tables.items()}
-    c.code = _code(d.code)
+    c.tables = d.tables.copy()  # the tables and the code are copied on write (Engine.owned)
+    c.code = d.code
     return c
 
 
 def _pcpu(p: Pcpu) -> Pcpu:
-    tlb = p.tlb.snapshot()  # copied on write (``Tlb._own``)
-    icache = ICache()
-    icache.lines = p.icache.lines.copy()
-    bp = BranchPredictor()
-    bp.entries = p.bp.entries.copy()
-    return Pcpu(p.index, p.socket, tlb, icache, bp, p.hcr, p.running)
+    # each copied on write (``Tlb._own``, ``ICache._own``, ``BranchPredictor._own``)
+    return Pcpu(
+        p.index, p.socket, p.tlb.snapshot(), p.icache.snapshot(), p.bp.snapshot(), p.hcr, p.running
+    )
 
 
 def copy_state(engine: Engine, oracle: Oracle) -> tuple[Engine, Oracle]:
@@ -102,4 +84,6 @@ def copy_state(engine: Engine, oracle: Oracle) -> tuple[Engine, Oracle]:
     e.pending = engine.pending.copy()
     e.destroyed = engine.destroyed  # a frozenset: replaced, never mutated
     e._info = engine._info  # VcpuInfo by vCPU name: the same for every state, shared
+    engine.owned = set()  # both now share every table and code memory (``Engine.owned``)
+    e.owned = set()
     return e, o

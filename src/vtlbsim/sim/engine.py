@@ -15,7 +15,7 @@ from ..arch.machine import Machine, Pcpu
 from ..arch.ops import HypOp, HypTarget, MaintenanceOp, Match, Scope, Structure, effective
 from ..arch.tlb import GLOBAL, TlbEntry
 from ..guest.domain import Domain, Vcpu
-from ..guest.tables import Pte
+from ..guest.tables import CodeMemory, TranslationTable
 from ..hyp.policy import Policy, VcpuId, VcpuInfo
 from ..hyp.state import PolicyState
 from .events import (
@@ -31,36 +31,14 @@ from .events import (
     SetTable,
     WriteCode,
 )
+from .observer import Observer
 from .pending import Pending, completes_own, completes_remote
+
+__all__ = ["Engine", "EngineError", "Observer"]
 
 
 class EngineError(ValueError):
     """An event the engine cannot apply (a vCPU that is not running, an unknown domain...)."""
-
-
-class Observer:
-    """What the engine reports. The default does nothing; the oracle overrides it."""
-
-    def guest_maintenance(
-        self, step: int, vcpu: Vcpu, ev: Maintain, asid: int, pa: int | None
-    ) -> None:
-        """``vcpu`` executed ``ev.op`` as written, with ASID ``asid`` (by-VA IC: the PA it meant)."""
-
-    def pte_write(self, step: int, vcpu: Vcpu, table: str, va: int, pte: Pte | None) -> None:
-        """Called before the write is applied."""
-
-    def translation(
-        self, step: int, vcpu: Vcpu, pcpu: int, va: int, hits: list[TlbEntry], walked: Pte | None
-    ) -> None:
-        """A translation of ``va``: the TLB entries it hit, or (no hit) what the walk returned."""
-
-    def code_fetch(
-        self, step: int, vcpu: Vcpu, pcpu: int, va: int, line: CodeLine, hit: bool
-    ) -> None:
-        """The I-cache supplied ``line`` for the fetch (``hit``: it was already cached)."""
-
-    def prediction(self, step: int, vcpu: Vcpu, pcpu: int, va: int, line: CodeLine) -> None:
-        """The AArch32 branch predictor supplied a prediction trained on ``line``."""
 
 
 class Engine:
@@ -89,6 +67,10 @@ class Engine:
         self.destroyed: frozenset[str] = frozenset()
         """VMs destroyed so far (``Destroy``); they stay in ``domains`` for the observer."""
         self._info: dict[str, VcpuInfo] = {}
+        self.owned: set[tuple[str, str]] | None = None
+        """None: the engine owns its tables and code memories. Else it shares them with a copy
+        of it (the model checker's snapshots) but for these tables ``(VM, table name)`` and
+        code memories ``(VM, "")``: the others are copied before the engine writes them."""
 
     # ---- helpers -------------------------------------------------------------------------
     def vcpu(self, domain: str, index: int) -> Vcpu:
@@ -125,12 +107,12 @@ class Engine:
         self.step += 1
         if isinstance(ev, Access):
             self._access(ev)
+        elif isinstance(ev, Maintain):
+            self._maintain(ev)
         elif isinstance(ev, Run):
             self._run(ev)
         elif isinstance(ev, Destroy):
             self._destroy(ev)
-        elif isinstance(ev, Maintain):
-            self._maintain(ev)
         elif isinstance(ev, PteWrite):
             self._pte_write(ev)
         elif isinstance(ev, WriteCode):
@@ -310,14 +292,36 @@ class Engine:
         self.counts["write-code"] += 1
         pa = self.translate(v, p, ev.va)
         if pa is not None:
-            v.domain.code.write(self.step, pa)
+            self._own_code(v.domain).write(self.step, pa)
 
     def _pte_write(self, ev: PteWrite) -> None:
         v, _ = self._running(ev.domain, ev.vcpu)
         name = ev.table or v.table
         self.observer.pte_write(self.step, v, name, ev.va, ev.pte)
-        v.domain.table(name).write(self.step, ev.va, ev.pte)
+        self._own_table(v.domain, name).write(self.step, ev.va, ev.pte)
         self.counts["pte-write"] += 1
+
+    def _own_table(self, d: Domain, name: str) -> TranslationTable:
+        """Table ``name`` of ``d``, made this engine's own first if a copy shares it (``owned``).
+        A write makes a new ``History``, so the copy shares the histories themselves."""
+        t = d.table(name)
+        owned = self.owned
+        if owned is not None and (d.name, name) not in owned:
+            owned.add((d.name, name))
+            c = TranslationTable.__new__(TranslationTable)
+            c.name, c.current, c.history = t.name, t.current.copy(), t.history.copy()
+            t = d.tables[name] = c
+        return t
+
+    def _own_code(self, d: Domain) -> CodeMemory:
+        """``d``'s code memory, made this engine's own first if a copy shares it (``owned``)."""
+        owned = self.owned
+        if owned is not None and (d.name, "") not in owned:
+            owned.add((d.name, ""))
+            c = CodeMemory.__new__(CodeMemory)
+            c.current, c.history = d.code.current.copy(), d.code.history.copy()
+            d.code = c
+        return d.code
 
     # ---- maintenance -----------------------------------------------------------------------
     def _maintain(self, ev: Maintain) -> None:
@@ -337,8 +341,7 @@ class Engine:
         else:
             used = None
         self._written(v, ev, asid, pa)
-        kind = "guest." + written.structure.value + "." + written.scope.value
-        self.counts[kind] += 1
+        self.counts["guest." + written.structure + "." + written.scope] += 1  # StrEnum values
         if written.structure is Structure.TLB and p.hcr.ttlb:
             self.counts["trap"] += 1
             for action in self.pstate.trap(self.policy, self.info(v), p.index, written):
@@ -349,7 +352,7 @@ class Engine:
             return
         phys = effective(written, p.hcr.fb, self.machine.bp)
         if phys is not written:
-            self.counts["fb-upgrade." + written.structure.value] += 1
+            self.counts["fb-upgrade." + written.structure] += 1
         self._execute(phys, v, p, ev, asid, used)
 
     def _written(self, v: Vcpu, ev: Maintain, asid: int, pa: int | None) -> None:
