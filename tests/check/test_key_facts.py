@@ -273,3 +273,121 @@ def test_a_line_fetched_after_a_code_write_is_as_fresh_as_one_fetched_before_any
     a = ["run v0 on 0", "v0 map 0x1000 0xa000", "v0 fetch 0x1000"]
     b = ["run v0 on 0", "v0 map 0x1000 0xa000", "v0 write-code 0x1000", "v0 fetch 0x1000"]
     assert _key(ex, a) == _key(ex, b)
+
+
+# ---- more states equal under a renaming ----------------------------------------------------------
+
+FILL = ["v0 map 0x1000 0xa000", "v0 fetch 0x1000"]
+FILL_V1 = ["v1 map 0x1000 0xa000", "v1 fetch 0x1000"]
+
+RENAMED = {
+    # the same vCPU's work done by the other one (its entry, line and prediction on pCPU 0,
+    # tagged with main's ASID 0): v0 <-> v1
+    "linux-arm32: v0 or v1 fills pCPU 0": (
+        "linux-arm32-smp",
+        ["run v0 on 0", *FILL],
+        ["run v1 on 0", *FILL_V1],
+    ),
+    # per-CPU tables: what each table maps, and the table a TLB entry came from, are renamed
+    # with their vCPU (main <-> cpu1)
+    "percpu: v0 maps in main or v1 in cpu1": (
+        PERCPU,
+        ["run v0 on 0", "v0 map 0x1000 0xa000"],
+        ["run v1 on 0", "v1 map 0x1000 0xa000"],
+    ),
+    "percpu: v0 fills pCPU 0 from main or v1 from cpu1": (
+        PERCPU,
+        ["run v0 on 0", *FILL],
+        ["run v1 on 0", *FILL_V1],
+    ),
+    # both vCPUs run; the one on pCPU 0 maps the shared VA: v0 <-> v1 with pCPU 0 <-> 1
+    "linux-arm64: the vCPU on the other pCPU maps": (
+        "linux-arm64-smp",
+        ["run v0 on 0", "run v1 on 1", "v0 map 0x1000 0xa000"],
+        ["run v0 on 1", "run v1 on 0", "v1 map 0x1000 0xa000"],
+    ),
+    # v0 visited as1 or as2 (each with the free ASID 1) and came back to main: as1 <-> as2
+    "linux-arm64: a visit to as1 or as2": (
+        "linux-arm64-smp",
+        ["run v0 on 0", "v0 switch as1, ASID 1", "v0 switch main"],
+        ["run v0 on 0", "v0 switch as2, ASID 1", "v0 switch main"],
+    ),
+    # as test_renaming_the_processes_and_their_asids_gives_the_same_key, with an entry on
+    # pCPU 0 tagged with main's ASID (0 in A, 1 in B): as1 <-> as2 and ASIDs 0 <-> 1
+    "linux-arm64: processes and ASIDs swapped, an entry tagged": (
+        "linux-arm64-smp",
+        ["run v0 on 0", "run v1 on 1", "v0 switch as1, ASID 1", "v0 switch main", *FILL],
+        [
+            "run v0 on 0",
+            "v0 switch as1, ASID 1",
+            "v0 switch as2, rollover, ASID 0",
+            "run v1 on 1",
+            "v0 switch main",
+            *FILL,
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(("kind", "a", "b"), RENAMED.values(), ids=RENAMED.keys())
+def test_states_equal_under_a_renaming_have_equal_keys(
+    kind: str, a: list[str], b: list[str]
+) -> None:
+    """Each pair is one state under the renaming its comment names (``none``: the policy
+    compares no index; the guest's vCPUs, its interchangeable processes and its ASID numbers
+    behave alike under a permutation), so the keys are equal."""
+    ex = _explorer(kind)
+    assert _key(ex, a) == _key(ex, b)
+
+
+# ---- the load history, for a policy that reads it ------------------------------------------------
+
+
+class _ReadsHistory(Policy):
+    """A plug-in that reads the engine's load history (``load_history`` left True): flush the
+    VMID's TLB and the I-cache when the vCPU last ran on another pCPU, or another vCPU of its
+    VM ran here last (flush-on-arrival's rule, from ``VcpuLoad`` rather than its own state)."""
+
+    name = "reads-history"
+    summary = "flush on a move or when another vCPU ran here last"
+
+    def hcr(self, vcpu: VcpuInfo) -> Hcr:
+        return NO_FLAGS
+
+    def on_load(self, load: VcpuLoad) -> Sequence[HypOp]:
+        moved = load.last_pcpu is not None and load.last_pcpu != load.pcpu
+        other = load.last_vcpu_here is not None and load.last_vcpu_here != load.vcpu.vcpu
+        return flush_tlb_ic(load.vcpu.arch) if moved or other else ()
+
+
+def test_where_a_waiting_vcpu_ran_last_is_in_the_key() -> None:
+    """Per-CPU tables under ``_ReadsHistory``: v1 runs on pCPU 0 after a visit to pCPU 1, so
+    both pCPUs last ran v1; v0 waits, having last run on pCPU 0 (A) or pCPU 1 (B). No renaming
+    maps one to the other (v1 runs on pCPU 0 in both). "run v0 on 0" is a return in A and a
+    move in B, which the policy flushes for: the keys must differ."""
+    ex = _explorer(PERCPU, _ReadsHistory())
+    a = ["run v0 on 0", "run v1 on 1", "run v1 on 0"]
+    b = ["run v0 on 1", "run v1 on 1", "run v1 on 0"]
+    assert _key(ex, a) != _key(ex, b)
+
+
+def test_what_an_idle_pcpu_ran_last_is_in_the_key() -> None:
+    """Per-CPU tables under ``_ReadsHistory``: v1 runs on pCPU 0 and v0 waits, having last run
+    there; pCPU 1 never ran a vCPU (A) or last ran v1 (B). "run v0 on 1" then meets an empty
+    slot in A and v1's in B, which the policy flushes for: the keys must differ (and "never
+    ran one" must not read as any vCPU)."""
+    ex = _explorer(PERCPU, _ReadsHistory())
+    a = ["run v0 on 0", "run v1 on 0"]
+    b = ["run v0 on 0", "run v1 on 1", "run v1 on 0"]
+    assert _key(ex, a) != _key(ex, b)
+
+
+def test_the_load_history_is_renamed_with_the_pcpus_and_left_out_when_unread() -> None:
+    """v0 loaded on pCPU 0, or on pCPU 1: one state under pCPU 0 <-> 1, the history included
+    (the other pCPU never ran a vCPU in both), so equal keys under ``_ReadsHistory``. Under
+    ``none``, which reads no history, v0 having moved from pCPU 0 to 1 is the same state as v0
+    loaded on pCPU 1 alone (what pCPU 0 ran last decides nothing): equal keys too."""
+    ex = _explorer(PERCPU, _ReadsHistory())
+    assert _key(ex, ["run v0 on 0"]) == _key(ex, ["run v0 on 1"])
+    ex = _explorer(PERCPU)
+    assert _key(ex, ["run v0 on 0", "run v0 on 1"]) == _key(ex, ["run v0 on 1"])
