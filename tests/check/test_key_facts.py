@@ -243,6 +243,20 @@ def test_which_asid_each_table_holds_is_in_the_key() -> None:
     )
 
 
+def test_what_a_table_maps_is_in_the_key_when_no_vcpu_may_use_it_yet() -> None:
+    """Linux AArch64, ``none``: v0 maps 0x1000 in main (A), or maps and unmaps it (B), then
+    goes through as1 and as2, whose switch rolls over (main, on no vCPU, loses its ASID; the
+    rollover's local TLBI covers every ASID). Nothing is cached, and no vCPU may use main's
+    mapping yet (v0 left main before the TLBI, v1 never ran), so only main's mapping tells A
+    from B. v1's bring-up enters main and its fetch of 0x1000 translates to 0xa000 in A and
+    faults in B: the keys must differ."""
+    ex = _explorer("linux-arm64-smp")
+    switches = ["v0 switch as1, ASID 1", "v0 switch as2, rollover, ASID 0"]
+    a = ["run v0 on 0", "v0 map 0x1000 0xa000", *switches]
+    b = ["run v0 on 0", "v0 map 0x1000 0xa000", "v0 unmap 0x1000", *switches]
+    assert _key(ex, a) != _key(ex, b)
+
+
 # ---- TLB entries: who filled them --------------------------------------------------------------
 
 
