@@ -21,6 +21,7 @@ from vtlbsim.arch.ops import HypOp
 from vtlbsim.check.actions import GuestModel, GuestState, Operation
 from vtlbsim.check.explore import Explorer, check
 from vtlbsim.check.oracle import Oracle
+from vtlbsim.check.snapshot import copy_state
 from vtlbsim.hyp.policy import (
     NO_FLAGS,
     Decision,
@@ -450,3 +451,51 @@ def test_a_destroyed_vms_entry_is_renamed_with_nobody(kind: str) -> None:
     ex = _explorer(kind, _ReusesUnflushed(), vms2=True)
     a = ["run v0 on 0", "v0 map 0x1000 0xa000", "v0 fetch 0x1000", DESTROY]
     assert _key(ex, [*a, "run v0 on 1"]) == _key(ex, [*a, "run v1 on 1"])
+
+
+def test_an_icache_line_is_in_the_key() -> None:
+    """Per-CPU tables, ``none``: v0 maps 0x1000 and fetches it (A: a TLB entry and an I-cache
+    line on pCPU 0) or writes code there (B: the write translates, filling the same entry, and
+    its local IC IALLU leaves no line). If v0 then moves to pCPU 1, writes the code again and
+    comes back to fetch on pCPU 0, A's line is one write old (the IC IALLU was local to pCPU
+    1): a stale fetch in A only. The keys must differ."""
+    ex = _explorer(PERCPU)
+    a = ["run v0 on 0", "v0 map 0x1000 0xa000", "v0 fetch 0x1000"]
+    b = ["run v0 on 0", "v0 map 0x1000 0xa000", "v0 write-code 0x1000"]
+    assert _key(ex, a) != _key(ex, b)
+
+
+def test_a_stale_icache_line_is_in_the_key() -> None:
+    """Per-CPU tables, ``none``: v0 fetches 0x1000 on pCPU 0 or not, then moves to pCPU 1 and
+    writes the code there (its IC IALLU is local). With the fetch, pCPU 0 keeps a line one
+    write old, which v0 may no longer use (its IC IALLU came after the write) and v1 may (it
+    executed none): a fetch by v0 back on pCPU 0 is stale. The keys must differ."""
+    ex = _explorer(PERCPU)
+    tail = ["run v0 on 1", "v0 write-code 0x1000"]
+    a = ["run v0 on 0", "v0 map 0x1000 0xa000", "v0 fetch 0x1000", *tail]
+    b = ["run v0 on 0", "v0 map 0x1000 0xa000", *tail]
+    assert _key(ex, a) != _key(ex, b)
+
+
+def test_one_explorer_keys_a_state_as_a_fresh_one_does() -> None:
+    """Per-CPU tables, ``none``: v1's bring-up on pCPU 1 before or after v0 maps 0x1000 in
+    main gives one state (v1 never had main, v0 never had cpu1). Both grown, as the search
+    grows states, from copies of the state after "run v0 on 0" (sharing its records), and keyed
+    by one explorer in turn (its memos then hold the first's facts): the second gets the key a
+    fresh explorer gives it, and both keys are equal."""
+    ex = _explorer(PERCPU)
+    root = _state(ex, ["run v0 on 0"])
+
+    def grow(labels: list[str]) -> tuple[Engine, Oracle, GuestState]:
+        engine, oracle = copy_state(root[0], root[1])
+        g = root[2]
+        for label in labels:
+            op = next(o for o in ex.successors(engine, g) if o.label == label)
+            engine.apply(op.events)
+            g = op.state
+        return engine, oracle, g
+
+    a = grow(["run v1 on 1", "v0 map 0x1000 0xa000"])
+    b = grow(["v0 map 0x1000 0xa000", "run v1 on 1"])
+    ka, kb = ex.key(*a), ex.key(*b)
+    assert kb == _explorer(PERCPU).key(*b) and ka == kb
