@@ -499,3 +499,14 @@ def test_one_explorer_keys_a_state_as_a_fresh_one_does() -> None:
     b = grow(["v0 map 0x1000 0xa000", "run v1 on 1"])
     ka, kb = ex.key(*a), ex.key(*b)
     assert kb == _explorer(PERCPU).key(*b) and ka == kb
+
+
+def test_a_page_mapped_and_unmapped_with_nothing_cached_leaves_nothing() -> None:
+    """Linux AArch64, ``none``: v0 maps 0x1000 and unmaps it before anything used it (its
+    TLBI leaves nothing to remove), or does neither. Maps take fresh PAs, so the unmapped one
+    can never be reached again, and an AArch64 guest trains no prediction the key must
+    follow: one state, equal keys."""
+    ex = _explorer("linux-arm64-smp")
+    assert _key(ex, ["run v0 on 0"]) == _key(
+        ex, ["run v0 on 0", "v0 map 0x1000 0xa000", "v0 unmap 0x1000"]
+    )
