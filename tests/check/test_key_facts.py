@@ -169,23 +169,26 @@ def test_a_vcpu_that_owes_the_rollover_flush_is_told_apart() -> None:
     assert _key(ex, a) != _key(ex, b)
 
 
+# v0 goes through as1 and as2 (whose switch rolls over) before v1's bring-up, and back to main
+ROLLED_BACK_TO_MAIN = [
+    "run v0 on 0",
+    "v0 switch as1, ASID 1",
+    "v0 switch as2, rollover, ASID 0",
+    "run v1 on 1",
+    "v0 switch main",
+]
+
+
 def test_renaming_the_processes_and_their_asids_gives_the_same_key() -> None:
     """Linux AArch64, ``none``: both vCPUs end on main, v0 having been through a second
     process, nothing mapped. In A, main holds ASID 0 and as1 ASID 1 (v0 went through as1). In
     B, v0 went through as1 and as2 (whose switch rolled over) before v1's bring-up, after which
-    main holds ASID 1, as2 ASID 0 (v0 went through as2) and as1 none. Swapping as1 <-> as2 (neither is where vCPUs start, and AArch64's two
-    processes map alike) and ASIDs 0 <-> 1 (no number is special to the allocator) turns B into
-    A: equal keys."""
+    main holds ASID 1, as2 ASID 0 (v0 went through as2) and as1 none. Swapping as1 <-> as2
+    (neither is where vCPUs start, and AArch64's two processes map alike) and ASIDs 0 <-> 1 (no
+    number is special to the allocator) turns B into A: equal keys."""
     ex = _explorer("linux-arm64-smp")
     a = ["run v0 on 0", "run v1 on 1", "v0 switch as1, ASID 1", "v0 switch main"]
-    b = [
-        "run v0 on 0",
-        "v0 switch as1, ASID 1",
-        "v0 switch as2, rollover, ASID 0",
-        "run v1 on 1",
-        "v0 switch main",
-    ]
-    assert _key(ex, a) == _key(ex, b)
+    assert _key(ex, a) == _key(ex, ROLLED_BACK_TO_MAIN)
 
 
 def test_renaming_the_processes_renames_where_each_was_active() -> None:
@@ -209,15 +212,7 @@ def test_renaming_the_asids_renames_the_tlb_entries_and_predictions_they_tag() -
     ex = _explorer("linux-arm32-smp")
     fill = ["v0 map 0x1000 0xa000", "v0 fetch 0x1000"]
     a = ["run v0 on 0", "run v1 on 1", "v0 switch as2, ASID 1", "v0 switch main", *fill]
-    b = [
-        "run v0 on 0",
-        "v0 switch as1, ASID 1",
-        "v0 switch as2, rollover, ASID 0",
-        "run v1 on 1",
-        "v0 switch main",
-        *fill,
-    ]
-    assert _key(ex, a) == _key(ex, b)
+    assert _key(ex, a) == _key(ex, [*ROLLED_BACK_TO_MAIN, *fill])
 
 
 # ---- the machine: which vCPUs have been brought up, which ASIDs the tables hold ----------------
@@ -332,14 +327,7 @@ RENAMED = {
     "linux-arm64: processes and ASIDs swapped, an entry tagged": (
         "linux-arm64-smp",
         ["run v0 on 0", "run v1 on 1", "v0 switch as1, ASID 1", "v0 switch main", *FILL],
-        [
-            "run v0 on 0",
-            "v0 switch as1, ASID 1",
-            "v0 switch as2, rollover, ASID 0",
-            "run v1 on 1",
-            "v0 switch main",
-            *FILL,
-        ],
+        [*ROLLED_BACK_TO_MAIN, *FILL],
     ),
 }
 
