@@ -22,6 +22,7 @@ side) and misses the I-cache once; nothing is ever evicted for capacity.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,9 @@ def platform_file(tmp_path: Path, plat: dict[str, object]) -> str:
     for i, line in enumerate(lines):
         key = line.split(" = ", 1)[0]
         if key in plat:
-            value = f'"{plat[key]}"' if isinstance(plat[key], str) else plat[key]
+            value = plat[key]
+            if isinstance(value, str | bool):  # TOML: "text", true / false
+                value = f'"{value}"' if isinstance(value, str) else str(value).lower()
             lines[i] = f'{key} = {{ value = {value}, assumption = "test" }}'
     f = tmp_path / "platform.toml"
     f.write_text("\n".join(lines) + "\n")
@@ -93,12 +96,15 @@ def exact(
     migrations: float = 0.0,
     plat: dict[str, object] | None = None,
     vcpus: int = 1,
+    lackey: str = TRACE,
+    sample: float | None = None,
 ) -> CostResult:
     """``policy`` over ``vms`` VMs of ``vcpus`` vCPUs of the traced quiet guest on ``pcpus``
-    (``sched``: the scheduler's kind; ``plat``: figures replacing anchor-round's)."""
+    (``sched``: the scheduler's kind; ``plat``: figures replacing anchor-round's; ``lackey``:
+    the trace's text)."""
     kind = kind_file(tmp_path, arch, ops or {}, rates or {})
     trace = tmp_path / "two-refs.lackey"
-    trace.write_text(TRACE)
+    trace.write_text(lackey)
     w = Workload(
         platform=platform_file(tmp_path, plat) if plat else PLATFORM,
         duration_s=duration_s,
@@ -106,7 +112,14 @@ def exact(
         domains=[DomainGroup(kind=kind, count=vms, vcpus=vcpus)],
     )
     return evaluate_exact(
-        w, policy, pcpus, 1, None, traces={kind: str(trace)}, backend=backend, refs_per_vcpu_s=REFS
+        w,
+        policy,
+        pcpus,
+        1,
+        sample,
+        traces={kind: str(trace)},
+        backend=backend,
+        refs_per_vcpu_s=REFS,
     )
 
 
@@ -142,6 +155,13 @@ def test_flush_on_switch_with_two_vms_on_one_pcpu(tmp_path: Path, backend: str) 
     assert res.baseline_cycles == pytest.approx(100_000.0)
     assert res.mode == "exact" and res.pcpus == 1 and res.duration_s == 0.1
     assert res.events["references"] == pytest.approx(1e4)  # 1e5 per running vCPU-second
+    # half of them fetches (the trace alternates); every reference hits the L1 TLB but the 20
+    # walks, every fetch the I-cache but the 10 misses; the L2 TLB was flushed with the L1
+    assert res.events["l1-tlb-hits"] == pytest.approx(1e4 - 20)
+    assert res.events["l2-tlb-hits"] == 0.0
+    assert res.events["icache-hits"] == pytest.approx(5e3 - 10)
+    assert res.events["running-vcpu-s"] == pytest.approx(0.1)  # one pCPU: one vCPU at a time
+    assert "exact:refs_per_vcpu_s" in res.assumptions
 
 
 def test_flush_on_switch_retrains_an_aarch32_guests_predictor(tmp_path: Path) -> None:
@@ -367,3 +387,357 @@ def test_random_migrate_flushes_at_every_load_it_makes(
     walks, misses = res.events["walks:hyp-load"], res.events["icache-misses:hyp-load"]
     assert 0 < walks <= 2 * loads and 0 < misses <= loads
     only(res, hyp_flush=400.0 * loads, tlb_refill=200.0 * walks, icache_refill=20.0 * misses)
+
+
+# ---- the guest's own maintenance ------------------------------------------------------------
+# Which core a guest instruction reaches, under which reason its refills are counted, and what
+# is charged. A VM of two vCPUs is pinned on two pCPUs (vCPU k on pCPU k); at 20,000
+# instructions per vCPU-second a pCPU issues a Poisson(20) number per 1 ms step, so every step
+# has one on each pCPU (P(none in one of the 200 pCPU-steps) < 1e-6). pCPU 0's instructions
+# are carried out before pCPU 1's in every step (``evaluate_exact`` walks the running vCPUs in
+# pCPU order), so a broadcast from pCPU 0 is what removes pCPU 1's entries first; pCPU 0's own
+# entries go to its own instruction (reason ``guest-local``).
+
+BUSY = 20_000.0
+"""Instructions per vCPU-second: at least one per pCPU in every 1 ms step."""
+
+
+def test_the_guests_own_broadcasts_are_the_baseline(tmp_path: Path) -> None:
+    """No policy, the guest's own TLBI VMALLE1IS at every step on both pCPUs: nothing the policy
+    adds, so nothing is charged (the broadcasts, their stalls and their refills are bare-metal
+    behaviour). The refills are counted by reason: pCPU 1's 2 entries go to pCPU 0's broadcast
+    at each of the 100 steps (walks:guest-broadcast = 200), pCPU 0's to its own instruction
+    (walks:guest-local = 200)."""
+    res = exact(
+        tmp_path,
+        "none",
+        pcpus=2,
+        vms=1,
+        vcpus=2,
+        ops={"pte_user": "vmalle1is"},
+        rates={"pte_changes_per_s": BUSY},
+    )
+    only(res)
+    assert res.events["walks:guest-broadcast"] == 200.0
+    assert res.events["walks:guest-local"] == 200.0
+    assert res.events["walks:fb-collateral"] == 0.0
+    assert res.events.get("broadcasts-added", 0.0) == 0.0
+    assert res.events["guest-maintenance"] == res.events["pte-changes:vmalle1is"]
+    assert res.events.get("guest-local-maintenance", 0.0) == 0.0
+
+
+@pytest.mark.parametrize("plat", [{}, {"dvm_scope": "filtered"}], ids=["system", "filtered"])
+def test_an_fb_upgrade_of_a_vm_wide_tlbi_removes_the_sibling_vcpus_entries(
+    tmp_path: Path, plat: dict[str, object]
+) -> None:
+    """FB, the guest's local TLBI VMALLE1 at every step on both pCPUs: each becomes VMALLE1IS.
+    pCPU 1's 2 entries of this VM go to pCPU 0's upgraded broadcast at each of the 100 steps:
+    walks:fb-collateral = 200, collateral-tlb = 200 x 200 = 40,000 (pCPU 0's own walks stay
+    the baseline, walks:guest-local = 200). Each upgraded broadcast sends 2 DVM messages to the
+    other busy core, under system scope and under a VMID snoop filter alike (this VM's other
+    vCPU runs there): dvm-others = 20 per broadcast. Both pCPUs issue in every step, so the
+    issuer waits op + R with D = 1,000 < R <= 2 D: broadcast-issue strictly between 1,400 and
+    2,400 per broadcast. No I-cache or predictor maintenance."""
+    res = exact(
+        tmp_path,
+        "fb",
+        pcpus=2,
+        vms=1,
+        vcpus=2,
+        ops={"pte_user": "vmalle1"},
+        rates={"pte_changes_per_s": BUSY},
+        plat=plat,
+    )
+    n = res.events["broadcasts-added"]
+    assert n == res.events["fb-upgraded"] == res.events["guest-local-maintenance"]
+    assert 3_000 < n < 5_000  # Poisson, mean 2 x 2,000
+    assert res.events["walks:fb-collateral"] == 200.0
+    assert res.events["walks:guest-local"] == 200.0
+    assert res.events["walks:guest-broadcast"] == 0.0
+    assert res.cycles["collateral-tlb"] == pytest.approx(40_000.0)
+    assert res.cycles["dvm-others"] == pytest.approx(20.0 * n)
+    assert 1_400.0 * n < res.cycles["broadcast-issue"] < 2_400.0 * n
+    for cause in ("tlb-refill", "hyp-flush", "icache-refill", "bp-retrain", "trap"):
+        assert res.cycles[cause] == 0.0, cause
+    assert res.cost_to_others_pct == pytest.approx(100.0 * (40_000.0 + 20.0 * n) / 2e8)
+
+
+def test_a_local_tlbi_reaches_only_its_own_core(tmp_path: Path) -> None:
+    """No policy, the guest's local TLBI VMALLE1 at 200 per vCPU-second (about 0.2 per step on
+    each pCPU, so most steps have none): each removes the 2 entries of its own core only, so the
+    walks after them are at most 2 per instruction (fewer when two fall in one step), whatever
+    the other core does; nothing is charged."""
+    res = exact(
+        tmp_path,
+        "none",
+        pcpus=2,
+        vms=1,
+        vcpus=2,
+        ops={"pte_user": "vmalle1"},
+        rates={"pte_changes_per_s": 200.0},
+    )
+    only(res)
+    n = res.events["guest-local-maintenance"]
+    assert 20 < n < 60  # Poisson, mean 2 x 20
+    assert 0 < res.events["walks:guest-local"] <= 2 * n
+    assert res.events["walks:guest-broadcast"] == 0.0
+
+
+TWO_CODE_PAGES = "I  00010000,4\nI  00011000,4\n L 00020000,8\n"
+"""Fetches of pages 16 and 17 (one I-cache line each) and a load of page 32."""
+TWO_DATA_PAGES = "I  00010000,4\n L 00020000,8\n L 00021000,8\n"
+"""A fetch of page 16 and loads of pages 32 and 33."""
+
+
+def lone(tmp_path: Path, name: str, rate: float, lackey: str, arch: str = "aarch64") -> CostResult:
+    """No policy, one VM of one vCPU on one pCPU whose guest issues ``name`` at ``rate``."""
+    return exact(
+        tmp_path,
+        "none",
+        pcpus=1,
+        vms=1,
+        arch=arch,
+        ops={"pte_user": name},
+        rates={"pte_changes_per_s": rate},
+        lackey=lackey,
+    )
+
+
+@pytest.mark.parametrize(("name", "walks"), [("vale1", 100.0), ("vmalle1", 200.0), ("aside1", 0.0)])
+def test_what_a_guest_tlbi_removes_on_its_own_core(tmp_path: Path, name: str, walks: float) -> None:
+    """The guest's instruction at every step on its own core (nothing charged: no policy).
+    By VA it names a page of the vCPU's data (here the only one, page 32): 1 walk after each of
+    the 100 steps; VMALLE1 removes both pages' entries: 2 walks a step; ASIDE1 names another
+    process's ASID (``exact.OTHER_ASID``), which has no entries: no walk."""
+    res = lone(tmp_path, name, BUSY, TRACE)
+    only(res)
+    assert res.events["walks:guest-local"] == walks
+
+
+def test_a_by_va_tlbi_removes_one_page(tmp_path: Path) -> None:
+    """TLBI VALE1 at 200 per second (about 20 in 0.1 s, most steps none) on a vCPU with two data
+    pages: each removes the entry of one of them, so at most one walk follows each."""
+    res = lone(tmp_path, "vale1", 200.0, TWO_DATA_PAGES)
+    only(res)
+    n = res.events["guest-local-maintenance"]
+    assert 10 < n < 40
+    assert 0 < res.events["walks:guest-local"] <= n
+
+
+@pytest.mark.parametrize(("name", "misses"), [("iallu", 200.0), ("ialluis", 200.0)])
+def test_a_whole_icache_invalidate_removes_every_line(
+    tmp_path: Path, name: str, misses: float
+) -> None:
+    """IC IALLU (or, alone, IC IALLUIS) at every step: both code lines go, 2 misses after each of
+    the 100 steps, the guest's own (nothing charged); the TLBs are untouched."""
+    res = lone(tmp_path, name, BUSY, TWO_CODE_PAGES)
+    only(res)
+    assert res.events["icache-misses:guest-local"] == misses
+    assert res.events["walks:guest-local"] == 0.0
+
+
+def test_a_by_va_icache_invalidate_removes_one_page(tmp_path: Path) -> None:
+    """IC IVAU at 200 per second on a vCPU with two code pages: each names one of them (a code
+    page, not a data page), so at most one I-cache miss follows each; no TLB entry goes."""
+    res = lone(tmp_path, "ivau", 200.0, TWO_CODE_PAGES)
+    only(res)
+    n = res.events["guest-maintenance"]
+    assert 10 < n < 40
+    assert 0 < res.events["icache-misses:guest-local"] <= n
+    assert res.events["walks:guest-local"] == 0.0
+
+
+@pytest.mark.parametrize("name", ["iciallu", "bpiall"])
+def test_an_fb_upgrade_of_an_aarch32_predictor_flush_retrains_the_other_core(
+    tmp_path: Path, name: str
+) -> None:
+    """FB, an AArch32 VM of two vCPUs on two pCPUs, the guest's ICIALLU (or BPIALL) at every
+    step on both: each becomes ICIALLUIS (BPIALLIS: ``bpiall_fb_upgrade``), which flushes the
+    visible predictor of the other busy core too: bp-retrain = 5,000 per broadcast (the
+    issuer's own retraining is the guest's); 2 DVM messages to it: dvm-others = 20 each. The
+    issuer waits op + R (1,000 < R <= 2,000) plus, for ICIALLUIS, the whole-I-cache work beyond
+    a local TLBI (300 - 100), against the local instruction's 300 (BPIALL: 100): 1,400 to 2,400
+    more each. ICIALLUIS removes pCPU 1's line at each of the 100 steps before pCPU 1's own
+    does: icache-refill = 100 x 20 = 2,000; BPIALLIS removes no line."""
+    res = exact(
+        tmp_path,
+        "fb",
+        pcpus=2,
+        vms=1,
+        vcpus=2,
+        arch="aarch32",
+        ops={"pte_user": name},
+        rates={"pte_changes_per_s": BUSY},
+    )
+    n = res.events["broadcasts-added"]
+    assert 3_000 < n < 5_000
+    refill = 2_000.0 if name == "iciallu" else 0.0
+    assert res.events["icache-misses:fb-collateral"] == refill / 20.0
+    assert res.cycles["icache-refill"] == pytest.approx(refill)
+    assert res.cycles["bp-retrain"] == pytest.approx(5_000.0 * n)
+    assert res.cycles["dvm-others"] == pytest.approx(20.0 * n)
+    assert 1_400.0 * n < res.cycles["broadcast-issue"] < 2_400.0 * n
+    for cause in ("collateral-tlb", "tlb-refill", "hyp-flush", "trap"):
+        assert res.cycles[cause] == 0.0, cause
+    assert res.events["walks:fb-collateral"] == 0.0
+
+
+def test_a_predictor_flush_on_invisible_predictors_is_a_nop(tmp_path: Path) -> None:
+    """BPIALL where the predictors are not architecturally visible executes as a NOP: not even
+    counted as maintenance, whatever FB does with it."""
+    res = exact(
+        tmp_path,
+        "fb",
+        pcpus=2,
+        vms=1,
+        vcpus=2,
+        arch="aarch32",
+        ops={"pte_user": "bpiall"},
+        rates={"pte_changes_per_s": BUSY},
+        plat={"bp_visible": False},
+    )
+    only(res)
+    assert res.events["pte-changes:bpiall"] > 3_000
+    assert res.events.get("guest-maintenance", 0.0) == 0.0
+
+
+def test_a_by_va_tlbi_names_the_vcpus_own_copy_of_a_private_page(tmp_path: Path) -> None:
+    """No policy, the guest's TLBI VALE1IS at every step on both pCPUs of a two-vCPU VM: it
+    names a page of the issuing vCPU's private data (page 32 of its own copy), so it removes
+    that vCPU's entry only: 1 walk a step on each pCPU, the issuer's own (guest-local = 200),
+    none on the other core (guest-broadcast = 0)."""
+    res = exact(
+        tmp_path,
+        "none",
+        pcpus=2,
+        vms=1,
+        vcpus=2,
+        ops={"pte_user": "vale1is"},
+        rates={"pte_changes_per_s": BUSY},
+    )
+    only(res)
+    assert res.events["walks:guest-local"] == 200.0
+    assert res.events["walks:guest-broadcast"] == 0.0
+
+
+GLOBAL_DATA = "I  00010000,4\n L 800000020000,8\n"
+"""A fetch of private page 16 and a load of a kernel (global: at or above 1 << 47) page."""
+GLOBAL_CODE = "I  800000010000,4\n L 00020000,8\n"
+"""A fetch of a kernel (global) page and a load of private page 32."""
+
+
+@pytest.mark.parametrize(
+    ("name", "lackey", "counter", "local", "broadcast"),
+    [
+        ("vale1is", GLOBAL_DATA, "walks", 100.0, 100.0),
+        ("ivau", GLOBAL_CODE, "icache-misses", 100.0, 100.0),
+        ("ivau", TRACE, "icache-misses", 200.0, 0.0),
+    ],
+    ids=["tlbi-global-page", "ic-global-page", "ic-private-page"],
+)
+def test_a_broadcast_by_va_on_a_shared_page_reaches_the_other_vcpu(
+    tmp_path: Path, name: str, lackey: str, counter: str, local: float, broadcast: float
+) -> None:
+    """As above, on a VM whose only data page (TLBI) or code page (IC IVAU) is global, i.e.
+    the same page for both vCPUs: pCPU 0's broadcast removes pCPU 1's entry (or line) at each
+    step before pCPU 1's own does (broadcast = 100) and its own (local = 100). IC IVAU names a
+    code page; on a private one (the vCPU's own copy) it reaches only the issuer's line
+    (local = 200, broadcast = 0). Nothing is charged: the guest wrote the broadcasts."""
+    res = exact(
+        tmp_path,
+        "none",
+        pcpus=2,
+        vms=1,
+        vcpus=2,
+        ops={"pte_user": name},
+        rates={"pte_changes_per_s": BUSY},
+        lackey=lackey,
+    )
+    only(res)
+    assert res.events[f"{counter}:guest-local"] == local
+    assert res.events[f"{counter}:guest-broadcast"] == broadcast
+
+
+def test_a_sample_is_scaled_to_the_whole_duration(tmp_path: Path) -> None:
+    """The first anchor (flush-on-switch, two VMs on one pCPU) with sample = 0.5: 50 charged
+    steps, whose 5 timeslice ends (steps 9 to 49) are scaled by 2: the same 10 loads, 20
+    flushes, 8,200 cycles and 1e4 references as the whole 0.1 s."""
+    res = exact(tmp_path, "flush-on-switch", pcpus=1, vms=2, sample=0.5)
+    only(res, hyp_flush=4_000.0, tlb_refill=4_000.0, icache_refill=200.0)
+    assert res.events["vcpu-loads"] == 10.0
+    assert res.events["hyp-flushes"] == 20.0
+    assert res.events["references"] == pytest.approx(1e4)
+    assert res.duration_s == 0.1
+
+
+def workload(tmp_path: Path, **fields: object) -> Workload:
+    """The quiet guest (two-reference trace in ``two-refs.lackey``), two one-vCPU VMs pinned,
+    0.1 s, on anchor-round; ``fields`` replace the workload's (or, ``trace``, the domains')."""
+    kind = kind_file(tmp_path, "aarch64", {}, {})
+    (tmp_path / "two-refs.lackey").write_text(TRACE)
+    trace = fields.pop("trace", None)
+    return Workload(
+        platform=PLATFORM,
+        duration_s=0.1,
+        scheduler=SchedulerSpec(kind="pinned", timeslice_ms=10.0),
+        domains=[DomainGroup(kind=kind, count=2, vcpus=1, trace=trace)],  # type: ignore[arg-type]
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_the_pcpus_default_to_the_workloads_then_the_platforms(tmp_path: Path) -> None:
+    """Without ``pcpus`` the run takes the workload's ``pcpus``, else the platform's 4 cores:
+    the machine is that many pCPUs of 1 GHz for 0.1 s."""
+    w = workload(tmp_path, trace="two-refs.lackey", base_dir=str(tmp_path))
+    res = evaluate_exact(w, "none", None, 1, None, refs_per_vcpu_s=REFS)
+    assert res.pcpus == 4 and res.machine_cycles == pytest.approx(4e8)
+    w = workload(tmp_path, trace="two-refs.lackey", base_dir=str(tmp_path), pcpus=3)
+    res = evaluate_exact(w, "none", None, 1, None, refs_per_vcpu_s=REFS)
+    assert res.pcpus == 3 and res.machine_cycles == pytest.approx(3e8)
+    # two vCPUs on three pCPUs: 0.2 running vCPU-seconds; 100 references a step each
+    assert res.events["running-vcpu-s"] == pytest.approx(0.2)
+    assert res.events["references"] == pytest.approx(2e4)
+
+
+@pytest.mark.parametrize(
+    ("domain", "given"),
+    [("two-refs.lackey", None), (None, "two-refs.lackey"), ("other.lackey", "two-refs.lackey")],
+    ids=["the-domains-own", "the-callers-relative", "the-caller-wins"],
+)
+def test_a_trace_is_found_next_to_the_workload_file(
+    tmp_path: Path, domain: str | None, given: str | None
+) -> None:
+    """A trace named relative to the workload file's directory (``base_dir``), given by the
+    domain group's ``trace`` or by the caller (whose name wins over the domain's): the
+    two-reference trace, so flush-on-switch costs the first anchor's 8,200 cycles. (The
+    domain's ``other.lackey`` would add a third page: 30 walks.)"""
+    (tmp_path / "other.lackey").write_text(TRACE + " L 00030000,8\n")
+    w = workload(tmp_path, trace=domain, base_dir=str(tmp_path))
+    traces = {w.domains[0].kind: given} if given else None
+    res = evaluate_exact(w, "flush-on-switch", 1, 1, None, traces=traces, refs_per_vcpu_s=REFS)
+    only(res, hyp_flush=4_000.0, tlb_refill=4_000.0, icache_refill=200.0)
+
+
+def test_progress_is_reported_every_50_steps_and_at_the_end(tmp_path: Path) -> None:
+    """The first anchor's run is 200 warm-up steps and 100 charged ones of 1 ms: progress at
+    steps -200, -150, ..., 50 (every 50th) and at the last, 99, each with (simulated seconds
+    done, 0.3 s in all)."""
+    seen: list[tuple[float, float]] = []
+    w = workload(tmp_path, trace="two-refs.lackey", base_dir=str(tmp_path))
+    report: Callable[[float, float], None] = lambda done, total: seen.append((done, total))  # noqa: E731
+    evaluate_exact(w, "none", 1, 1, None, refs_per_vcpu_s=REFS, progress=report)
+    done = [0.001, 0.051, 0.101, 0.151, 0.201, 0.251, 0.3]
+    assert [d for d, _ in seen] == pytest.approx(done)
+    assert [t for _, t in seen] == pytest.approx([0.3] * 7)
+
+
+def test_bad_backend_and_sample_are_named(tmp_path: Path) -> None:
+    w = workload(tmp_path, trace="two-refs.lackey", base_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"^backend: expected 'numba' or 'reference', got 'gpu'$"):
+        evaluate_exact(w, "none", 1, 1, None, backend="gpu")
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match=rf"^sample: expected a share in \(0, 1\], got {bad}$"):
+            evaluate_exact(w, "none", 1, 1, bad)
+    # a sample of exactly 1 is the whole run
+    one = evaluate_exact(w, "none", 1, 1, 1.0, refs_per_vcpu_s=REFS)
+    assert one.events["references"] == pytest.approx(1e4)
