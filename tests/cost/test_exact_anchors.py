@@ -41,6 +41,10 @@ TRACE = "I  00010000,4\n L 00020000,8\n"
 """Fetch of line 0x400 (page 16), load of line 0x800 (page 32); both non-global."""
 REFS = 1e5
 """References per running vCPU-second: 100 a step, enough to touch both pages in every step."""
+SHORT_SLICE_MS = 1.0
+"""For runs that load nothing at a timeslice end (one vCPU per pCPU): a 1 ms timeslice changes
+no figure and shortens the uncharged warm-up to 20 steps (steps of 1 ms still, the same 100
+charged ones)."""
 
 
 def kind_file(tmp_path: Path, arch: str, ops: dict[str, str], rates: dict[str, float]) -> str:
@@ -98,6 +102,7 @@ def exact(
     vcpus: int = 1,
     lackey: str = TRACE,
     sample: float | None = None,
+    timeslice_ms: float = 10.0,
 ) -> CostResult:
     """``policy`` over ``vms`` VMs of ``vcpus`` vCPUs of the traced quiet guest on ``pcpus``
     (``sched``: the scheduler's kind; ``plat``: figures replacing anchor-round's; ``lackey``:
@@ -108,7 +113,9 @@ def exact(
     w = Workload(
         platform=platform_file(tmp_path, plat) if plat else PLATFORM,
         duration_s=duration_s,
-        scheduler=SchedulerSpec(kind=sched, migrations_per_vcpu_s=migrations, timeslice_ms=10.0),  # type: ignore[arg-type]
+        scheduler=SchedulerSpec(
+            kind=sched, migrations_per_vcpu_s=migrations, timeslice_ms=timeslice_ms
+        ),  # type: ignore[arg-type]
         domains=[DomainGroup(kind=kind, count=vms, vcpus=vcpus)],
     )
     return evaluate_exact(
@@ -242,6 +249,7 @@ def test_a_lone_issuers_fb_broadcast_never_queues(tmp_path: Path) -> None:
         vms=1,
         ops={"pte_user": "vale1"},
         rates={"pte_changes_per_s": 2000.0},
+        timeslice_ms=SHORT_SLICE_MS,
     )
     n = res.events["fb-upgraded"]
     assert 100 < n < 300  # Poisson, mean 200
@@ -261,6 +269,7 @@ def test_trapped_tlbis_cost_a_round_trip_and_a_broadcast(tmp_path: Path) -> None
         vms=1,
         ops={"pte_user": "vale1"},
         rates={"pte_changes_per_s": 2000.0},
+        timeslice_ms=SHORT_SLICE_MS,
     )
     n = res.events["traps"]
     assert 100 < n < 300
@@ -299,6 +308,7 @@ def test_two_issuers_stall_each_other_and_queue(
         vms=2,
         ops={"pte_user": "vale1"},
         rates={"pte_changes_per_s": 20_000.0},
+        timeslice_ms=SHORT_SLICE_MS,
         plat=plat,
     )
     n = res.events["broadcasts-added"]
@@ -416,6 +426,7 @@ def test_the_guests_own_broadcasts_are_the_baseline(tmp_path: Path) -> None:
         vcpus=2,
         ops={"pte_user": "vmalle1is"},
         rates={"pte_changes_per_s": BUSY},
+        timeslice_ms=SHORT_SLICE_MS,
     )
     only(res)
     assert res.events["walks:guest-broadcast"] == 200.0
@@ -446,6 +457,7 @@ def test_an_fb_upgrade_of_a_vm_wide_tlbi_removes_the_sibling_vcpus_entries(
         vcpus=2,
         ops={"pte_user": "vmalle1"},
         rates={"pte_changes_per_s": BUSY},
+        timeslice_ms=SHORT_SLICE_MS,
         plat=plat,
     )
     n = res.events["broadcasts-added"]
@@ -500,6 +512,7 @@ def lone(tmp_path: Path, name: str, rate: float, lackey: str, arch: str = "aarch
         ops={"pte_user": name},
         rates={"pte_changes_per_s": rate},
         lackey=lackey,
+        timeslice_ms=SHORT_SLICE_MS,
     )
 
 
@@ -568,6 +581,7 @@ def test_an_fb_upgrade_of_an_aarch32_predictor_flush_retrains_the_other_core(
         arch="aarch32",
         ops={"pte_user": name},
         rates={"pte_changes_per_s": BUSY},
+        timeslice_ms=SHORT_SLICE_MS,
     )
     n = res.events["broadcasts-added"]
     assert 3_000 < n < 5_000
@@ -594,6 +608,7 @@ def test_a_predictor_flush_on_invisible_predictors_is_a_nop(tmp_path: Path) -> N
         arch="aarch32",
         ops={"pte_user": "bpiall"},
         rates={"pte_changes_per_s": BUSY},
+        timeslice_ms=SHORT_SLICE_MS,
         plat={"bp_visible": False},
     )
     only(res)
@@ -614,6 +629,7 @@ def test_a_by_va_tlbi_names_the_vcpus_own_copy_of_a_private_page(tmp_path: Path)
         vcpus=2,
         ops={"pte_user": "vale1is"},
         rates={"pte_changes_per_s": BUSY},
+        timeslice_ms=SHORT_SLICE_MS,
     )
     only(res)
     assert res.events["walks:guest-local"] == 200.0
@@ -651,6 +667,7 @@ def test_a_broadcast_by_va_on_a_shared_page_reaches_the_other_vcpu(
         vcpus=2,
         ops={"pte_user": name},
         rates={"pte_changes_per_s": BUSY},
+        timeslice_ms=SHORT_SLICE_MS,
         lackey=lackey,
     )
     only(res)
