@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vtlbsim.arch.ops import HYP_OPS, Arch, op
 from vtlbsim.cost import dvm
 from vtlbsim.cost.analytic import evaluate_analytic
 from vtlbsim.cost.dvm import IssuerClass, broadcast_load, solve, step_issue
@@ -378,3 +379,24 @@ def test_anchor_the_victim_of_an_issuer_with_two_syncs() -> None:
     assert sol.backlog[0] == pytest.approx(5.0)
     assert sol.stall[1] == pytest.approx(0.1)
     assert sol.iteration[1] == pytest.approx(1111.111, abs=1e-3)
+
+
+def test_anchor_an_instructions_own_work() -> None:
+    """``local_cycles``: a whole-I-cache invalidate (the guest's IC IALLU / ICIALLU, local or
+    IS, or the hypervisor's) costs ic_iallu 300 on anchor-round, any other instruction (a TLBI,
+    by-VA I-cache maintenance, BPIALL) a local TLBI's 100. ``instruction_cycles``: a local one
+    costs that; a broadcast costs the broadcast's wait plus the work beyond a local TLBI's
+    (a broadcast of 1,500: IC IALLUIS 1,700, VALE1IS or IC IVAU 1,500)."""
+    plat = load_platform(str(DATA / "anchor-round.toml"))
+    a64, a32 = Arch.AARCH64, Arch.AARCH32
+    whole = [op(a64, "iallu"), op(a64, "ialluis"), op(a32, "iciallu"), HYP_OPS["iallu"]]
+    other = [op(a64, "vale1"), op(a64, "vmalle1is"), op(a64, "ivau"), op(a32, "bpiall")]
+    other += [HYP_OPS["vmalls12e1is"], HYP_OPS["alle1is"]]
+    assert [dvm.local_cycles(plat, o) for o in whole] == [300.0] * 4
+    assert [dvm.local_cycles(plat, o) for o in other] == [100.0] * 6
+    assert dvm.instruction_cycles(plat, op(a64, "iallu"), 1_500.0) == 300.0
+    assert dvm.instruction_cycles(plat, op(a64, "vale1"), 1_500.0) == 100.0
+    assert dvm.instruction_cycles(plat, op(a64, "ialluis"), 1_500.0) == 1_700.0
+    assert dvm.instruction_cycles(plat, HYP_OPS["ialluis"], 1_500.0) == 1_700.0
+    assert dvm.instruction_cycles(plat, op(a64, "vale1is"), 1_500.0) == 1_500.0
+    assert dvm.instruction_cycles(plat, op(a64, "ivau"), 1_500.0) == 1_500.0

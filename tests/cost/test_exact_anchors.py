@@ -12,7 +12,9 @@ Every run: timeslice 10 ms, so steps of dt = 1 ms; 20 timeslices (200 steps) of 
 warm-up, then ``duration_s / dt`` charged steps (0.1 s: steps 0 to 99). A timeslice ends with
 the scheduler's tick of every tenth step, so the loads of the charged part happen at steps 9,
 19, ..., 99 (10 timeslice ends), and their flushes act on the references of the *next* step:
-those of steps -1, 9, ..., 89 are the ones whose refills are counted.
+those of steps -1, 9, ..., 89 are the ones whose refills are counted. (Runs that load nothing
+at a timeslice end take a 1 ms timeslice, ``SHORT_SLICE_MS``: 20 warm-up steps, the same
+figures.)
 
 The guest is ``data/anchor-quiet-*.toml`` (no maintenance unless a test gives it some), its
 stream replaced by a two-reference trace: one instruction fetch (page 16, one I-cache line) and
@@ -758,3 +760,52 @@ def test_bad_backend_and_sample_are_named(tmp_path: Path) -> None:
     # a sample of exactly 1 is the whole run
     one = evaluate_exact(w, "none", 1, 1, 1.0, refs_per_vcpu_s=REFS)
     assert one.events["references"] == pytest.approx(1e4)
+
+
+@pytest.mark.parametrize(
+    ("vms", "low", "high"), [(1, 143, 257), (2, 286, 514)], ids=["to-an-idle-pcpu", "swaps"]
+)
+def test_random_migrate_moves_at_the_rate_given(
+    tmp_path: Path, vms: int, low: int, high: int
+) -> None:
+    """random-migrate at 200 moves per running vCPU-second on two pCPUs, for 1 s (a 1 ms
+    timeslice: without overcommit no timeslice end loads anything).
+
+    - one vCPU: it moves to the idle pCPU at 200 per second, a Poisson(200) count of loads,
+      each a migration: within 4 standard deviations (14.1), 143 to 257;
+    - two vCPUs, no idle pCPU: swaps at half the rate per running vCPU, 200 x 2 / 2 = 200 per
+      second, each two loads and two migrations: 2 x (200 +- 57), 286 to 514, an even count.
+
+    Each load costs flush-on-switch's 400."""
+    res = exact(
+        tmp_path,
+        "flush-on-switch",
+        pcpus=2,
+        vms=vms,
+        sched="random-migrate",
+        migrations=200.0,
+        duration_s=1.0,
+        timeslice_ms=SHORT_SLICE_MS,
+    )
+    loads = res.events["vcpu-loads"]
+    assert low <= loads <= high
+    assert res.events["migrations"] == loads
+    if vms == 2:
+        assert loads % 2 == 0
+    assert res.cycles["hyp-flush"] == pytest.approx(400.0 * loads)
+
+
+def test_random_migrate_on_one_pcpu_never_moves(tmp_path: Path) -> None:
+    """random-migrate on one pCPU: nowhere to move, so no load after the first placement (which
+    is warm-up) and nothing charged."""
+    res = exact(
+        tmp_path,
+        "flush-on-switch",
+        pcpus=1,
+        vms=1,
+        sched="random-migrate",
+        migrations=200.0,
+        timeslice_ms=SHORT_SLICE_MS,
+    )
+    only(res)
+    assert res.events.get("vcpu-loads", 0.0) == 0.0
