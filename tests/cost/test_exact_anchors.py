@@ -809,3 +809,21 @@ def test_random_migrate_on_one_pcpu_never_moves(tmp_path: Path) -> None:
     )
     only(res)
     assert res.events.get("vcpu-loads", 0.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("sched", "vms", "loads"),
+    [("pinned", 2, 0.0), ("round-robin", 2, 0.0), ("pinned", 4, 20.0)],
+    ids=["pinned", "round-robin", "pinned-overcommit"],
+)
+def test_a_migration_rate_moves_nothing_but_under_random_migrate(
+    tmp_path: Path, sched: str, vms: int, loads: float
+) -> None:
+    """The workload's migration rate (300 per vCPU-second, above the timeslice rate) is read by
+    ``random-migrate`` only: pinned or round-robin vCPUs, one per pCPU, are never loaded again;
+    four pinned on two pCPUs are loaded at each of the 10 timeslice ends on both pCPUs (20
+    loads, flush-on-switch 400 each) and never migrate."""
+    res = exact(tmp_path, "flush-on-switch", pcpus=2, vms=vms, sched=sched, migrations=300.0)
+    assert res.events.get("vcpu-loads", 0.0) == loads
+    assert res.events.get("migrations", 0.0) == 0.0
+    assert res.cycles["hyp-flush"] == pytest.approx(400.0 * loads)
