@@ -763,34 +763,37 @@ def test_bad_backend_and_sample_are_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("vms", "low", "high"), [(1, 143, 257), (2, 286, 514)], ids=["to-an-idle-pcpu", "swaps"]
+    ("vms", "rate", "low", "high"),
+    [(2, 2_000.0, 320, 480), (3, 4_000.0, 1_004, 1_396)],
+    ids=["to-the-idle-pcpu", "swaps"],
 )
 def test_random_migrate_moves_at_the_rate_given(
-    tmp_path: Path, vms: int, low: int, high: int
+    tmp_path: Path, vms: int, rate: float, low: int, high: int
 ) -> None:
-    """random-migrate at 200 moves per running vCPU-second on two pCPUs, for 1 s (a 1 ms
-    timeslice: without overcommit no timeslice end loads anything).
+    """random-migrate on three pCPUs for 0.1 s (a 1 ms timeslice: without overcommit no
+    timeslice end loads anything), several moves per 1 ms step.
 
-    - one vCPU: it moves to the idle pCPU at 200 per second, a Poisson(200) count of loads,
-      each a migration: within 4 standard deviations (14.1), 143 to 257;
-    - two vCPUs, no idle pCPU: swaps at half the rate per running vCPU, 200 x 2 / 2 = 200 per
-      second, each two loads and two migrations: 2 x (200 +- 57), 286 to 514, an even count.
+    - two vCPUs at 2,000 moves per running vCPU-second: one pCPU is always idle, so each move
+      goes there, one load and one migration: Poisson(2,000 x 2 x 0.1 = 400) loads, within 4
+      standard deviations (80) 320 to 480;
+    - three vCPUs at 4,000, no idle pCPU: swaps at half the rate per running vCPU, 4,000 x 3 /
+      2 x 0.1 = Poisson(600) swaps (sd 24.5), each two loads and two migrations with another
+      pCPU: 2 x (600 +- 98), 1,004 to 1,396 loads, an even count.
 
     Each load costs flush-on-switch's 400."""
     res = exact(
         tmp_path,
         "flush-on-switch",
-        pcpus=2,
+        pcpus=3,
         vms=vms,
         sched="random-migrate",
-        migrations=200.0,
-        duration_s=1.0,
+        migrations=rate,
         timeslice_ms=SHORT_SLICE_MS,
     )
     loads = res.events["vcpu-loads"]
     assert low <= loads <= high
     assert res.events["migrations"] == loads
-    if vms == 2:
+    if vms == 3:
         assert loads % 2 == 0
     assert res.cycles["hyp-flush"] == pytest.approx(400.0 * loads)
 
