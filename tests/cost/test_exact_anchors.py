@@ -830,3 +830,15 @@ def test_a_migration_rate_moves_nothing_but_under_random_migrate(
     assert res.events.get("vcpu-loads", 0.0) == loads
     assert res.events.get("migrations", 0.0) == 0.0
     assert res.cycles["hyp-flush"] == pytest.approx(400.0 * loads)
+
+
+def test_random_migrate_above_the_timeslice_rate_swaps_within_the_slices(tmp_path: Path) -> None:
+    """Four vCPUs on two pCPUs (overcommit), random-migrate at 200 per running vCPU-second,
+    twice the timeslice rate (100): the 10 timeslice ends load at most 2 vCPUs each (20), and
+    the rest, 200 - 100 = 100 per running vCPU-second, are swaps within the slices at half that
+    rate per running vCPU: Poisson(100 x 2 / 2 x 0.1 = 10) swaps of two loads each. So more
+    than 20 loads (P(no swap) = e^-10) and at most 20 + 2 x 23 (10 + 4 sd)."""
+    res = exact(
+        tmp_path, "flush-on-switch", pcpus=2, vms=4, sched="random-migrate", migrations=200.0
+    )
+    assert 20 < res.events["vcpu-loads"] <= 66
