@@ -842,3 +842,21 @@ def test_random_migrate_above_the_timeslice_rate_swaps_within_the_slices(tmp_pat
         tmp_path, "flush-on-switch", pcpus=2, vms=4, sched="random-migrate", migrations=200.0
     )
     assert 20 < res.events["vcpu-loads"] <= 66
+
+
+@pytest.mark.parametrize(("line_bytes", "misses"), [(64, 20.0), (128, 10.0)])
+def test_the_icache_line_is_the_platforms(tmp_path: Path, line_bytes: int, misses: float) -> None:
+    """The first anchor (flush-on-switch, two VMs on one pCPU, 10 counted loads) on a trace
+    that fetches two consecutive 64-byte lines of page 16: with 64-byte I-cache lines each load's
+    IC IALLU costs 2 misses (icache-refill = 20 x 20 = 400), with 128-byte lines they are one
+    line, 1 miss (200); the TLB walks are the same 20 (4,000)."""
+    res = exact(
+        tmp_path,
+        "flush-on-switch",
+        pcpus=1,
+        vms=2,
+        lackey="I  00010000,4\nI  00010040,4\n L 00020000,8\n",
+        plat={"icache_line_bytes": line_bytes},
+    )
+    assert res.events["icache-misses:hyp-load"] == misses
+    only(res, hyp_flush=4_000.0, tlb_refill=4_000.0, icache_refill=20.0 * misses)
