@@ -832,16 +832,23 @@ def test_a_migration_rate_moves_nothing_but_under_random_migrate(
     assert res.cycles["hyp-flush"] == pytest.approx(400.0 * loads)
 
 
-def test_random_migrate_above_the_timeslice_rate_swaps_within_the_slices(tmp_path: Path) -> None:
-    """Four vCPUs on two pCPUs (overcommit), random-migrate at 200 per running vCPU-second,
-    twice the timeslice rate (100): the 10 timeslice ends load at most 2 vCPUs each (20), and
-    the rest, 200 - 100 = 100 per running vCPU-second, are swaps within the slices at half that
-    rate per running vCPU: Poisson(100 x 2 / 2 x 0.1 = 10) swaps of two loads each. So more
-    than 20 loads (P(no swap) = e^-10) and at most 20 + 2 x 23 (10 + 4 sd)."""
+@pytest.mark.parametrize(("rate", "low", "high"), [(200.0, 21, 66), (4_100.0, 640, 980)])
+def test_random_migrate_above_the_timeslice_rate_swaps_within_the_slices(
+    tmp_path: Path, rate: float, low: int, high: int
+) -> None:
+    """Four vCPUs on two pCPUs (overcommit), random-migrate above the timeslice rate (100 per
+    second): the 10 timeslice ends load at most 2 vCPUs each (20), and the rest, rate - 100 per
+    running vCPU-second, are swaps within the slices at half that rate per running vCPU, two
+    loads each:
+
+    - 200: Poisson(100 x 2 / 2 x 0.1 = 10) swaps, so more than 20 loads (P(no swap) = e^-10)
+      and at most 20 + 2 x 23 (10 + 4 sd);
+    - 4,100: Poisson(4,000 x 2 / 2 x 0.1 = 400) swaps (sd 20): 2 x 320 to 20 + 2 x 480 loads.
+    """
     res = exact(
-        tmp_path, "flush-on-switch", pcpus=2, vms=4, sched="random-migrate", migrations=200.0
+        tmp_path, "flush-on-switch", pcpus=2, vms=4, sched="random-migrate", migrations=rate
     )
-    assert 20 < res.events["vcpu-loads"] <= 66
+    assert low <= res.events["vcpu-loads"] <= high
 
 
 @pytest.mark.parametrize(("line_bytes", "misses"), [(64, 20.0), (128, 10.0)])
