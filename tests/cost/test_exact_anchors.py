@@ -832,23 +832,36 @@ def test_a_migration_rate_moves_nothing_but_under_random_migrate(
     assert res.cycles["hyp-flush"] == pytest.approx(400.0 * loads)
 
 
-@pytest.mark.parametrize(("rate", "low", "high"), [(200.0, 21, 66), (4_100.0, 640, 980)])
+@pytest.mark.parametrize(
+    ("pcpus", "rate", "low", "high"),
+    [(2, 200.0, 21, 66), (2, 4_100.0, 640, 980), (3, 4_100.0, 1_004, 1_426)],
+)
 def test_random_migrate_above_the_timeslice_rate_swaps_within_the_slices(
-    tmp_path: Path, rate: float, low: int, high: int
+    tmp_path: Path, pcpus: int, rate: float, low: int, high: int
 ) -> None:
-    """Four vCPUs on two pCPUs (overcommit), random-migrate above the timeslice rate (100 per
-    second): the 10 timeslice ends load at most 2 vCPUs each (20), and the rest, rate - 100 per
-    running vCPU-second, are swaps within the slices at half that rate per running vCPU, two
-    loads each:
+    """Two vCPUs per pCPU (overcommit), random-migrate above the timeslice rate (100 per
+    second): the 10 timeslice ends load at most one vCPU per pCPU each (20 on two pCPUs, 30 on
+    three), and the rest, rate - 100 per running vCPU-second, are swaps with another pCPU within
+    the slices at half that rate per running vCPU, two loads and two migrations each:
 
-    - 200: Poisson(100 x 2 / 2 x 0.1 = 10) swaps, so more than 20 loads (P(no swap) = e^-10)
-      and at most 20 + 2 x 23 (10 + 4 sd);
-    - 4,100: Poisson(4,000 x 2 / 2 x 0.1 = 400) swaps (sd 20): 2 x 320 to 20 + 2 x 480 loads.
-    """
+    - two pCPUs, 200: Poisson(100 x 2 / 2 x 0.1 = 10) swaps, so more than 20 loads (P(no swap)
+      = e^-10) and at most 20 + 2 x 23 (10 + 4 sd);
+    - two pCPUs, 4,100: Poisson(4,000 x 2 / 2 x 0.1 = 400) swaps (sd 20): 2 x 320 to
+      20 + 2 x 480 loads;
+    - three pCPUs, 4,100: Poisson(600) swaps (sd 24.5): 2 x 502 to 30 + 2 x 698 loads.
+
+    Every load but the timeslice ends' is a migration."""
     res = exact(
-        tmp_path, "flush-on-switch", pcpus=2, vms=4, sched="random-migrate", migrations=rate
+        tmp_path,
+        "flush-on-switch",
+        pcpus=pcpus,
+        vms=2 * pcpus,
+        sched="random-migrate",
+        migrations=rate,
     )
-    assert low <= res.events["vcpu-loads"] <= high
+    loads = res.events["vcpu-loads"]
+    assert low <= loads <= high
+    assert loads - 10 * pcpus <= res.events["migrations"] <= loads
 
 
 @pytest.mark.parametrize(("line_bytes", "misses"), [(64, 20.0), (128, 10.0)])
