@@ -880,3 +880,26 @@ def test_the_icache_line_is_the_platforms(tmp_path: Path, line_bytes: int, misse
     )
     assert res.events["icache-misses:hyp-load"] == misses
     only(res, hyp_flush=4_000.0, tlb_refill=4_000.0, icache_refill=20.0 * misses)
+
+
+def test_random_migrate_steals_make_the_scheduler_models_share_of_migrations(
+    tmp_path: Path,
+) -> None:
+    """Four vCPUs on two pCPUs, random-migrate at 50 per running vCPU-second, below the
+    timeslice rate: at each timeslice end a pCPU steals with probability s = 1 - sqrt(1 - q),
+    q = 50 x 0.01 = 0.5, so that s(2 - s) = q = half the loads are migrations (the scheduler
+    model's share). Over 1 s, 100 timeslice ends of at most 2 loads, at least 1 (pCPU 0, first,
+    loads its queue's waiting head or, stealing, the other queue's): the share of migrations
+    within 4 binomial standard deviations (0.035 at 200 loads) of 0.5, 0.36 to 0.64."""
+    res = exact(
+        tmp_path,
+        "flush-on-switch",
+        pcpus=2,
+        vms=4,
+        sched="random-migrate",
+        migrations=50.0,
+        duration_s=1.0,
+    )
+    loads = res.events["vcpu-loads"]
+    assert 100 <= loads <= 200
+    assert 0.36 <= res.events["migrations"] / loads <= 0.64
