@@ -903,3 +903,13 @@ def test_random_migrate_steals_make_the_scheduler_models_share_of_migrations(
     loads = res.events["vcpu-loads"]
     assert 100 <= loads <= 200
     assert 0.36 <= res.events["migrations"] / loads <= 0.64
+
+
+def test_a_broadcast_over_two_sockets_takes_twice_as_long(tmp_path: Path) -> None:
+    """The ALLE1IS anchor (four VMs on two pCPUs, a broadcast at each of 20 loads) on two
+    sockets of one core under system scope: every broadcast spans both sockets, so its operation
+    and Sync take 1 + dvm_socket_factor (1) = 2 times as long, 2 x (500 + 1,000) = 3,000 for an
+    idle machine: hyp-flush = 20 x 3,000 = 60,000. The receiver's stall is not stretched
+    (dvm-others = 20 x 2 x 10 = 400), and the refills are the anchor's (4,000 each)."""
+    res = exact(tmp_path, ALLE1IS_AT_LOAD, pcpus=2, vms=4, plat={"sockets": 2, "cores": 2})
+    only(res, hyp_flush=60_000.0, dvm_others=400.0, tlb_refill=4_000.0, collateral_tlb=4_000.0)
