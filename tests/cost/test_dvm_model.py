@@ -400,3 +400,27 @@ def test_anchor_an_instructions_own_work() -> None:
     assert dvm.instruction_cycles(plat, HYP_OPS["ialluis"], 1_500.0) == 1_700.0
     assert dvm.instruction_cycles(plat, op(a64, "vale1is"), 1_500.0) == 1_500.0
     assert dvm.instruction_cycles(plat, op(a64, "ivau"), 1_500.0) == 1_500.0
+
+
+def test_anchor_step_pricing_of_an_idle_pcpu_by_scope_and_span() -> None:
+    """``step_issue`` on anchor-round (op 500, Sync 1,000) for two pCPUs in one interval of 1e6
+    cycles: pCPU 0 issues one broadcast, pCPU 1 none (a hypervisor flush there).
+
+    - pCPU 0 is alone at its Sync server: R = D, it pays op + Sync = 1,500 whatever the scope;
+    - system scope: pCPU 1 shares that server and finds its mean backlog, Q = R / T jobs of
+      1,000 cycles, T the interval (work 1e6 - 1,500, op 500, Sync 1,000): 1,500 + 1 = 1,501;
+    - socket scope with the two pCPUs on two sockets: pCPU 1's server is idle: 1,500;
+    - system scope spanning two sockets (factor 1): op and Sync take twice as long, 1,000 and
+      2,000: pCPU 0 pays 3,000 and pCPU 1 3,000 + 2,000 x 2,000 / 1e6 = 3,004."""
+    base = load_platform(str(DATA / "anchor-round.toml"))
+    socket = base.model_copy(update={"dvm_scope": "socket", "sockets": 2, "cores": 2})
+    counts, sockets = np.array([1, 0]), np.array([0, 1])
+    dvm._step_solution.cache_clear()
+    system = step_issue(base, counts, sockets, 1e6, 1)
+    assert system[0] == pytest.approx(1_500.0, abs=1e-6)
+    assert system[1] == pytest.approx(1_501.0, abs=1e-6)
+    per_socket = step_issue(socket, counts, sockets, 1e6, 1)
+    assert per_socket.tolist() == pytest.approx([1_500.0, 1_500.0], abs=1e-6)
+    spanning = step_issue(base, counts, sockets, 1e6, 2)
+    assert spanning[0] == pytest.approx(3_000.0, abs=1e-6)
+    assert spanning[1] == pytest.approx(3_004.0, abs=1e-6)

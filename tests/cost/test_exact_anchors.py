@@ -284,8 +284,9 @@ def test_trapped_tlbis_cost_a_round_trip_and_a_broadcast(tmp_path: Path) -> None
         ({}, 20.0, 1_400.0, 2_400.0),
         ({"dvm_scope": "filtered"}, 0.0, 1_400.0, 2_400.0),
         ({"dvm_scope": "socket", "cores": 2, "sockets": 2}, 0.0, 1_400.0, 1_400.0),
+        ({"cores": 2, "sockets": 2}, 20.0, 2_900.0, 4_900.0),
     ],
-    ids=["system", "filtered", "socket"],
+    ids=["system", "filtered", "socket", "system-two-sockets"],
 )
 def test_two_issuers_stall_each_other_and_queue(
     tmp_path: Path, plat: dict[str, object], stall: float, low: float, high: float
@@ -301,6 +302,9 @@ def test_two_issuers_stall_each_other_and_queue(
     - socket scope on 2 sockets of 1 core: the broadcast reaches no other core (no stall) and
       each socket has its own Sync server, so each issuer is alone at its server, R = D:
       exactly 1,400 each.
+    - system scope on the same 2 sockets: one Sync server, as under system scope, but every
+      broadcast spans both sockets, so op and Sync take twice as long (socket factor 1), 1,000
+      and D = 2,000: 2,900 < broadcast-issue <= 4,900 each; the stall is not stretched (20).
 
     The VMs differ, so a VALE1IS removes nothing on the other core: no collateral."""
     res = exact(
