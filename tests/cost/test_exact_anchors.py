@@ -600,6 +600,30 @@ def test_an_fb_upgrade_of_an_aarch32_predictor_flush_retrains_the_other_core(
     for cause in ("collateral-tlb", "tlb-refill", "hyp-flush", "trap"):
         assert res.cycles[cause] == 0.0, cause
     assert res.events["walks:fb-collateral"] == 0.0
+    # all but the issue cost is the other core's
+    others = refill + 5_000.0 * n + 20.0 * n
+    assert res.cost_to_others_pct == pytest.approx(100.0 * others / 2e8)
+
+
+def test_the_guests_own_icache_broadcast_retrains_nothing_it_is_charged(tmp_path: Path) -> None:
+    """No policy, an AArch32 VM of two vCPUs on two pCPUs issuing its own ICIALLUIS at every
+    step: the predictor flushes, stalls and refills it causes are the guest's (nothing
+    charged); pCPU 1's line goes to pCPU 0's broadcast (icache-misses:guest-broadcast = 100),
+    pCPU 0's to its own (guest-local = 100)."""
+    res = exact(
+        tmp_path,
+        "none",
+        pcpus=2,
+        vms=1,
+        vcpus=2,
+        arch="aarch32",
+        ops={"pte_user": "icialluis"},
+        rates={"pte_changes_per_s": BUSY},
+        timeslice_ms=SHORT_SLICE_MS,
+    )
+    only(res)
+    assert res.events["icache-misses:guest-broadcast"] == 100.0
+    assert res.events["icache-misses:guest-local"] == 100.0
 
 
 def test_a_predictor_flush_on_invisible_predictors_is_a_nop(tmp_path: Path) -> None:
