@@ -32,22 +32,30 @@ BUSY = 20_000.0
 """Instructions per vCPU-second: at least one per pCPU in every 1 ms step."""
 
 
+def pair(tmp_path: Path, policy: str, name: str, rate: float, **more: object) -> CostResult:
+    """``policy`` over one VM of two vCPUs pinned on two pCPUs (vCPU k on pCPU k; a 1 ms
+    timeslice) whose guest issues ``name`` at ``rate`` per vCPU-second; ``more``: ``exact``'s
+    other arguments."""
+    return exact(
+        tmp_path,
+        policy,
+        pcpus=2,
+        vms=1,
+        vcpus=2,
+        ops={"pte_user": name},
+        rates={"pte_changes_per_s": rate},
+        timeslice_ms=SHORT_SLICE_MS,
+        **more,  # type: ignore[arg-type]
+    )
+
+
 def test_the_guests_own_broadcasts_are_the_baseline(tmp_path: Path) -> None:
     """No policy, the guest's own TLBI VMALLE1IS at every step on both pCPUs: nothing the policy
     adds, so nothing is charged (the broadcasts, their stalls and their refills are bare-metal
     behaviour). The refills are counted by reason: pCPU 1's 2 entries go to pCPU 0's broadcast
     at each of the 100 steps (walks:guest-broadcast = 200), pCPU 0's to its own instruction
     (walks:guest-local = 200)."""
-    res = exact(
-        tmp_path,
-        "none",
-        pcpus=2,
-        vms=1,
-        vcpus=2,
-        ops={"pte_user": "vmalle1is"},
-        rates={"pte_changes_per_s": BUSY},
-        timeslice_ms=SHORT_SLICE_MS,
-    )
+    res = pair(tmp_path, "none", "vmalle1is", BUSY)
     only(res)
     assert res.events["walks:guest-broadcast"] == 200.0
     assert res.events["walks:guest-local"] == 200.0
@@ -69,17 +77,7 @@ def test_an_fb_upgrade_of_a_vm_wide_tlbi_removes_the_sibling_vcpus_entries(
     vCPU runs there): dvm-others = 20 per broadcast. Both pCPUs issue in every step, so the
     issuer waits op + R with D = 1,000 < R <= 2 D: broadcast-issue strictly between 1,400 and
     2,400 per broadcast. No I-cache or predictor maintenance."""
-    res = exact(
-        tmp_path,
-        "fb",
-        pcpus=2,
-        vms=1,
-        vcpus=2,
-        ops={"pte_user": "vmalle1"},
-        rates={"pte_changes_per_s": BUSY},
-        timeslice_ms=SHORT_SLICE_MS,
-        plat=plat,
-    )
+    res = pair(tmp_path, "fb", "vmalle1", BUSY, plat=plat)
     n = res.events["broadcasts-added"]
     assert n == res.events["fb-upgraded"] == res.events["guest-local-maintenance"]
     assert 3_000 < n < 5_000  # Poisson, mean 2 x 2,000
@@ -99,15 +97,7 @@ def test_a_local_tlbi_reaches_only_its_own_core(tmp_path: Path) -> None:
     each pCPU, so most steps have none): each removes the 2 entries of its own core only, so the
     walks after them are at most 2 per instruction (fewer when two fall in one step), whatever
     the other core does; nothing is charged."""
-    res = exact(
-        tmp_path,
-        "none",
-        pcpus=2,
-        vms=1,
-        vcpus=2,
-        ops={"pte_user": "vmalle1"},
-        rates={"pte_changes_per_s": 200.0},
-    )
+    res = pair(tmp_path, "none", "vmalle1", 200.0)
     only(res)
     n = res.events["guest-local-maintenance"]
     assert 20 < n < 60  # Poisson, mean 2 x 20
@@ -174,17 +164,7 @@ def test_a_by_va_icache_invalidate_removes_one_page(tmp_path: Path) -> None:
     private code pages: each names one of its own vCPU's code pages (a code page, not a data
     page; the vCPU's own copy), so at most one I-cache miss follows each, on either core; no TLB
     entry goes."""
-    res = exact(
-        tmp_path,
-        "none",
-        pcpus=2,
-        vms=1,
-        vcpus=2,
-        ops={"pte_user": "ivau"},
-        rates={"pte_changes_per_s": 200.0},
-        lackey=TWO_CODE_PAGES,
-        timeslice_ms=SHORT_SLICE_MS,
-    )
+    res = pair(tmp_path, "none", "ivau", 200.0, lackey=TWO_CODE_PAGES)
     only(res)
     n = res.events["guest-maintenance"]
     assert 20 < n < 70  # Poisson, mean 2 x 20
@@ -205,17 +185,7 @@ def test_an_fb_upgrade_of_an_aarch32_predictor_flush_retrains_the_other_core(
     a local TLBI (300 - 100), against the local instruction's 300 (BPIALL: 100): 1,400 to 2,400
     more each. ICIALLUIS removes pCPU 1's line at each of the 100 steps before pCPU 1's own
     does: icache-refill = 100 x 20 = 2,000; BPIALLIS removes no line."""
-    res = exact(
-        tmp_path,
-        "fb",
-        pcpus=2,
-        vms=1,
-        vcpus=2,
-        arch="aarch32",
-        ops={"pte_user": name},
-        rates={"pte_changes_per_s": BUSY},
-        timeslice_ms=SHORT_SLICE_MS,
-    )
+    res = pair(tmp_path, "fb", name, BUSY, arch="aarch32")
     n = res.events["broadcasts-added"]
     assert 3_000 < n < 5_000
     refill = 2_000.0 if name == "iciallu" else 0.0
@@ -237,17 +207,7 @@ def test_the_guests_own_icache_broadcast_retrains_nothing_it_is_charged(tmp_path
     step: the predictor flushes, stalls and refills it causes are the guest's (nothing
     charged); pCPU 1's line goes to pCPU 0's broadcast (icache-misses:guest-broadcast = 100),
     pCPU 0's to its own (guest-local = 100)."""
-    res = exact(
-        tmp_path,
-        "none",
-        pcpus=2,
-        vms=1,
-        vcpus=2,
-        arch="aarch32",
-        ops={"pte_user": "icialluis"},
-        rates={"pte_changes_per_s": BUSY},
-        timeslice_ms=SHORT_SLICE_MS,
-    )
+    res = pair(tmp_path, "none", "icialluis", BUSY, arch="aarch32")
     only(res)
     assert res.events["icache-misses:guest-broadcast"] == 100.0
     assert res.events["icache-misses:guest-local"] == 100.0
@@ -256,18 +216,7 @@ def test_the_guests_own_icache_broadcast_retrains_nothing_it_is_charged(tmp_path
 def test_a_predictor_flush_on_invisible_predictors_is_a_nop(tmp_path: Path) -> None:
     """BPIALL where the predictors are not architecturally visible executes as a NOP: not even
     counted as maintenance, whatever FB does with it."""
-    res = exact(
-        tmp_path,
-        "fb",
-        pcpus=2,
-        vms=1,
-        vcpus=2,
-        arch="aarch32",
-        ops={"pte_user": "bpiall"},
-        rates={"pte_changes_per_s": BUSY},
-        timeslice_ms=SHORT_SLICE_MS,
-        plat={"bp_visible": False},
-    )
+    res = pair(tmp_path, "fb", "bpiall", BUSY, arch="aarch32", plat={"bp_visible": False})
     only(res)
     assert res.events["pte-changes:bpiall"] > 3_000
     assert res.events.get("guest-maintenance", 0.0) == 0.0
@@ -278,16 +227,7 @@ def test_a_by_va_tlbi_names_the_vcpus_own_copy_of_a_private_page(tmp_path: Path)
     names a page of the issuing vCPU's private data (page 32 of its own copy), so it removes
     that vCPU's entry only: 1 walk a step on each pCPU, the issuer's own (guest-local = 200),
     none on the other core (guest-broadcast = 0)."""
-    res = exact(
-        tmp_path,
-        "none",
-        pcpus=2,
-        vms=1,
-        vcpus=2,
-        ops={"pte_user": "vale1is"},
-        rates={"pte_changes_per_s": BUSY},
-        timeslice_ms=SHORT_SLICE_MS,
-    )
+    res = pair(tmp_path, "none", "vale1is", BUSY)
     only(res)
     assert res.events["walks:guest-local"] == 200.0
     assert res.events["walks:guest-broadcast"] == 0.0
@@ -316,17 +256,7 @@ def test_a_broadcast_by_va_on_a_shared_page_reaches_the_other_vcpu(
     step before pCPU 1's own does (broadcast = 100) and its own (local = 100). IC IVAU names a
     code page; on a private one (the vCPU's own copy) it reaches only the issuer's line
     (local = 200, broadcast = 0). Nothing is charged: the guest wrote the broadcasts."""
-    res = exact(
-        tmp_path,
-        "none",
-        pcpus=2,
-        vms=1,
-        vcpus=2,
-        ops={"pte_user": name},
-        rates={"pte_changes_per_s": BUSY},
-        timeslice_ms=SHORT_SLICE_MS,
-        lackey=lackey,
-    )
+    res = pair(tmp_path, "none", name, BUSY, lackey=lackey)
     only(res)
     assert res.events[f"{counter}:guest-local"] == local
     assert res.events[f"{counter}:guest-broadcast"] == broadcast
