@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vtlbsim.arch.ops import HYP_OPS, Arch, op
 from vtlbsim.cost import dvm
 from vtlbsim.cost.analytic import evaluate_analytic
 from vtlbsim.cost.dvm import IssuerClass, broadcast_load, solve, step_issue
@@ -378,3 +379,48 @@ def test_anchor_the_victim_of_an_issuer_with_two_syncs() -> None:
     assert sol.backlog[0] == pytest.approx(5.0)
     assert sol.stall[1] == pytest.approx(0.1)
     assert sol.iteration[1] == pytest.approx(1111.111, abs=1e-3)
+
+
+def test_anchor_an_instructions_own_work() -> None:
+    """``local_cycles``: a whole-I-cache invalidate (the guest's IC IALLU / ICIALLU, local or
+    IS, or the hypervisor's) costs ic_iallu 300 on anchor-round, any other instruction (a TLBI,
+    by-VA I-cache maintenance, BPIALL) a local TLBI's 100. ``instruction_cycles``: a local one
+    costs that; a broadcast costs the broadcast's wait plus the work beyond a local TLBI's
+    (a broadcast of 1,500: IC IALLUIS 1,700, VALE1IS or IC IVAU 1,500)."""
+    plat = load_platform(str(DATA / "anchor-round.toml"))
+    a64, a32 = Arch.AARCH64, Arch.AARCH32
+    whole = [op(a64, "iallu"), op(a64, "ialluis"), op(a32, "iciallu"), HYP_OPS["iallu"]]
+    other = [op(a64, "vale1"), op(a64, "vmalle1is"), op(a64, "ivau"), op(a32, "bpiall")]
+    other += [HYP_OPS["vmalls12e1is"], HYP_OPS["alle1is"]]
+    assert [dvm.local_cycles(plat, o) for o in whole] == [300.0] * 4
+    assert [dvm.local_cycles(plat, o) for o in other] == [100.0] * 6
+    assert dvm.instruction_cycles(plat, op(a64, "iallu"), 1_500.0) == 300.0
+    assert dvm.instruction_cycles(plat, op(a64, "vale1"), 1_500.0) == 100.0
+    assert dvm.instruction_cycles(plat, op(a64, "ialluis"), 1_500.0) == 1_700.0
+    assert dvm.instruction_cycles(plat, HYP_OPS["ialluis"], 1_500.0) == 1_700.0
+    assert dvm.instruction_cycles(plat, op(a64, "vale1is"), 1_500.0) == 1_500.0
+    assert dvm.instruction_cycles(plat, op(a64, "ivau"), 1_500.0) == 1_500.0
+
+
+def test_anchor_step_pricing_of_an_idle_pcpu_by_scope_and_span() -> None:
+    """``step_issue`` on anchor-round (op 500, Sync 1,000) for two pCPUs in one interval of 1e6
+    cycles: pCPU 0 issues one broadcast, pCPU 1 none (a hypervisor flush there).
+
+    - pCPU 0 is alone at its Sync server: R = D, it pays op + Sync = 1,500 whatever the scope;
+    - system scope: pCPU 1 shares that server and finds its mean backlog, Q = R / T jobs of
+      1,000 cycles, T the interval (work 1e6 - 1,500, op 500, Sync 1,000): 1,500 + 1 = 1,501;
+    - socket scope with the two pCPUs on two sockets: pCPU 1's server is idle: 1,500;
+    - system scope spanning two sockets (factor 1): op and Sync take twice as long, 1,000 and
+      2,000: pCPU 0 pays 3,000 and pCPU 1 3,000 + 2,000 x 2,000 / 1e6 = 3,004."""
+    base = load_platform(str(DATA / "anchor-round.toml"))
+    socket = base.model_copy(update={"dvm_scope": "socket", "sockets": 2, "cores": 2})
+    counts, sockets = np.array([1, 0]), np.array([0, 1])
+    dvm._step_solution.cache_clear()
+    system = step_issue(base, counts, sockets, 1e6, 1)
+    assert system[0] == pytest.approx(1_500.0, abs=1e-6)
+    assert system[1] == pytest.approx(1_501.0, abs=1e-6)
+    per_socket = step_issue(socket, counts, sockets, 1e6, 1)
+    assert per_socket.tolist() == pytest.approx([1_500.0, 1_500.0], abs=1e-6)
+    spanning = step_issue(base, counts, sockets, 1e6, 2)
+    assert spanning[0] == pytest.approx(3_000.0, abs=1e-6)
+    assert spanning[1] == pytest.approx(3_004.0, abs=1e-6)

@@ -12,7 +12,9 @@ Every run: timeslice 10 ms, so steps of dt = 1 ms; 20 timeslices (200 steps) of 
 warm-up, then ``duration_s / dt`` charged steps (0.1 s: steps 0 to 99). A timeslice ends with
 the scheduler's tick of every tenth step, so the loads of the charged part happen at steps 9,
 19, ..., 99 (10 timeslice ends), and their flushes act on the references of the *next* step:
-those of steps -1, 9, ..., 89 are the ones whose refills are counted.
+those of steps -1, 9, ..., 89 are the ones whose refills are counted. (Runs that load nothing
+at a timeslice end take a 1 ms timeslice, ``SHORT_SLICE_MS``: 20 warm-up steps, the same
+figures.)
 
 The guest is ``data/anchor-quiet-*.toml`` (no maintenance unless a test gives it some), its
 stream replaced by a two-reference trace: one instruction fetch (page 16, one I-cache line) and
@@ -22,6 +24,7 @@ side) and misses the I-cache once; nothing is ever evicted for capacity.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,6 +43,10 @@ TRACE = "I  00010000,4\n L 00020000,8\n"
 """Fetch of line 0x400 (page 16), load of line 0x800 (page 32); both non-global."""
 REFS = 1e5
 """References per running vCPU-second: 100 a step, enough to touch both pages in every step."""
+SHORT_SLICE_MS = 1.0
+"""For runs that load nothing at a timeslice end (one vCPU per pCPU): a 1 ms timeslice changes
+no figure and shortens the uncharged warm-up to 20 steps (steps of 1 ms still, the same 100
+charged ones)."""
 
 
 def kind_file(tmp_path: Path, arch: str, ops: dict[str, str], rates: dict[str, float]) -> str:
@@ -71,7 +78,9 @@ def platform_file(tmp_path: Path, plat: dict[str, object]) -> str:
     for i, line in enumerate(lines):
         key = line.split(" = ", 1)[0]
         if key in plat:
-            value = f'"{plat[key]}"' if isinstance(plat[key], str) else plat[key]
+            value = plat[key]
+            if isinstance(value, str | bool):  # TOML: "text", true / false
+                value = f'"{value}"' if isinstance(value, str) else str(value).lower()
             lines[i] = f'{key} = {{ value = {value}, assumption = "test" }}'
     f = tmp_path / "platform.toml"
     f.write_text("\n".join(lines) + "\n")
@@ -93,20 +102,33 @@ def exact(
     migrations: float = 0.0,
     plat: dict[str, object] | None = None,
     vcpus: int = 1,
+    lackey: str = TRACE,
+    sample: float | None = None,
+    timeslice_ms: float = 10.0,
 ) -> CostResult:
     """``policy`` over ``vms`` VMs of ``vcpus`` vCPUs of the traced quiet guest on ``pcpus``
-    (``sched``: the scheduler's kind; ``plat``: figures replacing anchor-round's)."""
+    (``sched``: the scheduler's kind; ``plat``: figures replacing anchor-round's; ``lackey``:
+    the trace's text)."""
     kind = kind_file(tmp_path, arch, ops or {}, rates or {})
     trace = tmp_path / "two-refs.lackey"
-    trace.write_text(TRACE)
+    trace.write_text(lackey)
     w = Workload(
         platform=platform_file(tmp_path, plat) if plat else PLATFORM,
         duration_s=duration_s,
-        scheduler=SchedulerSpec(kind=sched, migrations_per_vcpu_s=migrations, timeslice_ms=10.0),  # type: ignore[arg-type]
+        scheduler=SchedulerSpec(
+            kind=sched, migrations_per_vcpu_s=migrations, timeslice_ms=timeslice_ms
+        ),  # type: ignore[arg-type]
         domains=[DomainGroup(kind=kind, count=vms, vcpus=vcpus)],
     )
     return evaluate_exact(
-        w, policy, pcpus, 1, None, traces={kind: str(trace)}, backend=backend, refs_per_vcpu_s=REFS
+        w,
+        policy,
+        pcpus,
+        1,
+        sample,
+        traces={kind: str(trace)},
+        backend=backend,
+        refs_per_vcpu_s=REFS,
     )
 
 
@@ -142,6 +164,13 @@ def test_flush_on_switch_with_two_vms_on_one_pcpu(tmp_path: Path, backend: str) 
     assert res.baseline_cycles == pytest.approx(100_000.0)
     assert res.mode == "exact" and res.pcpus == 1 and res.duration_s == 0.1
     assert res.events["references"] == pytest.approx(1e4)  # 1e5 per running vCPU-second
+    # half of them fetches (the trace alternates); every reference hits the L1 TLB but the 20
+    # walks, every fetch the I-cache but the 10 misses; the L2 TLB was flushed with the L1
+    assert res.events["l1-tlb-hits"] == pytest.approx(1e4 - 20)
+    assert res.events["l2-tlb-hits"] == 0.0
+    assert res.events["icache-hits"] == pytest.approx(5e3 - 10)
+    assert res.events["running-vcpu-s"] == pytest.approx(0.1)  # one pCPU: one vCPU at a time
+    assert "exact:refs_per_vcpu_s" in res.assumptions
 
 
 def test_flush_on_switch_retrains_an_aarch32_guests_predictor(tmp_path: Path) -> None:
@@ -222,6 +251,7 @@ def test_a_lone_issuers_fb_broadcast_never_queues(tmp_path: Path) -> None:
         vms=1,
         ops={"pte_user": "vale1"},
         rates={"pte_changes_per_s": 2000.0},
+        timeslice_ms=SHORT_SLICE_MS,
     )
     n = res.events["fb-upgraded"]
     assert 100 < n < 300  # Poisson, mean 200
@@ -241,6 +271,7 @@ def test_trapped_tlbis_cost_a_round_trip_and_a_broadcast(tmp_path: Path) -> None
         vms=1,
         ops={"pte_user": "vale1"},
         rates={"pte_changes_per_s": 2000.0},
+        timeslice_ms=SHORT_SLICE_MS,
     )
     n = res.events["traps"]
     assert 100 < n < 300
@@ -253,8 +284,9 @@ def test_trapped_tlbis_cost_a_round_trip_and_a_broadcast(tmp_path: Path) -> None
         ({}, 20.0, 1_400.0, 2_400.0),
         ({"dvm_scope": "filtered"}, 0.0, 1_400.0, 2_400.0),
         ({"dvm_scope": "socket", "cores": 2, "sockets": 2}, 0.0, 1_400.0, 1_400.0),
+        ({"cores": 2, "sockets": 2}, 20.0, 2_900.0, 4_900.0),
     ],
-    ids=["system", "filtered", "socket"],
+    ids=["system", "filtered", "socket", "system-two-sockets"],
 )
 def test_two_issuers_stall_each_other_and_queue(
     tmp_path: Path, plat: dict[str, object], stall: float, low: float, high: float
@@ -270,6 +302,9 @@ def test_two_issuers_stall_each_other_and_queue(
     - socket scope on 2 sockets of 1 core: the broadcast reaches no other core (no stall) and
       each socket has its own Sync server, so each issuer is alone at its server, R = D:
       exactly 1,400 each.
+    - system scope on the same 2 sockets: one Sync server, as under system scope, but every
+      broadcast spans both sockets, so op and Sync take twice as long (socket factor 1), 1,000
+      and D = 2,000: 2,900 < broadcast-issue <= 4,900 each; the stall is not stretched (20).
 
     The VMs differ, so a VALE1IS removes nothing on the other core: no collateral."""
     res = exact(
@@ -279,6 +314,7 @@ def test_two_issuers_stall_each_other_and_queue(
         vms=2,
         ops={"pte_user": "vale1"},
         rates={"pte_changes_per_s": 20_000.0},
+        timeslice_ms=SHORT_SLICE_MS,
         plat=plat,
     )
     n = res.events["broadcasts-added"]
@@ -367,3 +403,116 @@ def test_random_migrate_flushes_at_every_load_it_makes(
     walks, misses = res.events["walks:hyp-load"], res.events["icache-misses:hyp-load"]
     assert 0 < walks <= 2 * loads and 0 < misses <= loads
     only(res, hyp_flush=400.0 * loads, tlb_refill=200.0 * walks, icache_refill=20.0 * misses)
+
+
+def test_a_sample_is_scaled_to_the_whole_duration(tmp_path: Path) -> None:
+    """The first anchor (flush-on-switch, two VMs on one pCPU) with sample = 0.5: 50 charged
+    steps, whose 5 timeslice ends (steps 9 to 49) are scaled by 2: the same 10 loads, 20
+    flushes, 8,200 cycles and 1e4 references as the whole 0.1 s."""
+    res = exact(tmp_path, "flush-on-switch", pcpus=1, vms=2, sample=0.5)
+    only(res, hyp_flush=4_000.0, tlb_refill=4_000.0, icache_refill=200.0)
+    assert res.events["vcpu-loads"] == 10.0
+    assert res.events["hyp-flushes"] == 20.0
+    assert res.events["references"] == pytest.approx(1e4)
+    assert res.duration_s == 0.1
+
+
+def workload(tmp_path: Path, **fields: object) -> Workload:
+    """The quiet guest (two-reference trace in ``two-refs.lackey``), two one-vCPU VMs pinned,
+    0.1 s, on anchor-round; ``fields`` replace the workload's (or, ``trace``, the domains')."""
+    kind = kind_file(tmp_path, "aarch64", {}, {})
+    (tmp_path / "two-refs.lackey").write_text(TRACE)
+    trace = fields.pop("trace", None)
+    return Workload(
+        platform=PLATFORM,
+        duration_s=0.1,
+        scheduler=SchedulerSpec(kind="pinned", timeslice_ms=10.0),
+        domains=[DomainGroup(kind=kind, count=2, vcpus=1, trace=trace)],  # type: ignore[arg-type]
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_the_pcpus_default_to_the_workloads_then_the_platforms(tmp_path: Path) -> None:
+    """Without ``pcpus`` the run takes the workload's ``pcpus``, else the platform's 4 cores:
+    the machine is that many pCPUs of 1 GHz for 0.1 s."""
+    w = workload(tmp_path, trace="two-refs.lackey", base_dir=str(tmp_path))
+    res = evaluate_exact(w, "none", None, 1, None, refs_per_vcpu_s=REFS)
+    assert res.pcpus == 4 and res.machine_cycles == pytest.approx(4e8)
+    w = workload(tmp_path, trace="two-refs.lackey", base_dir=str(tmp_path), pcpus=3)
+    res = evaluate_exact(w, "none", None, 1, None, refs_per_vcpu_s=REFS)
+    assert res.pcpus == 3 and res.machine_cycles == pytest.approx(3e8)
+    # two vCPUs on three pCPUs: 0.2 running vCPU-seconds; 100 references a step each
+    assert res.events["running-vcpu-s"] == pytest.approx(0.2)
+    assert res.events["references"] == pytest.approx(2e4)
+
+
+@pytest.mark.parametrize(
+    ("domain", "given"),
+    [("two-refs.lackey", None), (None, "two-refs.lackey"), ("other.lackey", "two-refs.lackey")],
+    ids=["the-domains-own", "the-callers-relative", "the-caller-wins"],
+)
+def test_a_trace_is_found_next_to_the_workload_file(
+    tmp_path: Path, domain: str | None, given: str | None
+) -> None:
+    """A trace named relative to the workload file's directory (``base_dir``), given by the
+    domain group's ``trace`` or by the caller (whose name wins over the domain's): the
+    two-reference trace, so flush-on-switch costs the first anchor's 8,200 cycles. (The
+    domain's ``other.lackey`` would add a third page: 30 walks.)"""
+    (tmp_path / "other.lackey").write_text(TRACE + " L 00030000,8\n")
+    w = workload(tmp_path, trace=domain, base_dir=str(tmp_path))
+    traces = {w.domains[0].kind: given} if given else None
+    res = evaluate_exact(w, "flush-on-switch", 1, 1, None, traces=traces, refs_per_vcpu_s=REFS)
+    only(res, hyp_flush=4_000.0, tlb_refill=4_000.0, icache_refill=200.0)
+
+
+def test_progress_is_reported_every_50_steps_and_at_the_end(tmp_path: Path) -> None:
+    """The first anchor's run is 200 warm-up steps and 100 charged ones of 1 ms: progress at
+    steps -200, -150, ..., 50 (every 50th) and at the last, 99, each with (simulated seconds
+    done, 0.3 s in all)."""
+    seen: list[tuple[float, float]] = []
+    w = workload(tmp_path, trace="two-refs.lackey", base_dir=str(tmp_path))
+    report: Callable[[float, float], None] = lambda done, total: seen.append((done, total))  # noqa: E731
+    evaluate_exact(w, "none", 1, 1, None, refs_per_vcpu_s=REFS, progress=report)
+    done = [0.001, 0.051, 0.101, 0.151, 0.201, 0.251, 0.3]
+    assert [d for d, _ in seen] == pytest.approx(done)
+    assert [t for _, t in seen] == pytest.approx([0.3] * 7)
+
+
+def test_bad_backend_and_sample_are_named(tmp_path: Path) -> None:
+    w = workload(tmp_path, trace="two-refs.lackey", base_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"^backend: expected 'numba' or 'reference', got 'gpu'$"):
+        evaluate_exact(w, "none", 1, 1, None, backend="gpu")
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match=rf"^sample: expected a share in \(0, 1\], got {bad}$"):
+            evaluate_exact(w, "none", 1, 1, bad)
+    # a sample of exactly 1 is the whole run
+    one = evaluate_exact(w, "none", 1, 1, 1.0, refs_per_vcpu_s=REFS)
+    assert one.events["references"] == pytest.approx(1e4)
+
+
+@pytest.mark.parametrize(("line_bytes", "misses"), [(64, 20.0), (128, 10.0)])
+def test_the_icache_line_is_the_platforms(tmp_path: Path, line_bytes: int, misses: float) -> None:
+    """The first anchor (flush-on-switch, two VMs on one pCPU, 10 counted loads) on a trace
+    that fetches two consecutive 64-byte lines of page 16: with 64-byte I-cache lines each load's
+    IC IALLU costs 2 misses (icache-refill = 20 x 20 = 400), with 128-byte lines they are one
+    line, 1 miss (200); the TLB walks are the same 20 (4,000)."""
+    res = exact(
+        tmp_path,
+        "flush-on-switch",
+        pcpus=1,
+        vms=2,
+        lackey="I  00010000,4\nI  00010040,4\n L 00020000,8\n",
+        plat={"icache_line_bytes": line_bytes},
+    )
+    assert res.events["icache-misses:hyp-load"] == misses
+    only(res, hyp_flush=4_000.0, tlb_refill=4_000.0, icache_refill=20.0 * misses)
+
+
+def test_a_broadcast_over_two_sockets_takes_twice_as_long(tmp_path: Path) -> None:
+    """The ALLE1IS anchor (four VMs on two pCPUs, a broadcast at each of 20 loads) on two
+    sockets of one core under system scope: every broadcast spans both sockets, so its operation
+    and Sync take 1 + dvm_socket_factor (1) = 2 times as long, 2 x (500 + 1,000) = 3,000 for an
+    idle machine: hyp-flush = 20 x 3,000 = 60,000. The receiver's stall is not stretched
+    (dvm-others = 20 x 2 x 10 = 400), and the refills are the anchor's (4,000 each)."""
+    res = exact(tmp_path, ALLE1IS_AT_LOAD, pcpus=2, vms=4, plat={"sockets": 2, "cores": 2})
+    only(res, hyp_flush=60_000.0, dvm_others=400.0, tlb_refill=4_000.0, collateral_tlb=4_000.0)
