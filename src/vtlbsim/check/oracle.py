@@ -19,13 +19,16 @@ from __future__ import annotations
 
 from ..arch.caches import CodeLine
 from ..arch.ops import Match, Scope, Structure
-from ..arch.tlb import TlbEntry
+from ..arch.tlb import GLOBAL, TlbEntry
 from ..guest.domain import Domain, Vcpu
-from ..guest.tables import Pte
+from ..guest.tables import Pte, TranslationTable
 from ..sim.engine import Observer
 from ..sim.events import Maintain
 from .coverage import Coverage
 from .findings import CATEGORIES, NEVER, PAGE, GuestError, Mark, Violation
+
+Windows = tuple[tuple[int, int | None], ...]
+"""Instants a table was a vCPU's current one (``Vcpu.windows``)."""
 
 __all__ = ["CATEGORIES", "NEVER", "GuestError", "Mark", "Oracle", "Violation"]
 
@@ -199,11 +202,27 @@ class Oracle(Observer):
         return max(self.local[vcpu.name].tlb(tag, va), self.shared[vcpu.domain.name].tlb(tag, va))
 
     @staticmethod
+    def _spans(vcpu: Vcpu, tag: int, mark: Mark) -> list[tuple[TranslationTable, Windows]]:
+        """The tables whose translations a ``tag`` entry may legally hold for ``vcpu``, each
+        with the instants at or after ``mark`` at which it was ``vcpu``'s current table.
+
+        A non-global entry matches only the ASID it was filled under, so only the table
+        current now counts (an entry of another table on this ASID is an ASID rebinding, the
+        guest's error, ``_check_binding``). A global entry (nG = 0) matches every ASID (Arm ARM
+        D8.13, "Global and process-specific translation table entries"): on bare metal a CPU
+        keeps using what it cached of a global mapping under one table after switching to
+        another, so every table counts over the instants it was current."""
+        d = vcpu.domain
+        if tag != GLOBAL:
+            return [(d.table(vcpu.table), vcpu.windows(vcpu.table, mark[0]))]
+        return [(t, vcpu.windows(name, mark[0])) for name, t in d.tables.items()]
+
+    @staticmethod
     def _tlb_legal(vcpu: Vcpu, e: TlbEntry, va: int, mark: Mark) -> bool:
-        """SPEC §5 for a TLB hit: ``vcpu``'s table mapped ``va`` to the entry's PA at an instant
-        at or after ``mark`` at which that table was ``vcpu``'s current one."""
-        table = vcpu.domain.table(vcpu.table)
-        return table.mapped_during(va, e.pa, vcpu.windows(vcpu.table, mark[0]))
+        """SPEC §5 for a TLB hit: the table current on ``vcpu`` at an instant at or after
+        ``mark`` mapped ``va`` to the entry's PA then (``_spans``: for a non-global entry, the
+        table current now)."""
+        return any(t.mapped_during(va, e.pa, w) for t, w in Oracle._spans(vcpu, e.tag, mark))
 
     @staticmethod
     def _hypervisor_made(vcpu: Vcpu, e: TlbEntry, mark: Mark) -> bool:
@@ -248,9 +267,8 @@ class Oracle(Observer):
         mark: Mark,
         used: str | None = None,
     ) -> None:
-        table = vcpu.domain.table(vcpu.table)
-        windows = vcpu.windows(vcpu.table, mark[0])
-        legal = [f"{o * PAGE:#x}" for o in table.outputs_during(va, windows) if o is not None]
+        outputs = [o for t, w in self._spans(vcpu, e.tag, mark) for o in t.outputs_during(va, w)]
+        legal = [f"{o * PAGE:#x}" for o in dict.fromkeys(outputs) if o is not None]
         self._record(
             step,
             category,
