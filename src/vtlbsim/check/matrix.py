@@ -35,6 +35,7 @@ from ..arch.ops import BP_READINGS, DEFAULT_BP, Arch, BpReading
 from ..guest.kinds import KIND_NAMES, KindError, builtin, load_kind
 from ..hyp.policy import Policy
 from ..hyp.registry import all_policies, resolve
+from ..interrupts import deferred_sigint
 from .actions import DEFAULT_VAS
 from .explore import CheckResult, check
 from .fingerprint import digest_modules, module_closure
@@ -355,10 +356,13 @@ def matrix_results(
                 pool.submit(_check_pair, *pairs[i], options[i]): i for i in todo
             }
             try:
-                while running:
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        done(running.pop(fut), fut.result())
+                # Ctrl-C raised between waits, never inside the pool's calls (interrupts.py)
+                with deferred_sigint() as sigint:
+                    while running:
+                        finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                        for fut in finished:
+                            done(running.pop(fut), fut.result())
+                        sigint.check()
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise

@@ -22,6 +22,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from multiprocessing.connection import Connection
 from typing import Any, Protocol, TypeVar
 
+from ..interrupts import deferred_sigint
+
 R = TypeVar("R")
 Task = tuple[Any, ...]
 
@@ -149,24 +151,29 @@ class LocalProcesses:
         pool = self._pool
         pending: set[Future[R]] = set()
         todo = iter(tasks)
-        try:
-            while True:
-                while len(pending) < 2 * self.workers:
-                    nxt = next(todo, None)
-                    if nxt is None:
-                        break
-                    pending.add(pool.submit(fn, *nxt))
-                if not pending:
-                    return
-                timeout = 0.5 if self._channel is None else 0.1
-                done, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
-                self._deliver()
-                if not done:
-                    yield None
-                for fut in done:
-                    yield fut.result()
-        finally:
-            self._pending = pending  # ``close`` cancels them, or lets an abort fail them
+        # Ctrl-C is raised only here, between two waits: never inside the pool's own calls,
+        # where it would leave a lock held and ``close`` waiting for ever (interrupts.py)
+        with deferred_sigint() as sigint:
+            try:
+                while True:
+                    sigint.check()
+                    while len(pending) < 2 * self.workers:
+                        nxt = next(todo, None)
+                        if nxt is None:
+                            break
+                        pending.add(pool.submit(fn, *nxt))
+                    if not pending:
+                        return
+                    timeout = 0.5 if self._channel is None else 0.1
+                    done, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+                    self._deliver()
+                    sigint.check()
+                    if not done:
+                        yield None
+                    for fut in done:
+                        yield fut.result()
+            finally:
+                self._pending = pending  # ``close`` cancels them, or lets an abort fail them
 
     def _deliver(self) -> None:
         """Pass the messages the workers reported to ``on_message``."""
