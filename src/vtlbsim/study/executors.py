@@ -192,6 +192,12 @@ class LocalProcesses:
             for end in self._lifeline:
                 end.close()
             self._lifeline = None
+        if abort and self._pool is not None:
+            # and at once: a worker inside a compiled loop (or numba compiling it) holds its
+            # GIL, so its lifeline thread could not end it before the loop returns
+            workers: dict[int, Any] = getattr(self._pool, "_processes", None) or {}
+            for worker in list(workers.values()):
+                worker.kill()
         if self._pool is not None:
             # aborted: the workers are exiting; the pool notices (its futures fail), and its
             # thread ends. (Cancelling futures then would race with that thread.)
