@@ -1,7 +1,8 @@
-"""Exact mode's anchors for what HCR_EL2 makes of a guest instruction (issue 15 item 6, from
-``exact.py``'s mutation survivors in ``_Run.guest_op``): the policy's HCR is asked for the
-vCPU that issues, and a trap handler may execute hypervisor flushes in place of the trapped
-instruction. The figures, trace and helpers are ``test_exact_anchors.py``'s (anchor-round:
+"""Exact mode's anchors for what the policy is told and what HCR_EL2 makes of a guest
+instruction (issue 15 item 6, from ``exact.py``'s mutation survivors in ``_Run.guest_op`` and
+``evaluate_exact``): the policy's HCR is asked for the vCPU that issues, a trap handler may
+execute hypervisor flushes in place of the trapped instruction, and a policy reads the vCPU's
+VM and its size. The figures, trace and helpers are ``test_exact_anchors.py``'s (anchor-round:
 tlbi_local 100, dvm_op 500, dvm_sync 1000, ic_iallu 300, walk_2stage 200,
 icache_line_refill 20, bp_retrain 5000 with visible predictors, trap_roundtrip 1000; steps of
 1 ms, 100 charged ones whose references follow the maintenance queued in steps -1 to 98; a
@@ -89,3 +90,29 @@ def test_a_trap_handler_that_flushes_the_vmid_and_the_icache(tmp_path: Path) -> 
         icache_refill=2_000.0,
     )
     assert res.cost_to_others_pct == 0.0
+
+
+def test_flush_1vcpu_only_flushes_a_one_vcpu_vm_that_moves(tmp_path: Path) -> None:
+    """flush-1vcpu-only flushes (TLBI VMALLS12E1 + IC IALLU, 100 + 300) at a load that moves a
+    vCPU of a one-vCPU VM. One such vCPU under random-migrate on two pCPUs (200 moves per
+    second, about 20 in 0.1 s): every load is a move, so hyp-flush = 400 per load; the refills
+    after them are the hypervisor's (200 a walk, 20 an I-cache miss)."""
+    res = exact(
+        tmp_path, "flush-1vcpu-only", pcpus=2, vms=1, sched="random-migrate", migrations=200.0
+    )
+    loads = res.events["vcpu-loads"]
+    assert loads > 5 and res.events["migrations"] == loads
+    walks, misses = res.events["walks:hyp-load"], res.events["icache-misses:hyp-load"]
+    only(res, hyp_flush=400.0 * loads, tlb_refill=200.0 * walks, icache_refill=20.0 * misses)
+
+
+def test_xvisor_keeps_each_vms_vcpus_apart(tmp_path: Path) -> None:
+    """Xvisor flushes (TLBI ALLE1IS) when a vCPU is loaded on a pCPU other than the one it last
+    ran on, which it keeps per vCPU of each VM. Four one-vCPU VMs pinned on two pCPUs (VMs 1, 3
+    on pCPU 0; 2, 4 on pCPU 1) take turns at each timeslice end: every vCPU comes back to the
+    pCPU it left, so no load flushes; the quiet guest issues nothing for FB to upgrade: nothing
+    is charged."""
+    res = exact(tmp_path, "xvisor", pcpus=2, vms=4)
+    assert res.events["vcpu-loads"] == 20.0
+    assert res.events.get("hyp-flushes-is", 0.0) == 0.0
+    only(res)
