@@ -32,6 +32,17 @@ THREE_REFS = TRACE + " L 00030000,8\n"
 """The two-reference trace and a load of page 48: three pages, so three walks after a flush."""
 
 
+def pinned(tmp_path: Path, domains: list[DomainGroup], timeslice_ms: float = 10.0) -> Workload:
+    """0.1 s of ``domains`` pinned on anchor-round (names relative to ``tmp_path``)."""
+    return Workload(
+        platform=PLATFORM,
+        duration_s=0.1,
+        scheduler=SchedulerSpec(kind="pinned", timeslice_ms=timeslice_ms),  # type: ignore[arg-type]
+        domains=domains,
+        base_dir=str(tmp_path),
+    )
+
+
 def test_two_domain_groups_each_run_their_own_trace(tmp_path: Path) -> None:
     """Two one-vCPU VMs pinned on one pCPU, each its own domain group: VM 1 reads the
     two-reference trace (pages 16 and 32), VM 2 a three-reference one (pages 16, 32, 48).
@@ -43,16 +54,10 @@ def test_two_domain_groups_each_run_their_own_trace(tmp_path: Path) -> None:
     kind = kind_file(tmp_path, "aarch64", {}, {})
     (tmp_path / "two.lackey").write_text(TRACE)
     (tmp_path / "three.lackey").write_text(THREE_REFS)
-    w = Workload(
-        platform=PLATFORM,
-        duration_s=0.1,
-        scheduler=SchedulerSpec(kind="pinned", timeslice_ms=10.0),  # type: ignore[arg-type]
-        domains=[
-            DomainGroup(kind=kind, count=1, vcpus=1, trace="two.lackey"),  # type: ignore[arg-type]
-            DomainGroup(kind=kind, count=1, vcpus=1, trace="three.lackey"),  # type: ignore[arg-type]
-        ],
-        base_dir=str(tmp_path),
-    )
+    domains = [
+        DomainGroup(kind=kind, count=1, vcpus=1, trace=t) for t in ("two.lackey", "three.lackey")
+    ]
+    w = pinned(tmp_path, domains)
     res = evaluate_exact(w, "flush-on-switch", 1, 1, None, refs_per_vcpu_s=REFS)
     assert res.events["vcpu-loads"] == 10.0
     assert res.events["walks:hyp-load"] == 25.0
@@ -68,13 +73,7 @@ def test_a_one_reference_trace_wraps_at_every_reference(tmp_path: Path) -> None:
     hyp-flush = 10 x 400 = 4,000; 100 references a step, 1e4 in the 0.1 s."""
     kind = kind_file(tmp_path, "aarch64", {}, {})
     (tmp_path / "one.lackey").write_text("I  00010000,4\n")
-    w = Workload(
-        platform=PLATFORM,
-        duration_s=0.1,
-        scheduler=SchedulerSpec(kind="pinned", timeslice_ms=10.0),  # type: ignore[arg-type]
-        domains=[DomainGroup(kind=kind, count=2, vcpus=1, trace="one.lackey")],  # type: ignore[arg-type]
-        base_dir=str(tmp_path),
-    )
+    w = pinned(tmp_path, [DomainGroup(kind=kind, count=2, vcpus=1, trace="one.lackey")])
     res = evaluate_exact(w, "flush-on-switch", 1, 1, None, refs_per_vcpu_s=REFS)
     assert res.events["references"] == 1e4
     assert res.events["walks:hyp-load"] == 10.0
@@ -120,13 +119,8 @@ def test_a_rollover_broadcast_is_shared_by_the_vms_vcpus(tmp_path: Path) -> None
     flag = "rollover_broadcast = { value = "
     kind.write_text(kind.read_text().replace(flag + "false", flag + "true"))
     (tmp_path / "two.lackey").write_text(TRACE)
-    w = Workload(
-        platform=PLATFORM,
-        duration_s=0.1,
-        scheduler=SchedulerSpec(kind="pinned", timeslice_ms=SHORT_SLICE_MS),  # type: ignore[arg-type]
-        domains=[DomainGroup(kind=str(kind), count=1, vcpus=2, trace="two.lackey")],  # type: ignore[arg-type]
-        base_dir=str(tmp_path),
-    )
+    domains = [DomainGroup(kind=str(kind), count=1, vcpus=2, trace="two.lackey")]
+    w = pinned(tmp_path, domains, SHORT_SLICE_MS)
     res = evaluate_exact(w, "none", 2, 1, None, refs_per_vcpu_s=REFS)
     assert 1_800 < res.events["asid-rollovers:vmalle1is"] < 2_200
     only(res)
@@ -243,12 +237,8 @@ def test_three_guest_kinds_each_draw_their_model_stream(tmp_path: Path) -> None:
     kinds = [kind_file(tmp_path, arch, {}, {}) for arch in ("aarch64", "aarch32")]
     third = tmp_path / "guest-third.toml"
     third.write_text(Path(kinds[0]).read_text())
-    w = Workload(
-        platform=PLATFORM,
-        duration_s=0.1,
-        scheduler=SchedulerSpec(kind="pinned", timeslice_ms=SHORT_SLICE_MS),  # type: ignore[arg-type]
-        domains=[DomainGroup(kind=k, count=1, vcpus=1) for k in [*kinds, str(third)]],  # type: ignore[arg-type]
-    )
+    domains = [DomainGroup(kind=k, count=1, vcpus=1) for k in [*kinds, str(third)]]
+    w = pinned(tmp_path, domains, SHORT_SLICE_MS)
     res = evaluate_exact(w, "none", 3, 1, None, refs_per_vcpu_s=REFS)
     assert res.events["running-vcpu-s"] == pytest.approx(0.3)
     assert res.events["references"] == 3e4
@@ -320,15 +310,10 @@ def test_each_vcpu_issues_each_instruction_at_its_own_rate(tmp_path: Path) -> No
     ).rename(first)
     second = kind_file(tmp_path, "aarch64", {"pte_user": "vmalle1"}, {"pte_changes_per_s": 2_000.0})
     (tmp_path / "two.lackey").write_text(TRACE)
-    w = Workload(
-        platform=PLATFORM,
-        duration_s=0.1,
-        scheduler=SchedulerSpec(kind="pinned", timeslice_ms=SHORT_SLICE_MS),  # type: ignore[arg-type]
-        domains=[
-            DomainGroup(kind=k, count=1, vcpus=1, trace="two.lackey") for k in (str(first), second)
-        ],  # type: ignore[arg-type]
-        base_dir=str(tmp_path),
-    )
+    domains = [
+        DomainGroup(kind=k, count=1, vcpus=1, trace="two.lackey") for k in (str(first), second)
+    ]
+    w = pinned(tmp_path, domains, SHORT_SLICE_MS)
     res = evaluate_exact(w, "none", 2, 1, None, refs_per_vcpu_s=REFS)
     assert 1_800 < res.events["pte-changes:vale1"] < 2_200
     assert 3 < res.events["code-changes:ivau"] < 45
