@@ -59,15 +59,16 @@ PAIRS = [
 ]
 
 
-def _weak_bp_kind(folder: Path) -> str:
-    """The ``WEAK_BP`` kind file, from linux-arm32-smp's with two lines replaced."""
+def _weak_bp_kind(folder: Path, code_change: str = '"icimvau", "bpimva"') -> str:
+    """The ``WEAK_BP`` kind file, from linux-arm32-smp's with two lines replaced (the code
+    change's instructions given as TOML list items)."""
     text = (datafiles.package_dir(datafiles.GUESTS) / "linux-arm32-smp.toml").read_text()
     out = []
     for line in text.splitlines():
         if line.startswith("name = "):
             line = 'name = "weak-bp"'
         elif line.startswith("code_change = "):
-            line = 'code_change = { value = ["icimvau", "bpimva"], source = "none: a test kind" }'
+            line = f'code_change = {{ value = [{code_change}], source = "none: a test kind" }}'
         elif line.startswith("map_exec = "):
             line = 'map_exec = { value = [], source = "none: a test kind" }'
         out.append(line)
@@ -122,6 +123,26 @@ def test_the_training_facts_follow_their_rule_with_warm_memos(
     assert seen > 40 and trained > 10
 
 
+def _entries_by_rule(engine: Engine, oracle: Oracle, domain: str) -> list[tuple]:
+    """Every TLB entry as (pCPU, VA, tag, PA, filler's index, table, covered): ``covered`` when
+    the filler's last instruction covering the entry's tag and VA (local or IS) came after the
+    fill (then bare metal could not show the entry to its filler)."""
+    index = {vc.name: vc.index for vc in engine.domains[domain].vcpus}
+    out = []
+    for p in engine.machine.pcpus:
+        for pages in p.tlb.by_vmid.values():
+            for entries in pages.values():
+                for e in entries.values():
+                    mark = max(
+                        oracle.local[e.vcpu].tlb(e.tag, e.va),
+                        oracle.shared[domain].tlb(e.tag, e.va),
+                    )
+                    out.append(
+                        (p.index, e.va, e.tag, e.pa, index[e.vcpu], e.table, mark[0] > e.step)
+                    )
+    return sorted(out)
+
+
 def _global_vas(engine: Engine, domain: str) -> list[int]:
     """The VAs a global TLB entry holds or a table of ``domain`` maps global."""
     out = {
@@ -144,11 +165,7 @@ def _legal_with_globals(ex: Explorer, engine: Engine, oracle: Oracle, domain: st
     table was the vCPU's current one."""
     out = _legal_by_rule(ex, engine, oracle, domain)
     dom = engine.domains[domain]
-    live = {pte.pa for t in dom.tables.values() for pte in t.current.values()}
-    for p in engine.machine.pcpus:
-        for pages in p.tlb.by_vmid.values():
-            for entries in pages.values():
-                live.update(e.pa for e in entries.values())
+    live = _live_pas(engine, domain)
     shared = oracle.shared[domain]
     for vc in dom.vcpus:
         loc = oracle.local[vc.name]
@@ -197,6 +214,10 @@ def test_a_local_tlbi_by_va_on_another_pcpu_covers_the_vcpu() -> None:
     assert got == _legal_by_rule(ex, engine, oracle, g.domain)
     main_rows = [pas for v, name, tag, va, pas in got if (v, name, tag, va) == (0, "main", 0, 1)]
     assert main_rows == [()]
+    # and pCPU 0's entry, filled by v0 at its fetch, is marked as covered for its filler since
+    entries = raw_facts(ex.plan, engine, oracle, g)["t"]
+    assert entries == _entries_by_rule(engine, oracle, g.domain)
+    assert entries == [(0, 1, 0, entries[0][3], 0, "main", True)]
     # pCPU 0 still holds the entry: its PA is live, so the empty row says something
     pcpu0 = engine.machine.pcpus[0].tlb.by_vmid.values()
     assert [e.va for pages in pcpu0 for entries in pages.values() for e in entries.values()] == [1]
@@ -240,3 +261,72 @@ def test_the_legality_facts_follow_their_rule_with_asid_flushes(kind: str, polic
         assert got == _legal_by_rule(ex, engine, oracle, g.domain)
         seen += 1
     assert seen > 100
+
+
+def _live_pas(engine: Engine, domain: str) -> set[int]:
+    """The PAs a table of ``domain`` maps or a TLB entry holds (maps take fresh PAs: no other
+    PA can be reached again)."""
+    dom = engine.domains[domain]
+    live = {pte.pa for t in dom.tables.values() for pte in t.current.values()}
+    for p in engine.machine.pcpus:
+        for pages in p.tlb.by_vmid.values():
+            for entries in pages.values():
+                live.update(e.pa for e in entries.values())
+    return live
+
+
+def _lines_by_rule(engine: Engine, domain: str) -> list[tuple]:
+    """Every I-cache line at a live PA, as (pCPU, PA, code age)."""
+    code = engine.domains[domain].code
+    live = _live_pas(engine, domain)
+    return sorted(
+        (p.index, pa, code.version(pa) - line.version)
+        for p in engine.machine.pcpus
+        for (_, pa), line in p.icache.lines.items()
+        if pa in live
+    )
+
+
+def _floors_by_rule(engine: Engine, oracle: Oracle, domain: str) -> list[tuple]:
+    """Per vCPU and PA some pCPU's I-cache holds a stale line of (of the live VM, at a live
+    PA): the oldest code age the oracle still accepts there for that vCPU, capped by the oldest
+    line's age (only lines that exist are judged): the number of code writes to the PA after
+    the vCPU's last I-cache instruction covering it (local or IS, by PA or whole)."""
+    dom = engine.domains[domain]
+    code = dom.code
+    live = _live_pas(engine, domain)
+    oldest: dict[int, int] = {}
+    for p in engine.machine.pcpus:
+        for (_, pa), line in p.icache.lines.items():
+            if pa in live and line.vcpu.rpartition(".")[0] == domain:
+                age = code.version(pa) - line.version
+                if age > 0:
+                    oldest[pa] = max(oldest.get(pa, 0), age)
+    out = []
+    for vc in dom.vcpus:
+        loc = oracle.local[vc.name]
+        for pa, top in oldest.items():
+            at = max(loc.icache(pa), oracle.shared[domain].icache(pa))[0]
+            h = code.history.get(pa)
+            writes_after = sum(1 for step in (h.steps if h else ()) if step > at)
+            out.append((vc.index, pa, min(top, writes_after)))
+    return sorted(out)
+
+
+@pytest.mark.parametrize(("kind", "policy"), [(WEAK_BP, "none"), ("percpu-tables", "none")])
+def test_the_icache_floors_follow_their_rule(kind: str, policy: str, tmp_path: Path) -> None:
+    """In every state of 64 random 12-action walks (memos warm), the key's I-cache floors equal
+    the rule, and so do the I-cache lines of live PAs; and there are floors to compare. (``WEAK_BP`` here writes code with a local
+    BPIMVA only, no I-cache instruction, so lines go stale on every pCPU.)"""
+    path = _weak_bp_kind(tmp_path, '"bpimva"') if kind == WEAK_BP else kind
+    ex = Explorer(GuestModel.for_kind(path, 2), resolve(policy), 2)
+    rng = random.Random(f"{kind}/{policy}/floors")
+    rows = 0
+    for engine, oracle, g, _ in random_states(ex, rng, walks=64, steps=12):
+        ex.key(engine, oracle, g)
+        facts = raw_facts(ex.plan, engine, oracle, g)
+        got = sorted(facts["F"])
+        assert got == _floors_by_rule(engine, oracle, g.domain)
+        assert sorted(facts["i"]) == _lines_by_rule(engine, g.domain)
+        rows += len(got)
+    assert rows > 5
