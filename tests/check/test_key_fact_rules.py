@@ -103,20 +103,38 @@ def _trained_by_rule(ex: Explorer, engine: Engine, oracle: Oracle, domain: str) 
     return sorted(out)
 
 
+def _predictions_by_rule(engine: Engine, oracle: Oracle, domain: str) -> list[tuple]:
+    """Every prediction as (pCPU, ASID, VA, PA, code age, trainer's index, uncovered):
+    ``uncovered`` when the trainer's last instruction covering its predictions of the VA came
+    before the training (else bare metal could not show it to the trainer)."""
+    code = engine.domains[domain].code
+    index = {vc.name: vc.index for vc in engine.domains[domain].vcpus}
+    out = []
+    for p in engine.machine.pcpus:
+        for (_, asid, va), line in p.bp.entries.items():
+            at = max(oracle.local[line.vcpu].bp(va), oracle.shared[domain].bp(va))[0]
+            age = code.version(line.pa) - line.version
+            out.append((p.index, asid, va, line.pa, age, index[line.vcpu], at < line.step))
+    return sorted(out)
+
+
 @pytest.mark.parametrize(("kind", "policy", "vas"), PAIRS)
 def test_the_training_facts_follow_their_rule_with_warm_memos(
     kind: str, policy: str, vas: int, tmp_path: Path
 ) -> None:
     """In every state of 16 random 12-action walks (one explorer, its memos warm), the key's
-    training facts equal the rule computed instant by instant with no memo."""
+    training facts equal the rule computed instant by instant with no memo, and its
+    predictions equal theirs."""
     path = _weak_bp_kind(tmp_path) if kind == WEAK_BP else kind
     ex = Explorer(GuestModel.for_kind(path, 2, vas), resolve(policy), 2)
     rng = random.Random(f"{kind}/{policy}/trained")
     seen = trained = 0
     for engine, oracle, g, _ in random_states(ex, rng, walks=16, steps=12):
         ex.key(engine, oracle, g)  # warms the memos with this state's records too
-        got = sorted(raw_facts(ex.plan, engine, oracle, g)["B"])
+        facts = raw_facts(ex.plan, engine, oracle, g)
+        got = sorted(facts["B"])
         assert got == _trained_by_rule(ex, engine, oracle, g.domain)
+        assert sorted(facts["b"]) == _predictions_by_rule(engine, oracle, g.domain)
         seen += 1
         trained += any(pairs for *_, pairs in got)
     # the walks reached enough states, and states where some prediction may be legal
