@@ -348,3 +348,20 @@ def test_the_icache_floors_follow_their_rule(kind: str, policy: str, tmp_path: P
         assert sorted(facts["i"]) == _lines_by_rule(engine, g.domain)
         rows += len(got)
     assert rows > 5
+
+
+def test_a_local_bpimva_on_another_pcpu_covers_the_trainers_prediction(tmp_path: Path) -> None:
+    """``WEAK_BP`` (a code write is ICIMVAU, which is IS, and a *local* BPIMVA): v0 maps
+    0x1000, fetches it on pCPU 0 (a prediction there, trained by v0), moves to pCPU 1 and
+    writes the code. The BPIMVA leaves pCPU 0's prediction, one write old; it is v0's last
+    instruction covering its predictions of 0x1000 and came after the training, so bare metal
+    could not show that prediction to v0: the key's predictions equal the rule, that one
+    marked covered."""
+    ex = Explorer(GuestModel.for_kind(_weak_bp_kind(tmp_path), 2), resolve("none"), 2)
+    fill = ["run v0 on 0", "v0 map 0x1000 0xa000", "v0 fetch 0x1000", "run v0 on 1"]
+    engine, oracle, g = _state(ex, [*fill, "v0 write-code 0x1000"])
+    got = sorted(raw_facts(ex.plan, engine, oracle, g)["b"])
+    assert got == _predictions_by_rule(engine, oracle, g.domain)
+    assert [(pcpu, age, trainer, uncovered) for pcpu, _, _, _, age, trainer, uncovered in got] == [
+        (0, 1, 0, False)
+    ]
