@@ -1,10 +1,12 @@
-"""The canonical key of states that are one state renamed, where nothing but a plug-in policy's
-own state, or a vCPU's legality and training facts, can tell which renaming the key takes: the
-tie between the state as it is and its renaming is broken late, so a renaming that spells a
-value differently from the state as it is (a pCPU or a set of the policy's state, a block of
-facts) shows as two keys for one state. Expectations derived by hand in each docstring, in the
-style of ``test_key_facts.py``; written from the survivors of the mutation run of ``key.py``
-and ``keyplan.py`` as restructured for speed (docs/testing.md, "check/key.py and keyplan.py").
+"""More facts of the canonical key held by hand, as ``test_key_facts.py`` does (pairs of states
+built by short explicit paths; keys equal for one state renamed, different where a fact decides
+a future): states that are one state renamed where nothing but a plug-in policy's own state
+tells which renaming the key takes (the tie between the state as it is and its renaming is
+broken late, so a renaming that spells a value differently from the state as it is shows as
+two keys for one state); a policy state kept as a plain value of each accepted type; the
+maintenance still pending under ``--incomplete``. Written from the survivors of the mutation
+run of ``key.py`` and ``keyplan.py`` as restructured for speed (docs/testing.md, "check/key.py
+and keyplan.py, as restructured for speed").
 """
 
 from __future__ import annotations
@@ -117,3 +119,16 @@ def test_a_plain_value_of_the_policy_state_is_in_the_key(wrap: Callable[[int], H
     the parity is kept as (bool, int, str, float or an enum, all accepted by the checker)."""
     ex = _explorer(PERCPU, _EveryOtherLoad(wrap))
     assert _key(ex, ["run v0 on 0"]) != _key(ex, ["run v0 on 1", "run v0 on 0"])
+
+
+def test_maintenance_pending_until_its_dsb_is_in_the_key() -> None:
+    """Linux AArch64 under ``--incomplete``: both vCPUs run on main, v0 maps 0x1000 (nothing
+    fetched, so no TLB holds it) and unmaps it: its TLBI VALE1IS has taken effect on pCPU 0,
+    is pending on pCPU 1 (which holds nothing) and is not yet reported to the oracle (A); or
+    v0 has also run its DSB ISH, completing and reporting it (B). The PA is dead in both, so
+    no TLB, table or legality fact differs, only what is pending; but v0 owes the DSB in A
+    (its only action until then) and not in B (it may fetch, map or switch): different
+    futures, the keys must differ."""
+    ex = _explorer("linux-arm64-smp", incomplete=True)
+    a = ["run v0 on 0", "run v1 on 1", "v0 map 0x1000 0xa000", "v0 unmap 0x1000"]
+    assert _key(ex, a) != _key(ex, [*a, "v0 dsb ish"])
