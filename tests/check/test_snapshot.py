@@ -61,6 +61,7 @@ NOT_STATE = {
     (Engine, "counts"),
     (Engine, "_info"),
     (Engine, "owned"),
+    (Engine, "key_blocks"),
     (Tlb, "_shared"),
     (ICache, "_shared"),
     (BranchPredictor, "_shared"),

@@ -45,7 +45,7 @@ from .actions import (
     GuestState,
     Operation,
 )
-from .key import canonical_key
+from .key import canonical_key, is_new
 from .keyplan import KeyPlan
 from .oracle import GuestError, Oracle, Violation
 from .probe import only_fetches, op_outcome, probe, probes_show_nothing
@@ -190,6 +190,10 @@ class Explorer:
 
     def key(self, engine: Engine, oracle: Oracle, g: GuestState) -> tuple[Any, ...]:
         return canonical_key(self.plan, engine, oracle, g, self.vperms, self.pperms, self.memo)
+
+    def is_new(self, engine: Engine, oracle: Oracle, g: GuestState, met: set[Any]) -> bool:
+        """The state's key is not in ``met`` (``key.is_new``), which now holds it."""
+        return is_new(self.plan, engine, oracle, g, self.vperms, self.pperms, met)
 
     def scenario(self, path: tuple[Event, ...], title: str) -> Scenario:
         return Scenario(
@@ -340,7 +344,8 @@ class _Search:
         root: tuple[Event, ...] = ()
         g0 = self.model.initial()
         e0, o0 = ex.replay(root)
-        seen = {ex.key(e0, o0, g0)}
+        seen: set[tuple[Any, ...]] = set()  # keys and identity facts met (``key.is_new``)
+        ex.is_new(e0, o0, g0, seen)
         self.states = 1
         frontier: list[Node] = [(root, g0, (), e0, o0)]
         probe_level = depth - 1 if self.merge and depth >= 2 else -1
@@ -401,12 +406,9 @@ class _Search:
                     if level == depth:
                         _release(e2)
                         continue  # checked for a violation; never expanded, so never keyed
-                    if self.merge:
-                        before = len(seen)
-                        seen.add(ex.key(e2, o2, op.state))  # one hash of the key, not two
-                        if len(seen) == before:
-                            _release(e2)
-                            continue
+                    if self.merge and not ex.is_new(e2, o2, op.state, seen):
+                        _release(e2)
+                        continue
                     self.states += 1
                     nxt.append((path + op.events, op.state, (*labels, op.label), e2, o2))
                 if not ops:

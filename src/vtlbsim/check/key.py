@@ -15,7 +15,7 @@ every step in the state, so a state is summed up, without step numbers, by:
   per vCPU the oldest age the oracle still accepts (the I-cache floor) or the (PA, age) pairs
   a prediction may have been trained on.
 
-The key is the smallest renaming of these facts over every pCPU and vCPU permutation
+The key is the smallest renaming of these facts over every pCPU and vCPU permutation (``rename.py``)
 (policies only compare indices for equality, so a permuted state behaves the same). A vCPU's
 legality and training facts enter it as one block each, (vCPU, block): the same facts as
 spelled out one by one, so the same states share a key, but a renaming renames a block
@@ -24,7 +24,7 @@ through a memo (``keyplan.Blocks``) rather than fact by fact.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import fields, is_dataclass
 from enum import Enum
 from typing import Any
@@ -34,8 +34,13 @@ from ..guest.tables import CodeMemory
 from ..hyp.policy import PcpuId, VcpuId
 from ..sim.engine import Engine
 from .actions import GuestState
-from .keyplan import KeyPlan, Renamer
+from .keyplan import KeyPlan
 from .oracle import Oracle
+from .rename import _least as _least
+from .rename import _least_of as _least_of
+from .rename import _rename as _rename
+from .rename import _renamed as _renamed
+from .rename import _smallest
 
 Fact = tuple[Any, ...]
 
@@ -43,6 +48,33 @@ Fact = tuple[Any, ...]
 def _idx(name: str | None) -> int:
     """vCPU index of ``"g.1"`` (or -1)."""
     return -1 if name is None else int(name.rpartition(".")[2])
+
+
+_INDICES: dict[str | None, int] = {None: -1}
+"""``_idx`` of each vCPU name met."""
+
+
+def _identity(f: list[list[Fact]]) -> tuple[Any, ...]:
+    """The facts under the identity renaming: each component sorted (``_facts`` makes the
+    vCPUs', the pCPUs' and the vCPU blocks' in index order, and the domain's is one fact)."""
+    fv, fp, fm, fn, fa, ft, fL, fi, fF, fb, fB, fs, fr, fu, fd = f
+    return (
+        tuple(fv),
+        tuple(fp),
+        tuple(sorted(fm)),
+        tuple(sorted(fn)),
+        tuple(sorted(fa)),
+        tuple(sorted(ft)),
+        tuple(fL),
+        tuple(sorted(fi)),
+        tuple(sorted(fF)),
+        tuple(sorted(fb)),
+        tuple(fB),
+        tuple(sorted(fs)),
+        tuple(sorted(fr)),
+        tuple(sorted(fu)),
+        tuple(fd),
+    )
 
 
 def _n(x: int | None) -> int:
@@ -95,16 +127,26 @@ def _facts(plan: KeyPlan, engine: Engine, oracle: Oracle, g: GuestState) -> list
     ]
     index = {vc.name: vc.index for vc in vcpus}  # the live VM's vCPUs (others: a destroyed VM's)
     here = engine.last_vcpu_here
+    indices = _INDICES
+    for p in pcpus:
+        if p.running not in indices:
+            indices[p.running] = _idx(p.running)
     f_p: list[Fact] = [
-        (p.index, _idx(p.running), here.get((dn, p.index), -1) if history else -1) for p in pcpus
+        (p.index, indices[p.running], here.get((dn, p.index), -1) if history else -1) for p in pcpus
     ]
     f_s: list[Fact] = []
     if engine.pstate:
         # (not ``dn``: a scope's domain must not replace the live VM's name used below)
-        f_s = [
-            (scope, sdn, pi, vi, state_form(value))
-            for scope, sdn, pi, vi, value in engine.pstate.entries()
-        ]
+        forms = _FORMS
+        for scope, sdn, spi, svi, value in engine.pstate.entries():
+            vt = type(value)
+            if vt in _SIMPLE:  # memoised by type and value (an int is not a VcpuId)
+                form = forms.get((vt, value))
+                if form is None:
+                    form = forms[(vt, value)] = state_form(value)
+            else:
+                form = state_form(value)
+            f_s.append((scope, sdn, spi, svi, form))
     f_m: list[Fact] = []
     live: set[int] = set()
     global_mapped: list[int] = []
@@ -118,7 +160,10 @@ def _facts(plan: KeyPlan, engine: Engine, oracle: Oracle, g: GuestState) -> list
                 global_mapped.append(va)
         if name in plan.table_set:
             f_m.extend([(name, va, pte.pa, pte.is_global) for va, pte in current.items()])
-    f_n: list[Fact] = [(name, _n(asid)) for name, asid in zip(plan.tables, g.asids, strict=True)]
+    f_n: list[Fact] = [
+        (name, -1 if asid is None else asid)
+        for name, asid in zip(plan.tables, g.asids, strict=True)
+    ]
     f_a: list[Fact] = []
     if plan.local_pte:
         names = plan.tables
@@ -157,14 +202,10 @@ def _facts(plan: KeyPlan, engine: Engine, oracle: Oracle, g: GuestState) -> list
     global_vas: tuple[int, ...] = ()
     if global_held or global_mapped:
         global_vas = tuple(sorted(global_held.union(global_mapped)))
-    hists = plan.histories(tables)
-    f_L: list[Fact] = [
-        (
-            vc.index,
-            plan.legal(vc, local[vc.name], shared, tables, hists[vc.index], global_vas, live_pas),
-        )
-        for vc in vcpus
-    ]
+    trains = plan.aarch32 and engine.machine.bp.visible
+    f_L, f_B = plan.vcpu_blocks(
+        engine, vcpus, local, shared, tables, code, global_vas, live_pas, trains
+    )
     f_i: list[Fact] = []
     f_F: list[Fact] = []
     oldest: dict[int, int] = {}
@@ -185,8 +226,7 @@ def _facts(plan: KeyPlan, engine: Engine, oracle: Oracle, g: GuestState) -> list
                 floor = min(top, code.version(pa) - code.version_at(pa, at))
                 f_F.append((vc.index, pa, floor))
     f_b: list[Fact] = []
-    f_B: list[Fact] = []
-    if plan.aarch32 and engine.machine.bp.visible:
+    if trains:
         for p in pcpus:
             for (_, asid, va), line in p.bp.entries.items():
                 fname = line.vcpu
@@ -197,14 +237,6 @@ def _facts(plan: KeyPlan, engine: Engine, oracle: Oracle, g: GuestState) -> list
                     continue
                 bp_at = max(local[fname].bp(va), shared.bp(va))[0]
                 f_b.append((p.index, asid, va, line.pa, age, vi, bp_at < line.step))
-        code_key = plan.code_key(code)
-        f_B = [
-            (
-                vc.index,
-                plan.trained(vc, local[vc.name], shared, tables, hists[vc.index], code, code_key),
-            )
-            for vc in vcpus
-        ]
     f_r: list[Fact] = []
     f_u: list[Fact] = []
     pending = engine.pending
@@ -226,6 +258,11 @@ def _code_of(engine: Engine, vcpu: str, dn: str, live: CodeMemory) -> CodeMemory
     """The code memory of the VM whose vCPU ``vcpu`` filled a line (the live VM's: ``live``)."""
     owner = vcpu.rpartition(".")[0]
     return live if owner == dn else engine.domains[owner].code
+
+
+_SIMPLE = frozenset([VcpuId, PcpuId, int, bool, str, type(None)])
+"""Policy state value types whose ``state_form`` is memoised (``_FORMS``)."""
+_FORMS: dict[tuple[type, object], tuple[Any, ...]] = {}
 
 
 def state_form(x: object) -> tuple[Any, ...]:
@@ -254,99 +291,6 @@ def state_form(x: object) -> tuple[Any, ...]:
     )
 
 
-def _renamed(form: tuple[Any, ...], v: Sequence[int], p: Sequence[int]) -> tuple[Any, ...]:
-    """``form`` (from ``state_form``) with its vCPUs and pCPUs renamed."""
-    tag = form[0]
-    if tag == "v":
-        return ("v", v[form[1]])
-    if tag == "p":
-        return ("p", p[form[1]])
-    if tag == "F":
-        return ("F", tuple(sorted(_renamed(y, v, p) for y in form[1])))
-    if tag == "t" or tag == "d":
-        return (tag, form[1], tuple(_renamed(y, v, p) for y in form[2]))
-    return form
-
-
-def _rename(plan: KeyPlan, f: list[list[Fact]], r: Renamer) -> Iterator[tuple[Any, ...]]:
-    """The facts renamed by ``r`` (vCPU ``i`` to ``v[i]``, pCPU ``i`` to ``p[i]``, index -1,
-    none, to the lists' last element, -1; tables by ``t``, ASIDs by ``s``, names neither maps
-    stay; a vCPU's legality block to the block renamed), one component of the key
-    at a time."""
-    v, p, t, s, _ = r
-    fv, fp, fm, fn, fa, ft, fL, fi, fF, fb, fB, fs, fr, fu, fd = f
-    yield tuple(
-        sorted([(v[a], p[b], p[c], s.get(d, d), t.get(e, e), g) for a, b, c, d, e, g in fv])
-    )
-    yield tuple(sorted([(p[a], v[b], v[c]) for a, b, c in fp]))
-    yield tuple(sorted([(t.get(a, a), b, c, d) for a, b, c, d in fm])) if t else tuple(sorted(fm))
-    yield tuple(sorted([(t.get(a, a), s.get(b, b)) for a, b in fn]))
-    yield tuple(sorted([(t.get(a, a), v[b]) for a, b in fa]))
-    yield tuple(
-        sorted([(p[a], b, s.get(c, c), d, v[e], t.get(g, g), h) for a, b, c, d, e, g, h in ft])
-    )
-    legal = plan.legal_blocks.renamed
-    yield tuple(sorted([(v[a], legal(block, r)) for a, block in fL]))
-    yield tuple(sorted([(p[a], b, c) for a, b, c in fi]))
-    yield tuple(sorted([(v[a], b, c) for a, b, c in fF]))
-    yield tuple(sorted([(p[a], s.get(b, b), c, d, e, v[g], h) for a, b, c, d, e, g, h in fb]))
-    trained = plan.trained_blocks.renamed
-    yield tuple(sorted([(v[a], trained(block, r)) for a, block in fB]))
-    yield tuple(sorted([(a, b, p[c], v[d], _renamed(e, v, p)) for a, b, c, d, e in fs]))
-    yield tuple(sorted([(p[a], b, c, d, e, g, p[h]) for a, b, c, d, e, g, h in fr]))
-    yield tuple(sorted([(v[a], b, c, d, e, g) for a, b, c, d, e, g in fu]))
-    yield tuple(fd)
-
-
-def _least(candidates: list[Iterator[tuple[Any, ...]]], first: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The lexicographically smallest key the ``candidates`` (renamings, one component at a
-    time) make, ``first`` (the identity's key) among them; a candidate is computed only while
-    it ties with the smallest so far, so the key of a state without symmetry costs each other
-    renaming about one component."""
-    done: list[tuple[Any, ...]] = []
-    live = candidates
-    for b in first:
-        low = b
-        heads: list[tuple[tuple[Any, ...], Iterator[tuple[Any, ...]]]] = []
-        for it in live:
-            c = next(it)
-            if c < low:
-                low = c
-                heads = [(c, it)]
-            elif c == low:
-                heads.append((c, it))
-        if low < b:  # a renaming beats the identity: its remaining components decide
-            return _least_of(done + [low], [it for c, it in heads])
-        done.append(b)
-        live = [it for c, it in heads]
-        if not live:
-            return first
-    return first
-
-
-def _least_of(
-    done: list[tuple[Any, ...]], live: list[Iterator[tuple[Any, ...]]]
-) -> tuple[Any, ...]:
-    """The smallest completion of ``done`` among the ``live`` renamings (all tied so far)."""
-    while len(live) > 1:
-        low: tuple[Any, ...] | None = None
-        heads: list[tuple[tuple[Any, ...], Iterator[tuple[Any, ...]]]] = []
-        for it in live:
-            c = next(it, None)
-            if c is None:
-                return tuple(done)
-            if low is None or c < low:
-                low = c
-                heads = [(c, it)]
-            elif c == low:
-                heads.append((c, it))
-        assert low is not None
-        done.append(low)
-        live = [it for c, it in heads]
-    done.extend(live[0])
-    return tuple(done)
-
-
 def canonical_key(
     plan: KeyPlan,
     engine: Engine,
@@ -361,13 +305,42 @@ def canonical_key(
     the identity renaming) to their canonical key, so a state met again costs no renaming."""
     f = _facts(plan, engine, oracle, g)
     # the identity renaming is each component sorted (``_rename`` with identity maps)
-    identity = tuple([tuple(sorted(x)) for x in f])
+    identity = _identity(f)
     if memo is not None:
         hit = memo.get(identity)
         if hit is not None:
             return hit
-    others = [_rename(plan, f, r) for r in plan.renamers(vperms, pperms)]
-    best = _least(others, identity)
+    best = _smallest(plan, f, plan.renamers(vperms, pperms), identity)
     if memo is not None:
         memo[identity] = best
     return best
+
+
+def is_new(
+    plan: KeyPlan,
+    engine: Engine,
+    oracle: Oracle,
+    g: GuestState,
+    vperms: Sequence[Sequence[int]],
+    pperms: Sequence[Sequence[int]],
+    met: set[tuple[Any, ...]],
+) -> bool:
+    """Whether the state's canonical key (``canonical_key``) is not among the keys of the
+    states ``met`` holds, which it then holds too. ``met`` holds, for every state it was asked
+    about, both its identity facts and its canonical key: the renamings form a group (vCPU and
+    pCPU permutations, and process and ASID swaps that follow them), so a state whose identity
+    facts equal another state's identity facts or canonical key is a renaming of it, and has
+    its key. A state met again (the same identity facts) costs one hash and no renaming; a new
+    state whose identity is its key, one hash more."""
+    f = _facts(plan, engine, oracle, g)
+    identity = _identity(f)
+    n = len(met)
+    met.add(identity)
+    if len(met) == n:
+        return False
+    best = _smallest(plan, f, plan.renamers(vperms, pperms), identity)
+    if best is identity:  # no renaming is smaller; and a key met is in ``met`` as it is
+        return True
+    n += 1
+    met.add(best)
+    return len(met) > n

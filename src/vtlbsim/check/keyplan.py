@@ -16,12 +16,13 @@ two keys passes equal blocks by identity, and a renaming renames each distinct b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..arch.tlb import GLOBAL
 from ..guest.domain import Vcpu
 from ..guest.tables import CodeMemory, History, Pte, TranslationTable
+from ..sim.engine import Engine
 from .actions import GuestModel, own_table
 from .coverage import Coverage
 
@@ -32,6 +33,8 @@ maps' number (``KeyPlan.renamers``)."""
 
 
 Block = tuple[Fact, ...]
+Inputs = tuple[Any, ...]
+"""What a vCPU's blocks read, and the blocks (``KeyPlan.vcpu_blocks``)."""
 
 
 class Blocks:
@@ -96,6 +99,8 @@ class KeyPlan:
         self.legal_blocks = Blocks(tagged=True)
         self.trained_blocks = Blocks(tagged=False)
         self._codes: dict[tuple[Any, ...], int] = {}
+        self._first_for: list[Renamer] | None = None
+        self._first: dict[Block, tuple[Block, list[Renamer]]] = {}
 
     def renamers(
         self, vperms: Sequence[Sequence[int]], pperms: Sequence[Sequence[int]]
@@ -121,6 +126,101 @@ class KeyPlan:
                     out.append(([*vp, -1], [*pp, -1], tables, asids, number))
         self._renamers = (vperms, pperms, out)
         return out
+
+    def least_vcpus(
+        self,
+        first: Block,
+        renamers: list[Renamer],
+        rename: Callable[[list[Fact], Renamer], Block],
+    ) -> tuple[Block, list[Renamer]]:
+        """The least of the renamings of a key's first component (the vCPUs' facts, ``first``
+        under the identity, which is among them) and the ``renamers`` that make it (none if
+        only the identity does): computed once per distinct ``first`` (a search meets few)."""
+        if self._first_for is not renamers:
+            self._first_for, self._first = renamers, {}
+        got = self._first.get(first)
+        if got is None:
+            low = first
+            tied: list[Renamer] = []
+            facts = list(first)
+            for r in renamers:
+                c = rename(facts, r)
+                if c < low:
+                    low = c
+                    tied = [r]
+                elif c == low:
+                    tied.append(r)
+            got = self._first[first] = (low, tied)
+        return got
+
+    def vcpu_blocks(
+        self,
+        engine: Engine,
+        vcpus: list[Vcpu],
+        local: dict[str, Coverage],
+        shared: Coverage,
+        tables: dict[str, TranslationTable],
+        code: CodeMemory,
+        global_vas: tuple[int, ...],
+        live_pas: tuple[int, ...],
+        trains: bool,
+    ) -> tuple[list[Fact], list[Fact]]:
+        """Each vCPU's legality block (``legal``) and, if ``trains``, training block
+        (``trained``), as ``(vCPU index, block)`` facts. A vCPU's blocks are its parent state's
+        (``Engine.key_blocks``, copied with the state) when every input they read is the
+        parent's: the same covering records and spans (never changed once made), table,
+        ``current_since``, global VAs, live PAs, PTE histories of the VAs read and code
+        history; else they come from the memos. The blocks found are kept on ``engine``."""
+        vas = (*self.vas, *global_vas)
+        hs = tuple(
+            [
+                None if (t := tables.get(n)) is None else t.history.get(va)
+                for n in self.tables
+                for va in vas
+            ]
+        )
+        chist = tuple(code.history.items()) if trains else ()
+        prev = engine.key_blocks
+        before: list[Inputs] = prev[1] if prev is not None and prev[0] is self else []
+        hists: dict[int, int] | None = None
+        code_key = -1
+        f_L: list[Fact] = []
+        f_B: list[Fact] = []
+        now: list[Inputs] = []
+        for vc in vcpus:
+            loc = local[vc.name]
+            vi = vc.index
+            old = before[vi] if vi < len(before) else None
+            if not (
+                old is not None
+                and old[0] is loc
+                and old[1] is shared
+                and old[2] is vc.spans
+                and old[3] == vc.table
+                and old[4] == vc.current_since
+                and old[5] == global_vas
+                and old[6] == live_pas
+                and old[7] == hs
+                and old[8] == chist
+            ):
+                if hists is None:
+                    hists = self.histories(tables)
+                legal = self.legal(vc, loc, shared, tables, hists[vi], global_vas, live_pas)
+                trained: Block = ()
+                if trains:
+                    if code_key < 0:
+                        code_key = self.code_key(code)
+                    trained = self.trained(vc, loc, shared, tables, hists[vi], code, code_key)
+                old = (
+                    loc, shared, vc.spans, vc.table, vc.current_since, global_vas, live_pas, hs,
+                    chist, legal, trained,
+                )  # fmt: skip
+            now.append(old)
+            f_L.append((vi, old[9]))
+            if trains:
+                f_B.append((vi, old[10]))
+        engine.key_blocks = (self, now)
+        return f_L, f_B
 
     def pas_during(
         self, h: History | None, windows: tuple[tuple[int, int | None], ...]

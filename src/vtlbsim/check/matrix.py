@@ -63,6 +63,7 @@ CORE_SOURCES = (
     "check/actions.py",
     "check/key.py",
     "check/keyplan.py",
+    "check/rename.py",
     "check/explore.py",
     "check/snapshot.py",
 )

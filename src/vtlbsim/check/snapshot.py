@@ -83,6 +83,7 @@ def copy_state(engine: Engine, oracle: Oracle) -> tuple[Engine, Oracle]:
     e.incomplete = engine.incomplete
     e.pending = engine.pending.copy()
     e.destroyed = engine.destroyed  # a frozenset: replaced, never mutated
+    e.key_blocks = engine.key_blocks  # what the parent's key read: immutable, shared
     e._info = engine._info  # VcpuInfo by vCPU name: the same for every state, shared
     engine.owned = set()  # both now share every table and code memory (``Engine.owned``)
     e.owned = set()

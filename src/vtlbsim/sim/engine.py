@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ..arch.caches import CodeLine
 from ..arch.machine import Machine, Pcpu
@@ -67,6 +68,9 @@ class Engine:
         self.destroyed: frozenset[str] = frozenset()
         """VMs destroyed so far (``Destroy``); they stay in ``domains`` for the observer."""
         self._info: dict[str, VcpuInfo] = {}
+        self.key_blocks: Any = None
+        """The model checker's cache of what this state's key read (``check.keyplan``):
+        copied with the state, so a successor reuses what its events left unchanged."""
         self.owned: set[tuple[str, str]] | None = None
         """None: the engine owns its tables and code memories. Else it shares them with a copy
         of it (the model checker's snapshots) but for these tables ``(VM, table name)`` and
