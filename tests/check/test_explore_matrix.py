@@ -131,7 +131,11 @@ CORE_SOURCES = (
     "check/actions.py",
     "check/explore.py",
     "check/key.py",
+    "check/keyplan.py",
+    "check/rename.py",
     "check/snapshot.py",
+    "check/probe.py",
+    "check/unchanged.py",
 )
 
 _FINGERPRINTS = """

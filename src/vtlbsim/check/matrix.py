@@ -57,6 +57,10 @@ CORE_SOURCES = (
     "hyp/state.py",
     "sim/engine.py",
     "sim/events.py",
+    "sim/observer.py",
+    "sim/pending.py",
+    "sim/scenario.py",
+    "litmus/steps.py",  # a counterexample's litmus text
     "check/oracle.py",
     "check/coverage.py",
     "check/findings.py",
@@ -66,6 +70,9 @@ CORE_SOURCES = (
     "check/rename.py",
     "check/explore.py",
     "check/snapshot.py",
+    "check/probe.py",
+    "check/unchanged.py",
+    "check/result.py",
 )
 """Every source file a verdict depends on whatever the kind and the policy."""
 
