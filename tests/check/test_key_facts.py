@@ -69,21 +69,27 @@ class _Seen:
     where: PcpuId
 
 
-class _LastHere(Policy):
-    """A plug-in in the manner of Xen's "last vCPU ran" slot: each pCPU remembers the vCPU
-    loaded on it last, as ``wrap(vCPU, pCPU)``, and a load of another vCPU there flushes the VMID's
-    TLB and the I-cache (a first load on an empty pCPU flushes nothing). No load history:
-    what a pCPU remembers is in the key only as this policy state."""
+class Wrapping(Policy):
+    """A plug-in that keeps what it remembers as ``wrap(...)`` of it, so a test picks the shape
+    of the policy-state value; no HCR_EL2 flags and no load history: what it remembers is in
+    the key only as its policy state."""
 
-    name = "last-here"
-    summary = "flush when another vCPU ran on this pCPU last"
     load_history = False
 
-    def __init__(self, wrap: Callable[[VcpuId, PcpuId], Hashable]) -> None:
+    def __init__(self, wrap: Callable[..., Hashable]) -> None:
         self.wrap = wrap
 
     def hcr(self, vcpu: VcpuInfo) -> Hcr:
         return NO_FLAGS
+
+
+class _LastHere(Wrapping):
+    """A plug-in in the manner of Xen's "last vCPU ran" slot: each pCPU remembers the vCPU
+    loaded on it last, as ``wrap(vCPU, pCPU)``, and a load of another vCPU there flushes the VMID's
+    TLB and the I-cache (a first load on an empty pCPU flushes nothing)."""
+
+    name = "last-here"
+    summary = "flush when another vCPU ran on this pCPU last"
 
     def on_load(self, load: VcpuLoad) -> Decision:
         me = self.wrap(VcpuId(load.vcpu.vcpu), PcpuId(load.pcpu))

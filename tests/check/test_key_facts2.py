@@ -15,36 +15,24 @@ from collections.abc import Callable, Hashable, Sequence
 from enum import Enum
 
 import pytest
-from test_key_facts import PERCPU, _explorer, _key
+from test_key_facts import PERCPU, Wrapping, _explorer, _key
 
-from vtlbsim.arch.machine import Hcr
 from vtlbsim.arch.ops import HypOp
 from vtlbsim.hyp.policy import (
-    NO_FLAGS,
     Decision,
     PcpuId,
-    Policy,
     VcpuId,
-    VcpuInfo,
     VcpuLoad,
     flush_tlb_ic,
 )
 
 
-class _FirstLoaded(Policy):
+class _FirstLoaded(Wrapping):
     """A plug-in that remembers, in its VM-wide slot, the first load of the VM as
-    ``wrap(vCPU, pCPU)`` and never changes it; it executes nothing. No load history: what the
-    slot holds is in the key only as the policy's state."""
+    ``wrap(vCPU, pCPU)`` and never changes it; it executes nothing."""
 
     name = "first-loaded"
     summary = "remembers the VM's first load"
-    load_history = False
-
-    def __init__(self, wrap: Callable[[VcpuId, PcpuId], Hashable]) -> None:
-        self.wrap = wrap
-
-    def hcr(self, vcpu: VcpuInfo) -> Hcr:
-        return NO_FLAGS
 
     def on_load(self, load: VcpuLoad) -> Decision:
         if load.state.vm is not None:
@@ -87,20 +75,13 @@ PARITIES: dict[str, Callable[[int], Hashable]] = {
 }
 
 
-class _EveryOtherLoad(Policy):
+class _EveryOtherLoad(Wrapping):
     """A plug-in that counts the VM's loads modulo 2 in its VM-wide slot (``wrap(1)`` after an
     odd number, ``wrap(0)`` after an even one; nothing before the first) and runs the local
-    flush (``flush_tlb_ic``) at every second load. No load history."""
+    flush (``flush_tlb_ic``) at every second load."""
 
     name = "every-other-load"
     summary = "flush at every second load"
-    load_history = False
-
-    def __init__(self, wrap: Callable[[int], Hashable]) -> None:
-        self.wrap = wrap
-
-    def hcr(self, vcpu: VcpuInfo) -> Hcr:
-        return NO_FLAGS
 
     def on_load(self, load: VcpuLoad) -> Decision:
         odd = load.state.vm == self.wrap(1)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import random
 
 import pytest
-from walks import random_states
+from walks import clean_successors, random_states
 
 from vtlbsim.check.actions import GuestModel
 from vtlbsim.check.explore import Explorer
 from vtlbsim.check.key import canonical_key
-from vtlbsim.check.snapshot import copy_state
 from vtlbsim.hyp.registry import resolve
 
 WALKS = 16
@@ -41,11 +40,7 @@ def test_blocks_inherited_from_the_parent_are_the_fresh_ones(kind: str, policy: 
     for engine, oracle, g, ops in random_states(ex, rng, walks=WALKS, steps=12):
         ex.key(engine, oracle, g)  # as the search: a state is keyed before it is expanded
         parent = engine.key_blocks[1]
-        for op in ops:
-            e2, o2 = copy_state(engine, oracle)
-            e2.apply(op.events)
-            if o2.violations:
-                continue
+        for op, e2, o2 in clean_successors(engine, oracle, ops):
             inherited = ex.key(e2, o2, op.state)
             reused += sum(a is b for a, b in zip(e2.key_blocks[1], parent, strict=True))
             e2.key_blocks = None
@@ -67,11 +62,7 @@ def test_is_new_says_whether_the_canonical_key_was_met(kind: str, policy: str) -
     seen: set[object] = set()
     renamed = new = 0
     for engine, oracle, _, ops in random_states(ex, rng, walks=24, steps=10):
-        for op in ops:
-            e2, o2 = copy_state(engine, oracle)
-            e2.apply(op.events)
-            if o2.violations:
-                continue
+        for op, e2, o2 in clean_successors(engine, oracle, ops):
             k = canonical_key(ex.plan, e2, o2, op.state, ex.vperms, ex.pperms)
             expected = k not in seen
             seen.add(k)

@@ -13,13 +13,12 @@ from __future__ import annotations
 import random
 
 import pytest
-from walks import random_states
+from walks import clean_successors, random_states
 
 from vtlbsim.check.actions import GuestModel
 from vtlbsim.check.explore import Explorer
 from vtlbsim.check.key import raw_facts
 from vtlbsim.check.oracle import Oracle
-from vtlbsim.check.snapshot import copy_state
 from vtlbsim.hyp.registry import resolve
 from vtlbsim.sim.engine import Engine
 
@@ -42,11 +41,7 @@ def test_a_warm_explorers_key_is_a_fresh_explorers(kind: str, policy: str) -> No
     rng = random.Random(f"{kind}/{policy}/memos")
     keyed = 0
     for engine, oracle, _, ops in random_states(ex, rng, walks=16, steps=10):
-        for op in ops:
-            e2, o2 = copy_state(engine, oracle)
-            e2.apply(op.events)
-            if o2.violations:
-                continue
+        for op, e2, o2 in clean_successors(engine, oracle, ops):
             warm = ex.key(e2, o2, op.state)
             fresh = Explorer(GuestModel.for_kind(kind, 2), pol, 2).key(e2, o2, op.state)
             assert warm == fresh, f"{kind}/{policy}: {op.label}"

@@ -30,3 +30,14 @@ def random_states(
             g = op.state
             if oracle.violations:
                 break
+
+
+def clean_successors(
+    engine: Engine, oracle: Oracle, ops: list[Operation]
+) -> Iterator[tuple[Operation, Engine, Oracle]]:
+    """Each successor of a state (``ops`` applied to a copy of it) that finds no violation."""
+    for op in ops:
+        e2, o2 = copy_state(engine, oracle)
+        e2.apply(op.events)
+        if not o2.violations:
+            yield op, e2, o2
