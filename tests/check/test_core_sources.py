@@ -27,4 +27,5 @@ def test_every_module_the_checker_imports_is_a_core_source() -> None:
     policies = {f for f in imported if f.startswith("hyp/policies/")}  # per-policy fingerprint
     assert "check/explore.py" in imported and "sim/engine.py" in imported
     assert imported - listed - policies - NOT_CORE.keys() == set()
-    assert listed - imported == set() or all(f.startswith("arch/") for f in listed - imported)
+    # every listed file is imported too (the arch/*.py pattern may list a module none imports)
+    assert all(f.startswith("arch/") for f in listed - imported)
