@@ -42,12 +42,15 @@ def test_blocks_inherited_from_the_parent_are_the_fresh_ones(kind: str, policy: 
         parent = engine.key_blocks[1]
         for op, e2, o2 in clean_successors(engine, oracle, ops):
             inherited = ex.key(e2, o2, op.state)
-            reused += sum(a is b for a, b in zip(e2.key_blocks[1], parent, strict=True))
+            for (legal, trained), (was_legal, was_trained) in zip(
+                e2.key_blocks[1], parent, strict=True
+            ):  # each vCPU's legality and training inputs and blocks, reused or made afresh
+                reused += (legal is was_legal) + (trained is not None and trained is was_trained)
             e2.key_blocks = None
             fresh = Explorer(GuestModel.for_kind(kind, 2), pol, 2).key(e2, o2, op.state)
             assert inherited == fresh, f"{kind}/{policy}: {op.label}"
             keyed += 1
-    assert keyed > 200 and reused > keyed // 4  # enough states, and many blocks reused
+    assert keyed > 200 and reused > keyed // 2  # enough states, and many blocks reused
 
 
 @pytest.mark.parametrize(("kind", "policy"), PAIRS)

@@ -27,6 +27,12 @@ class Coverage:
     ic_pa: dict[int, Mark] = field(default_factory=dict)
     bp_all: Mark = NEVER
     bp_va: dict[int, Mark] = field(default_factory=dict)
+    tlb_key: object = field(default_factory=object, compare=False, repr=False)
+    """Stands for the TLB marks (what ``tlb`` and ``asid`` read): a copy keeps it, a TLB
+    instruction recorded replaces it, so records with the same ``tlb_key`` give the same
+    answers there (the key's memos, ``keyplan.py``, are keyed by it)."""
+    bp_key: object = field(default_factory=object, compare=False, repr=False)
+    """The same for the predictor marks (what ``bp`` reads)."""
 
     def copy(self) -> Coverage:
         """An independent copy (the oracle copies a record before it changes it: checker
@@ -41,11 +47,14 @@ class Coverage:
             self.ic_pa.copy(),
             self.bp_all,
             self.bp_va.copy(),
+            self.tlb_key,
+            self.bp_key,
         )
 
     def record(self, ev: Maintain, asid: int, pa: int | None, mark: Mark) -> None:
         op = ev.op
         if op.structure is Structure.TLB:
+            self.tlb_key = object()
             m = op.match
             if m is Match.ALL:
                 self.tlb_all = mark
@@ -63,12 +72,15 @@ class Coverage:
                 # ICIALLU / IC IALLU "also flush branch predictors" where they are visible, the
                 # only case in which predictions are judged
                 self.ic_all = self.bp_all = mark
+                self.bp_key = object()
             elif pa is not None:
                 self.ic_pa[pa] = mark
         elif op.match is Match.ALL:
             self.bp_all = mark
+            self.bp_key = object()
         else:
             self.bp_va[ev.va] = mark
+            self.bp_key = object()
 
     def tlb(self, tag: int, va: int) -> Mark:
         best = max(self.tlb_all, self.tlb_va_any.get(va, NEVER))

@@ -88,10 +88,8 @@ class KeyPlan:
         self._trained: dict[tuple[Any, ...], tuple[tuple[int, int], ...]] = {}
         self._legal: dict[tuple[Any, ...], Block] = {}
         self._trainings: dict[tuple[Any, ...], Block] = {}
-        self._bp_marks: dict[tuple[int, int], tuple[tuple[int, ...], Coverage, Coverage]] = {}
-        self._marks: dict[
-            tuple[Any, ...], tuple[tuple[tuple[int, int, int], ...], int, Coverage, Coverage]
-        ] = {}
+        self._bp_marks: dict[tuple[object, object], tuple[int, ...]] = {}
+        self._marks: dict[tuple[Any, ...], tuple[tuple[tuple[int, int, int], ...], int]] = {}
         self._mark_numbers: dict[tuple[tuple[int, int, int], ...], int] = {}
         self._renamers: tuple[object, object, list[Renamer]] = (None, None, [])
         self._histories: dict[tuple[Any, ...], int] = {}
@@ -166,11 +164,13 @@ class KeyPlan:
         trains: bool,
     ) -> tuple[list[Fact], list[Fact]]:
         """Each vCPU's legality block (``legal``) and, if ``trains``, training block
-        (``trained``), as ``(vCPU index, block)`` facts. A vCPU's blocks are its parent state's
-        (``Engine.key_blocks``, copied with the state) when every input they read is the
-        parent's: the same covering records and spans (never changed once made), table,
-        ``current_since``, global VAs, live PAs, PTE histories of the VAs read and code
-        history; else they come from the memos. The blocks found are kept on ``engine``."""
+        (``trained``), as ``(vCPU index, block)`` facts. A vCPU's block is its parent state's
+        (``Engine.key_blocks``, copied with the state) when every input it reads is the
+        parent's: for legality, the TLB marks of its covering records (``Coverage.tlb_key``),
+        its spans, table and ``current_since``, the global VAs, the live PAs and the PTE
+        histories of the VAs read; for training, the predictor marks (``Coverage.bp_key``),
+        those PTE histories and the code history. Else it comes from the memos. The blocks
+        found are kept on ``engine``."""
         vas = (*self.vas, *global_vas)
         hs = tuple(
             [
@@ -181,44 +181,56 @@ class KeyPlan:
         )
         chist = tuple(code.history.items()) if trains else ()
         prev = engine.key_blocks
-        before: list[Inputs] = prev[1] if prev is not None and prev[0] is self else []
+        before: list[tuple[Inputs, Inputs | None]] = (
+            prev[1] if prev is not None and prev[0] is self else []
+        )
         hists: dict[int, int] | None = None
         code_key = -1
         f_L: list[Fact] = []
         f_B: list[Fact] = []
-        now: list[Inputs] = []
+        now: list[tuple[Inputs, Inputs | None]] = []
+        stlb, sbp = shared.tlb_key, shared.bp_key
         for vc in vcpus:
             loc = local[vc.name]
             vi = vc.index
-            old = before[vi] if vi < len(before) else None
+            pair = before[vi] if vi < len(before) else (None, None)
+            old_l, old_b = pair
             if not (
-                old is not None
-                and old[0] is loc
-                and old[1] is shared
-                and old[2] is vc.spans
-                and old[3] == vc.table
-                and old[4] == vc.current_since
-                and old[5] == global_vas
-                and old[6] == live_pas
-                and old[7] == hs
-                and old[8] == chist
+                old_l is not None
+                and old_l[0] is loc.tlb_key
+                and old_l[1] is stlb
+                and old_l[2] is vc.spans
+                and old_l[3] == vc.table
+                and old_l[4] == vc.current_since
+                and old_l[5] == global_vas
+                and old_l[6] == live_pas
+                and old_l[7] == hs
             ):
                 if hists is None:
                     hists = self.histories(tables)
                 legal = self.legal(vc, loc, shared, tables, hists[vi], global_vas, live_pas)
-                trained: Block = ()
-                if trains:
-                    if code_key < 0:
-                        code_key = self.code_key(code)
-                    trained = self.trained(vc, loc, shared, tables, hists[vi], code, code_key)
-                old = (
-                    loc, shared, vc.spans, vc.table, vc.current_since, global_vas, live_pas, hs,
-                    chist, legal, trained,
+                old_l = (
+                    loc.tlb_key, stlb, vc.spans, vc.table, vc.current_since, global_vas, live_pas,
+                    hs, legal,
                 )  # fmt: skip
-            now.append(old)
-            f_L.append((vi, old[9]))
+            f_L.append((vi, old_l[8]))
+            if trains and not (
+                old_b is not None
+                and old_b[0] is loc.bp_key
+                and old_b[1] is sbp
+                and old_b[2] == hs
+                and old_b[3] == chist
+            ):
+                if hists is None:
+                    hists = self.histories(tables)
+                if code_key < 0:
+                    code_key = self.code_key(code)
+                trained = self.trained(vc, loc, shared, tables, hists[vi], code, code_key)
+                old_b = (loc.bp_key, sbp, hs, chist, trained)
             if trains:
-                f_B.append((vi, old[10]))
+                assert old_b is not None
+                f_B.append((vi, old_b[4]))
+            now.append(pair if pair[0] is old_l and pair[1] is old_b else (old_l, old_b))
         engine.key_blocks = (self, now)
         return f_L, f_B
 
@@ -293,10 +305,10 @@ class KeyPlan:
     ) -> tuple[tuple[tuple[int, int, int], ...], int]:
         """Per tag and VA, the step of the last instruction in ``loc`` or ``shared`` that
         covers it (``Coverage.tlb``), and a number for them (equal iff equal marks)."""
-        k = (id(loc), id(shared), global_vas)
+        k = (loc.tlb_key, shared.tlb_key, global_vas)  # kept alive by the memo: never reused
         got = self._marks.get(k)
         if got is not None:
-            return got[0], got[1]
+            return got
         marks = [
             (tag, va, max(loc.tlb(tag, va), shared.tlb(tag, va))[0])
             for tag in self.asid_numbers
@@ -307,8 +319,8 @@ class KeyPlan:
         ]
         found = tuple(marks)
         n = self._mark_numbers.setdefault(found, len(self._mark_numbers))
-        self._marks[k] = (found, n, loc, shared)
-        return found, n
+        got = self._marks[k] = (found, n)
+        return got
 
     def legal(
         self,
@@ -383,9 +395,8 @@ class KeyPlan:
     def bp_marks(self, loc: Coverage, shared: Coverage) -> tuple[int, ...]:
         """Per VA of the model, the step of the last instruction in ``loc`` or ``shared`` that
         covers its predictions (``Coverage.bp``)."""
-        k = (id(loc), id(shared))
+        k = (loc.bp_key, shared.bp_key)  # kept alive by the memo: never reused
         got = self._bp_marks.get(k)
         if got is None:
-            starts = tuple([max(loc.bp(va), shared.bp(va))[0] for va in self.vas])
-            got = self._bp_marks[k] = (starts, loc, shared)
-        return got[0]
+            got = self._bp_marks[k] = tuple([max(loc.bp(va), shared.bp(va))[0] for va in self.vas])
+        return got
