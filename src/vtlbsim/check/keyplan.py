@@ -37,6 +37,16 @@ Inputs = tuple[Any, ...]
 """What a vCPU's blocks read, and the blocks (``KeyPlan.vcpu_blocks``)."""
 
 
+class KeptBlock(tuple[Fact, ...]):
+    """A block as ``Blocks.one`` keeps it: the same facts, with its hash computed once (a key
+    is hashed each time the search meets a state, and a tuple's hash is computed afresh)."""
+
+    _hash: int
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
 class Blocks:
     """One vCPU's blocks of legality facts, each kept once (``one``): a key holds the block
     itself, so it stays a function of the state alone, but equal blocks are one object, which
@@ -46,13 +56,18 @@ class Blocks:
 
     def __init__(self, tagged: bool) -> None:
         self.tagged = tagged
-        self._ones: dict[Block, Block] = {}
+        self._ones: dict[Block, KeptBlock] = {}
         self._renamed: dict[tuple[int, int], Block] = {}
 
     def one(self, block: Block) -> Block:
         """The one object kept for blocks equal to ``block`` (kept for the whole search, so
         its identity is never reused)."""
-        return self._ones.setdefault(block, block)
+        got = self._ones.get(block)
+        if got is None:
+            got = KeptBlock(block)
+            got._hash = hash(block)
+            self._ones[got] = got
+        return got
 
     def renamed(self, block: Block, r: Renamer) -> Block:
         """``block`` (one from ``one``) with its tables and ASIDs renamed by ``r``."""
@@ -87,12 +102,18 @@ class KeyPlan:
         self._during: dict[tuple[Any, ...], frozenset[int]] = {}
         self._trained: dict[tuple[Any, ...], tuple[tuple[int, int], ...]] = {}
         self._legal: dict[tuple[Any, ...], Block] = {}
+        self._windows: dict[tuple[Any, ...], tuple[tuple[int, int | None], ...]] = {}
+        self._kept: dict[tuple[frozenset[int], tuple[int, ...]], tuple[int, ...]] = {}
         self._trainings: dict[tuple[Any, ...], Block] = {}
         self._bp_marks: dict[tuple[object, object], tuple[int, ...]] = {}
         self._marks: dict[tuple[Any, ...], tuple[tuple[tuple[int, int, int], ...], int]] = {}
         self._mark_numbers: dict[tuple[tuple[int, int, int], ...], int] = {}
         self._renamers: tuple[object, object, list[Renamer]] = (None, None, [])
-        self._histories: dict[tuple[Any, ...], int] = {}
+        self._histories: dict[tuple[History | None, ...], int] = {}
+        """Numbers of the PTE histories read (``histories``); the memo keeps them alive, so
+        numbers are never reused."""
+        self._positions = [[self.tables.index(n) for n in names] for names in self.tables_of]
+        """Per vCPU, the positions in ``tables`` of the tables it may use."""
         self._names: dict[tuple[Any, ...], int] = {}
         self.legal_blocks = Blocks(tagged=True)
         self.trained_blocks = Blocks(tagged=False)
@@ -184,7 +205,7 @@ class KeyPlan:
         before: list[tuple[Inputs, Inputs | None]] = (
             prev[1] if prev is not None and prev[0] is self else []
         )
-        hists: dict[int, int] | None = None
+        hists: list[int] | None = None
         code_key = -1
         f_L: list[Fact] = []
         f_B: list[Fact] = []
@@ -207,7 +228,7 @@ class KeyPlan:
                 and old_l[7] == hs
             ):
                 if hists is None:
-                    hists = self.histories(tables)
+                    hists = self.histories(hs, len(vas))
                 legal = self.legal(vc, loc, shared, tables, hists[vi], global_vas, live_pas)
                 old_l = (
                     loc.tlb_key, stlb, vc.spans, vc.table, vc.current_since, global_vas, live_pas,
@@ -222,7 +243,7 @@ class KeyPlan:
                 and old_b[3] == chist
             ):
                 if hists is None:
-                    hists = self.histories(tables)
+                    hists = self.histories(hs, len(vas))
                 if code_key < 0:
                     code_key = self.code_key(code)
                 trained = self.trained(vc, loc, shared, tables, hists[vi], code, code_key)
@@ -271,26 +292,24 @@ class KeyPlan:
         got = self._trained[k] = tuple(sorted(out))
         return got
 
-    def histories(self, tables: dict[str, TranslationTable]) -> dict[int, int]:
-        """Per vCPU index, a number for every PTE history of the tables it may use (what its
-        facts read of them; equal numbers iff equal histories), as a memo key."""
+    def histories(self, hs: tuple[History | None, ...], width: int) -> list[int]:
+        """Per vCPU index, a number for the PTE histories its facts read (``hs``: each table's
+        history of each VA read, table by table, ``width`` VAs each; equal numbers iff the
+        same histories), as a memo key: of the tables it may use, the VAs its facts read."""
+        numbers = self._histories
         if not self.percpu:  # every vCPU may use every process table
-            return dict.fromkeys(range(len(self.tables_of)), self._number(tables, self.tables))
-        return {v: self._number(tables, names) for v, names in enumerate(self.tables_of)}
-
-    def _number(self, tables: dict[str, TranslationTable], names: tuple[str, ...]) -> int:
-        """The number of the PTE histories of the tables ``names`` (None: no such table); the
-        memo keeps them, so numbers are never reused."""
-        hists = tuple(
-            [
-                None if (t := tables.get(name)) is None else tuple(t.history.items())
-                for name in names
-            ]
-        )
-        n = self._histories.get(hists)
-        if n is None:
-            n = self._histories[hists] = len(self._histories)
-        return n
+            n = numbers.get(hs)
+            if n is None:
+                n = numbers[hs] = len(numbers)
+            return [n] * len(self.tables_of)
+        out = []
+        for positions in self._positions:
+            read = tuple([h for i in positions for h in hs[i * width : (i + 1) * width]])
+            n = numbers.get(read)
+            if n is None:
+                n = numbers[read] = len(numbers)
+            out.append(n)
+        return out
 
     def code_key(self, code: CodeMemory) -> int:
         """A number for the code's write history (equal numbers iff equal histories)."""
@@ -344,20 +363,33 @@ class KeyPlan:
             return got
         out: list[Fact] = []
         during = self._during
+        kept = self._kept
         vi = vc.index
+        spans = (vc.spans, vc.table, vc.current_since)
+        all_windows = self._windows
         for name in self.tables_of[vi]:
             t = tables.get(name)
             hist = t.history if t is not None else {}
             windows: dict[int, tuple[tuple[int, int | None], ...]] = {}
             for tag, va, since in marks:
+                h = hist.get(va)
+                if h is None:  # never mapped: no output is legal
+                    out.append((name, tag, va, ()))
+                    continue
                 w = windows.get(since)
                 if w is None:
-                    w = windows[since] = vc.windows(name, since)
-                h = hist.get(va)
+                    w = all_windows.get((spans, name, since))
+                    if w is None:
+                        w = all_windows[(spans, name, since)] = vc.windows(name, since)
+                    windows[since] = w
                 ok = during.get((h, w))
                 if ok is None:
                     ok = self.pas_during(h, w)
-                out.append((name, tag, va, tuple([pa for pa in live_pas if pa in ok])))
+                # the live PAs among them, in order (memoised: few distinct sets meet)
+                pas = kept.get((ok, live_pas))
+                if pas is None:
+                    pas = kept[(ok, live_pas)] = tuple([pa for pa in live_pas if pa in ok])
+                out.append((name, tag, va, pas))
         block = self._legal[k] = self.legal_blocks.one(tuple(sorted(out)))
         return block
 
