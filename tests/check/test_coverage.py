@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from vtlbsim.arch.ops import ALL_OPS, op
 from vtlbsim.arch.tlb import GLOBAL
-from vtlbsim.check.coverage import Coverage
+from vtlbsim.check.coverage import Coverage, tlb_steps
 from vtlbsim.sim.events import Maintain
 
 VAS = range(4)
@@ -91,3 +91,44 @@ def test_records_with_the_same_key_answer_alike(
         tlb, bp = _answers(r)
         assert by_tlb.setdefault(id(r.tlb_key), tlb) == tlb
         assert by_bp.setdefault(id(r.bp_key), bp) == bp
+
+
+def test_tlb_steps_by_hand() -> None:
+    """A local TLBIMVA of VA 1 with ASID 1 at step 3 and a broadcast TLBIASIDIS of ASID 2 at
+    step 5: VA 1 under ASID 1 is covered at 3 (and its global entry, which a by-VA-and-ASID
+    instruction also removes), every VA under ASID 2 at 5, VA 0 under ASID 1 never (0)."""
+    loc, shared = Coverage(), Coverage()
+    _record(loc, "tlbimva", "aarch32", 1, 1, 3)
+    _record(shared, "tlbiasidis", "aarch32", 0, 2, 5)
+    got = tlb_steps(loc, shared, (1, 2, GLOBAL), (0, 1))
+    assert got == {
+        (1, 0): 0,
+        (2, 0): 5,
+        (GLOBAL, 0): 0,
+        (1, 1): 3,
+        (2, 1): 5,
+        (GLOBAL, 1): 3,
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.sampled_from(list(ALL_OPS)), st.sampled_from(list(VAS))),
+        max_size=12,
+    ),
+    st.sampled_from(ASIDS),
+)
+def test_tlb_steps_is_the_later_of_the_two_records(
+    steps: list[tuple[bool, object, int]], asid: int
+) -> None:
+    """``tlb_steps`` answers, for every tag and VA, the step of ``max(loc.tlb, shared.tlb)``
+    (``Coverage.tlb``, the rule the oracle judges with)."""
+    loc, shared = Coverage(), Coverage()
+    for n, (local, m, va) in enumerate(steps, start=1):
+        (loc if local else shared).record(Maintain("g", 0, m, va=va), asid, 0x40 + va, (n, "x"))  # type: ignore[arg-type]
+    tags = (*ASIDS, GLOBAL)
+    got = tlb_steps(loc, shared, tags, VAS)
+    assert got == {
+        (tag, va): max(loc.tlb(tag, va), shared.tlb(tag, va))[0] for va in VAS for tag in tags
+    }

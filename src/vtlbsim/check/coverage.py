@@ -6,6 +6,7 @@ use is judged against the later of the two.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..arch.ops import Match, Structure
@@ -96,3 +97,33 @@ class Coverage:
 
     def bp(self, va: int) -> Mark:
         return max(self.bp_all, self.bp_va.get(va, NEVER))
+
+
+def tlb_steps(
+    loc: Coverage, shared: Coverage, tags: Iterable[int], vas: Iterable[int]
+) -> dict[tuple[int, int], int]:
+    """Per ``(tag, va)``, the step of the later of ``loc``'s and ``shared``'s last instructions
+    that cover it: ``max(loc.tlb(tag, va), shared.tlb(tag, va))[0]``, with what the tags of a
+    VA share (every ASID, a VA whatever its ASID) read once."""
+    out: dict[tuple[int, int], int] = {}
+    tags = tuple(tags)
+    for va in vas:
+        base = max(
+            loc.tlb_all,
+            shared.tlb_all,
+            loc.tlb_va_any.get(va, NEVER),
+            shared.tlb_va_any.get(va, NEVER),
+        )
+        for tag in tags:
+            if tag == GLOBAL:
+                m = max(base, loc.tlb_va_global.get(va, NEVER), shared.tlb_va_global.get(va, NEVER))
+            else:
+                m = max(
+                    base,
+                    loc.tlb_asid.get(tag, NEVER),
+                    shared.tlb_asid.get(tag, NEVER),
+                    loc.tlb_va_asid.get((va, tag), NEVER),
+                    shared.tlb_va_asid.get((va, tag), NEVER),
+                )
+            out[(tag, va)] = m[0]
+    return out

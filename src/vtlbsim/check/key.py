@@ -185,8 +185,11 @@ def _facts(plan: KeyPlan, engine: Engine, oracle: Oracle, g: GuestState) -> list
                     if vi is None:  # a destroyed VM's
                         f_t.append((pi, va, tag, e.pa, -1, DEAD, False))
                     else:
-                        mark = max(local[fname].tlb(tag, va), shared.tlb(tag, va))
-                        f_t.append((pi, va, tag, e.pa, vi, e.table, mark[0] > e.step))
+                        # the step of the filler's last covering instruction
+                        at = plan.tlb_steps(local[fname], shared).get((tag, va))
+                        if at is None:  # a global entry
+                            at = max(local[fname].tlb(tag, va), shared.tlb(tag, va))[0]
+                        f_t.append((pi, va, tag, e.pa, vi, e.table, at > e.step))
     # PAs something can still translate to: maps take fresh PAs, so a PA no table maps and no
     # TLB entry holds is never reached again (its I-cache lines are dead, and no future fill
     # can have it)

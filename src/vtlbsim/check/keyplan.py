@@ -24,7 +24,7 @@ from ..guest.domain import Vcpu
 from ..guest.tables import CodeMemory, History, Pte, TranslationTable
 from ..sim.engine import Engine
 from .actions import GuestModel, own_table
-from .coverage import Coverage
+from .coverage import Coverage, tlb_steps
 
 Fact = tuple[Any, ...]
 Renamer = tuple[list[int], list[int], dict[str, str], dict[int, int], int]
@@ -103,6 +103,7 @@ class KeyPlan:
         self._trained: dict[tuple[Any, ...], tuple[tuple[int, int], ...]] = {}
         self._legal: dict[tuple[Any, ...], Block] = {}
         self._windows: dict[tuple[Any, ...], tuple[tuple[int, int | None], ...]] = {}
+        self._steps: dict[tuple[object, object], dict[tuple[int, int], int]] = {}
         self._kept: dict[tuple[frozenset[int], tuple[int, ...]], tuple[int, ...]] = {}
         self._trainings: dict[tuple[Any, ...], Block] = {}
         self._bp_marks: dict[tuple[object, object], tuple[int, ...]] = {}
@@ -328,17 +329,22 @@ class KeyPlan:
         got = self._marks.get(k)
         if got is not None:
             return got
-        marks = [
-            (tag, va, max(loc.tlb(tag, va), shared.tlb(tag, va))[0])
-            for tag in self.asid_numbers
-            for va in self.vas
-        ]
-        marks += [
-            (GLOBAL, va, max(loc.tlb(GLOBAL, va), shared.tlb(GLOBAL, va))[0]) for va in global_vas
-        ]
+        steps = self.tlb_steps(loc, shared)
+        marks = [(tag, va, steps[(tag, va)]) for tag in self.asid_numbers for va in self.vas]
+        if global_vas:
+            at = tlb_steps(loc, shared, (GLOBAL,), global_vas)
+            marks += [(GLOBAL, va, at[(GLOBAL, va)]) for va in global_vas]
         found = tuple(marks)
         n = self._mark_numbers.setdefault(found, len(self._mark_numbers))
         got = self._marks[k] = (found, n)
+        return got
+
+    def tlb_steps(self, loc: Coverage, shared: Coverage) -> dict[tuple[int, int], int]:
+        """``coverage.tlb_steps`` of every ASID and VA of the model (no global entry)."""
+        k = (loc.tlb_key, shared.tlb_key)  # kept alive by the memo: never reused
+        got = self._steps.get(k)
+        if got is None:
+            got = self._steps[k] = tlb_steps(loc, shared, self.asid_numbers, self.vas)
         return got
 
     def legal(

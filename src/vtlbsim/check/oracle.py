@@ -64,8 +64,11 @@ class Oracle(Observer):
             if ev.op.match in (Match.ALL, Match.ASID):
                 self.any_tlbi_all[dn] = step
             else:
-                for va in range(ev.va, ev.va + ev.pages):
-                    self.any_tlbi_va[dn][va] = step
+                # a new dict, never changed in place: the checker's snapshots share them
+                self.any_tlbi_va[dn] = {
+                    **self.any_tlbi_va[dn],
+                    **dict.fromkeys(range(ev.va, ev.va + ev.pages), step),
+                }
         elif ev.op.structure is Structure.ICACHE and ev.op.match is Match.VA and pa is None:
             self._guest_error(
                 step, vcpu, "ic-unmapped", f"{ev.op.name} of unmapped VA {ev.va * PAGE:#x}"
@@ -322,11 +325,10 @@ class Oracle(Observer):
 
     def _check_binding(self, step: int, vcpu: Vcpu) -> None:
         """An ASID used with one table and then with another, with no invalidation of it between."""
-        b = self.bindings.get(vcpu.name)
-        if b is None:
-            b = self.bindings[vcpu.name] = {}
+        b = self.bindings.get(vcpu.name, {})
         prev = b.get(vcpu.asid)
-        b[vcpu.asid] = (vcpu.table, step)
+        # a new dict, never changed in place: the checker's snapshots share them
+        self.bindings[vcpu.name] = {**b, vcpu.asid: (vcpu.table, step)}
         if prev is None or prev[0] == vcpu.table:
             return
         cleared = max(

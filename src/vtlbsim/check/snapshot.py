@@ -36,7 +36,7 @@ def _domain(d: Domain) -> Domain:
             v.last_pcpu,
             v.asid,
             v.table,
-            v.tables_used.copy(),
+            v.tables_used,
             v.spans,
             v.current_since,
         )
@@ -64,9 +64,9 @@ def copy_state(engine: Engine, oracle: Oracle) -> tuple[Engine, Oracle]:
     o.local = oracle.local.copy()  # Coverage records are copied on write (Oracle.guest_maintenance)
     o.shared = oracle.shared.copy()
     o.any_tlbi_all = oracle.any_tlbi_all.copy()
-    o.any_tlbi_va = {k: d.copy() for k, d in oracle.any_tlbi_va.items()}
+    o.any_tlbi_va = oracle.any_tlbi_va.copy()  # its dicts are replaced, never changed
     o.unmapped_at = oracle.unmapped_at.copy()
-    o.bindings = {k: d.copy() for k, d in oracle.bindings.items()}
+    o.bindings = oracle.bindings.copy()  # its dicts are replaced, never changed
     m = Machine.__new__(Machine)
     m.pcpus = [_pcpu(p) for p in engine.machine.pcpus]
     m.sockets = engine.machine.sockets

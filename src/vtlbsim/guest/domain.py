@@ -21,7 +21,7 @@ class Vcpu:
     last_pcpu: int | None = None
     asid: int = 0
     table: str = MAIN_TABLE
-    tables_used: set[str] = field(default_factory=set)
+    tables_used: frozenset[str] = frozenset()
     """The tables this vCPU has translated through."""
     spans: tuple[tuple[str, int, int], ...] = ()
     """Closed intervals ``(table, first step, last step)`` during which a table was this vCPU's

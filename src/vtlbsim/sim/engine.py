@@ -252,7 +252,8 @@ class Engine:
         """The PA page ``va`` translates to on ``p`` for ``v`` (TLB hit, else a walk that fills)."""
         d = v.domain
         hits = p.tlb.lookup(d.vmid, v.asid, va)
-        v.tables_used.add(v.table)
+        if v.table not in v.tables_used:  # a frozenset: replaced, never changed (copies share it)
+            v.tables_used = v.tables_used | {v.table}
         if hits:
             self.counts["tlb-hit"] += 1
             self.observer.translation(self.step, v, p.index, va, hits, None)
