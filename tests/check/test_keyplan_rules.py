@@ -1,11 +1,12 @@
 """``keyplan.py``'s memos and renamings held by hand, where ``test_key_memos.py`` and
 ``test_key_fact_rules.py``'s walks do not reach: pairs of states one explorer meets in turn
 (its memos warm from the first) that agree on every input a memo key reads but one, whose
-legality or training facts must still differ as their rule says; and a pair of states that are
-one state renamed (vCPUs, pCPUs and their own tables) whose training facts must be renamed
-with them. Expectations are derived in each docstring from the states and SPEC §5 (a use is
-legal if the vCPU's table mapped the VA to that output at an instant at or after its last
-covering instruction, which the oracle learns of at the vCPU's DSB under ``--incomplete``).
+legality or training facts must still differ as their rule says; and pairs of states that are
+one state renamed, whose facts must be renamed with them: vCPUs, pCPUs and their own tables
+(the training facts' tables), or the ASIDs (the legality facts' tags). Expectations are
+derived in each docstring from the states and SPEC §5 (a use is legal if the vCPU's table
+mapped the VA to that output at an instant at or after its last covering instruction, which
+the oracle learns of at the vCPU's DSB under ``--incomplete``).
 
 Written from the mutants of ``keyplan.py`` the mutation run left "not killed"
 (docs/testing.md, "check/key.py and keyplan.py, as restructured for speed")."""
@@ -188,3 +189,29 @@ def test_a_kind_with_local_unmaps_keeps_where_each_address_space_is_active() -> 
     ex = Explorer(GuestModel.for_kind("linux-arm64-local", 2), resolve("none"), 2)
     assert _facts(ex, ["run v0 on 0"])["a"] == [("main", 0)]
     assert _facts(ex, ["run v0 on 0", "run v1 on 1"])["a"] == [("main", 0), ("main", 1)]
+
+
+def test_two_states_one_under_an_asid_swap_share_a_key() -> None:
+    """``linux-arm64-local`` with one vCPU (whose two ASIDs the allocator may hand out either
+    way: ``process_renamings`` swaps 0 and 1). X: v0 enters as1 (ASID 1), as2 (a rollover:
+    as1, running, keeps 1; as2 takes 0, main loses its 0), as1 again and main (a rollover: main
+    takes 0, as2 loses its). Y: as1 (1), as2 (rollover, 0), main (rollover, 1; as1 loses its)
+    and as1 (rollover, 0; as2 loses its), main again. Both end with v0 in main on pCPU 0, as2
+    without an ASID, main and as1 active on v0 alone, and main holding 0 and as1 1 in X, main
+    1 and as1 0 in Y; each rollover's local TLBI VMALLE1 came before anything was mapped. Then
+    both: v0 maps 0x1000 to 0xa000, fills an entry on pCPU 0 (tagged main's ASID), moves to
+    pCPU 1 and unmaps it (main is active on v0 alone: a local TLBI VALE1 of main's ASID on
+    pCPU 1; pCPU 0 keeps the entry). v0's legal row of main for main's ASID is empty, for the
+    other ASID (never covered) it is (0xa000,): tag 0 empty in X, tag 1 in Y. Swapping ASIDs 0
+    and 1 maps X onto Y, these rows included: one state, equal keys; and X's facts are not
+    Y's (the renaming is needed)."""
+    ex = Explorer(GuestModel.for_kind("linux-arm64-local", 1), resolve("none"), 2)
+    start = ["run v0 on 0", "v0 switch as1, ASID 1", "v0 switch as2, rollover, ASID 0"]
+    x = [*start, "v0 switch as1", "v0 switch main, rollover, ASID 0"]
+    y = [*start, "v0 switch main, rollover, ASID 1", "v0 switch as1, rollover, ASID 0"]
+    y.append("v0 switch main")
+    then = ["v0 map 0x1000 0xa000", "v0 fetch 0x1000", "run v0 on 1", "v0 unmap 0x1000"]
+    fx, fy = _facts(ex, [*x, *then]), _facts(ex, [*y, *then])
+    assert (_row(fx, 0, "main", 0, 1), _row(fx, 0, "main", 1, 1)) == ((), (0xA,))
+    assert (_row(fy, 0, "main", 0, 1), _row(fy, 0, "main", 1, 1)) == ((0xA,), ())
+    assert _key(ex, [*x, *then]) == _key(ex, [*y, *then])
