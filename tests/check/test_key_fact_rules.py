@@ -80,17 +80,18 @@ def _weak_bp_kind(folder: Path, code_change: str = '"icimvau", "bpimva"') -> str
 def _trained_by_rule(ex: Explorer, engine: Engine, oracle: Oracle, domain: str) -> list[tuple]:
     """Per vCPU, table it may use and VA: the (PA, age) pairs, age = the PA's code version now
     minus its version then, at every instant from the last instruction covering the vCPU's
-    predictions of the VA (local or IS) to now at which the table mapped the VA to that PA."""
-    plan = ex.plan
+    predictions of the VA (local or IS) to now at which the table mapped the VA to that PA.
+    (Tables and VAs as the guest model has them, not the key's copy in ``ex.plan``.)"""
+    model = ex.model
     dom = engine.domains[domain]
     code = dom.code
     shared = oracle.shared[domain]
     out = []
     for vc in dom.vcpus:
         loc = oracle.local[vc.name]
-        for name in plan.tables_of[vc.index]:
+        for name in model.tables_of(vc.index):
             t = dom.tables.get(name)
-            for va in plan.vas:
+            for va in model.vas:
                 start = max(loc.bp(va), shared.bp(va))[0]
                 h = t.history.get(va) if t is not None else None
                 pairs = set()
@@ -187,7 +188,7 @@ def _legal_with_globals(ex: Explorer, engine: Engine, oracle: Oracle, domain: st
     shared = oracle.shared[domain]
     for vc in dom.vcpus:
         loc = oracle.local[vc.name]
-        for name in ex.plan.tables_of[vc.index]:
+        for name in ex.model.tables_of(vc.index):
             t = dom.tables.get(name)
             for va in _global_vas(engine, domain):
                 since = max(loc.tlb(GLOBAL, va), shared.tlb(GLOBAL, va))[0]

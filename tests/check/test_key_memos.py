@@ -54,8 +54,10 @@ def _legal_by_rule(ex: Explorer, engine: Engine, oracle: Oracle, domain: str) ->
     scratch: per vCPU, table it may use, ASID tag and VA, the live PAs (mapped now by a table
     or held by a TLB entry) the table mapped the VA to at an instant at or after the last
     instruction covering that tag and VA for the vCPU, at which it was the vCPU's current
-    table. (No global mappings here.)"""
-    plan = ex.plan
+    table. (No global mappings here.) The tables, tags and VAs are the guest model's own
+    (``GuestModel.tables_of``, ``asid_numbers``, ``vas``), not the key's copy of them in
+    ``ex.plan``, so a plan that lists the wrong tables for a vCPU shows."""
+    model = ex.model
     dom = engine.domains[domain]
     live = {pte.pa for t in dom.tables.values() for pte in t.current.values()}
     for p in engine.machine.pcpus:
@@ -66,10 +68,10 @@ def _legal_by_rule(ex: Explorer, engine: Engine, oracle: Oracle, domain: str) ->
     out = []
     for vc in dom.vcpus:
         loc = oracle.local[vc.name]
-        for name in plan.tables_of[vc.index]:
+        for name in model.tables_of(vc.index):
             t = dom.tables.get(name)
-            for tag in plan.asid_numbers:
-                for va in plan.vas:
+            for tag in model.asid_numbers:
+                for va in model.vas:
                     since = max(loc.tlb(tag, va), shared.tlb(tag, va))[0]
                     w = vc.windows(name, since)
                     pas = tuple(
