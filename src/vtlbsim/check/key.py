@@ -56,23 +56,24 @@ _INDICES: dict[str | None, int] = {None: -1}
 
 def _identity(f: list[list[Fact]]) -> tuple[Any, ...]:
     """The facts under the identity renaming: each component sorted (``_facts`` makes the
-    vCPUs', the pCPUs' and the vCPU blocks' in index order, and the domain's is one fact)."""
+    vCPUs', the pCPUs' and the vCPU blocks' in index order, and the domain's is one fact;
+    the components most often empty are sorted only when they hold more than one fact)."""
     fv, fp, fm, fn, fa, ft, fL, fi, fF, fb, fB, fs, fr, fu, fd = f
     return (
         tuple(fv),
         tuple(fp),
         tuple(sorted(fm)),
         tuple(sorted(fn)),
-        tuple(sorted(fa)),
+        tuple(sorted(fa)) if len(fa) > 1 else tuple(fa),
         tuple(sorted(ft)),
         tuple(fL),
-        tuple(sorted(fi)),
-        tuple(sorted(fF)),
-        tuple(sorted(fb)),
+        tuple(sorted(fi)) if len(fi) > 1 else tuple(fi),
+        tuple(sorted(fF)) if len(fF) > 1 else tuple(fF),
+        tuple(sorted(fb)) if len(fb) > 1 else tuple(fb),
         tuple(fB),
-        tuple(sorted(fs)),
-        tuple(sorted(fr)),
-        tuple(sorted(fu)),
+        tuple(sorted(fs)) if len(fs) > 1 else tuple(fs),
+        tuple(sorted(fr)) if len(fr) > 1 else tuple(fr),
+        tuple(sorted(fu)) if len(fu) > 1 else tuple(fu),
         tuple(fd),
     )
 

@@ -48,10 +48,20 @@ def _domain(d: Domain) -> Domain:
 
 
 def _pcpu(p: Pcpu) -> Pcpu:
-    # each copied on write (``Tlb._own``, ``ICache._own``, ``BranchPredictor._own``)
-    return Pcpu(
-        p.index, p.socket, p.tlb.snapshot(), p.icache.snapshot(), p.bp.snapshot(), p.hcr, p.running
-    )
+    # (each field set here rather than through the dataclass's ``__init__``: a copy per pCPU
+    # per state; ``tests/check/test_snapshot.py`` holds every field to a replay's)
+    c = _new_pcpu(Pcpu)
+    c.index = p.index
+    c.socket = p.socket
+    c.tlb = p.tlb.snapshot()  # each copied on write (``Tlb._own``, ``ICache._own``,
+    c.icache = p.icache.snapshot()  # ``BranchPredictor._own``)
+    c.bp = p.bp.snapshot()
+    c.hcr = p.hcr
+    c.running = p.running
+    return c
+
+
+_new_pcpu = Pcpu.__new__
 
 
 def copy_state(engine: Engine, oracle: Oracle) -> tuple[Engine, Oracle]:
