@@ -350,16 +350,22 @@ class GuestModel:
         return [(list(op.events), op.state) for op in self._switches(engine, g, v, MAIN_TABLE)]
 
     # ---- the operations -----------------------------------------------------------------------
-    def operations(self, engine: Engine, g: GuestState, v: int) -> list[Operation]:
+    def operations(
+        self,
+        engine: Engine,
+        g: GuestState,
+        v: int,
+        mapped: tuple[set[int], int | None] | None = None,
+    ) -> list[Operation]:
         """Every operation running vCPU ``v`` may start now, in a fixed order. They depend on
         the guest's bookkeeping, ``v``'s table and ASID, what that table maps, the VAs and the
         PAs ever mapped, and each vCPU's table and whether it was ever loaded (``_switches``):
-        computed once for each of these."""
+        computed once for each of these. ``mapped``: ``ever_mapped`` and the ``fresh_pa`` of
+        ``every_table`` of this state, if the caller has them."""
         dn = g.domain
         vcpus = engine.domains[dn].vcpus
         vc = vcpus[v]
-        used_vas = ever_mapped(engine)
-        pa = fresh_pa(every_table(engine))
+        used_vas, pa = mapped or (ever_mapped(engine), fresh_pa(every_table(engine)))
         k = (
             g,
             v,

@@ -44,6 +44,9 @@ from .actions import (
     GuestModel,
     GuestState,
     Operation,
+    ever_mapped,
+    every_table,
+    fresh_pa,
 )
 from .key import canonical_key, is_new
 from .keyplan import KeyPlan
@@ -140,13 +143,16 @@ class Explorer:
                     self.model.initial(SECOND),
                 )
             )
+        mapped: tuple[set[int], int | None] | None = None  # the same for every vCPU
         for vc in dom.vcpus:
             if vc.pcpu is None:
                 continue
             if vc.name in undone:  # its next instruction is the DSB after its maintenance
                 out.append(_dsb(dn, vc.index, undone[vc.name], g))
                 continue
-            ops = self.model.operations(engine, g, vc.index)
+            if mapped is None:
+                mapped = (ever_mapped(engine), fresh_pa(every_table(engine)))
+            ops = self.model.operations(engine, g, vc.index, mapped)
             ops += self.model.extra_operations(engine, g, vc.index)
             if undone:  # the OS serialises PTE and code changes with the flush that follows
                 ops = [op for op in ops if not _changes_memory(op.events)]
