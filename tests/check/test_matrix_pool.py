@@ -133,6 +133,41 @@ def test_plug_in_policies_and_kind_files_reach_the_workers(tmp_path: Path) -> No
     assert not kind_rows["fb"]["safe"] and kind_rows["fb"]["violation"]["category"] == "stale-bp"
 
 
+PROBE = """
+import os, sys
+from pathlib import Path
+from vtlbsim.hyp.policies.none import NonePolicy
+
+Path(os.environ["PROBE_DIR"], str(os.getpid())).write_text(str("vtlbsim.cli" in sys.modules))
+
+
+class Probe(NonePolicy):
+    name = "probe"
+"""
+
+
+def test_workers_of_the_script_do_not_import_the_cli(tmp_path: Path) -> None:
+    """Run through the ``vtlbsim`` script, the workers do not run the script again (which
+    imports the whole CLI in each: ``cli._script_as_module``). A plug-in policy file records,
+    in each process that loads it, whether ``vtlbsim.cli`` is imported: the CLI's process and
+    two workers, which have not."""
+    (tmp_path / "probe.py").write_text(PROBE)
+    (tmp_path / "seen").mkdir()
+    script = Path(sys.executable).with_name("vtlbsim")
+    res = subprocess.run(
+        [str(script), "check", "--matrix", "--no-cache", "--policy", "probe.py:Probe"]
+        + ["--depth", "2", "--jobs", "2", "--json"],
+        cwd=tmp_path,
+        env={**os.environ, "PROBE_DIR": str(tmp_path / "seen")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr  # no counterexample has only 2 actions
+    seen = sorted(f.read_text() for f in (tmp_path / "seen").iterdir())
+    assert seen == ["False", "False", "True"], seen
+
+
 def _session_pids(sid: int) -> set[int]:
     """The processes of session ``sid`` still alive (zombies aside)."""
     found = set()
