@@ -133,6 +133,28 @@ def test_plug_in_policies_and_kind_files_reach_the_workers(tmp_path: Path) -> No
     assert not kind_rows["fb"]["safe"] and kind_rows["fb"]["violation"]["category"] == "stale-bp"
 
 
+def test_the_maintenance_command_regenerates_stale_rows_on_two_workers(tmp_path: Path) -> None:
+    """``python -m vtlbsim.check.matrix FILE 2``, the command that regenerates ``safety.json``,
+    runs its module as ``__main__``, which the workers rebuild: two rows of one kind made
+    stale (fingerprints changed) are checked again on two workers and come back as shipped,
+    with nothing on stderr."""
+    shipped = json.loads(matrix.CACHE.read_text())
+    data = json.loads(matrix.CACHE.read_text())
+    stale = [r for r in data["verdicts"] if r["kind"] == "percpu-tables"][:2]
+    for row in stale:
+        row["fingerprint"] = "0" * 64
+    path = tmp_path / "safety.json"
+    path.write_text(json.dumps(data))
+    res = subprocess.run(
+        [sys.executable, "-m", "vtlbsim.check.matrix", str(path), "2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    assert json.loads(path.read_text()) == shipped
+
+
 PROBE = """
 import os, sys
 from pathlib import Path

@@ -371,8 +371,10 @@ def matrix_results(
     return [results[i] for i in range(len(pairs))]
 
 
-PRELOAD = ("vtlbsim.check.matrix",)
-"""What the workers' fork server imports once for them all: the checker."""
+PRELOAD = ("vtlbsim.check.explore",)
+"""What the workers' fork server imports once for them all: the checker. (Not this module:
+run as `python -m vtlbsim.check.matrix`, each worker runs it again as its ``__main__``, and
+runpy warns if it is imported already.)"""
 
 
 def _check_indexed(i: int, kind: str, policy: str, opts: Options) -> tuple[int, CheckResult]:
