@@ -45,19 +45,21 @@ def _summary(rs: list[matrix.CheckResult]) -> list[tuple[object, ...]]:
 
 
 def test_the_pool_never_forks_a_process_that_runs_threads(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """With another thread running in this process (as in a test runner, or under a progress
     bar), ``jobs=2`` never forks this process, and Python 3.12+ gives no DeprecationWarning
     "This process ... is multi-threaded, use of fork() may lead to deadlocks in the child"
     (recorded here: ``-W error`` cannot catch it, os.fork drops the error); and its results
     equal ``jobs=1``'s, counterexamples included (the UP kernel and per-CPU tables are unsafe
-    under none at depth 7: H1 in 7 actions, H2 in 5)."""
+    under none at depth 7: H1 in 7 actions, H2 in 5). The verdict cache it fills gives them
+    back, the same, to a rerun on two workers that checks nothing."""
     kinds, policies = ["linux-arm32-up", "percpu-tables"], ["none", "flush-on-arrival"]
     one = matrix.matrix_results(kinds, policies, depth=7, jobs=1)
     assert [(r.safe, len(r.actions)) for r in one] == [(False, 7), (True, 0), (False, 5), (True, 0)]
     forks: list[int] = []
     real_fork = os.fork
+    cache = matrix.VerdictCache(tmp_path)
 
     def counted_fork() -> int:
         forks.append(threading.active_count())
@@ -70,13 +72,21 @@ def test_the_pool_never_forks_a_process_that_runs_threads(
         monkeypatch.setattr(os, "fork", counted_fork)
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
-            two = matrix.matrix_results(kinds, policies, depth=7, jobs=2)
+            two = matrix.matrix_results(kinds, policies, depth=7, jobs=2, cache=cache)
     finally:
         stop.set()
         other.join()
     assert [str(w.message) for w in seen if "fork" in str(w.message)] == []
     assert forks == []
     assert _summary(two) == _summary(one)
+    assert len(list(tmp_path.glob("*.json"))) == 4
+    monkeypatch.setattr(matrix, "_check_pair", _no_check)  # a pair checked again fails
+    again = matrix.matrix_results(kinds, policies, depth=7, jobs=2, cache=cache)
+    assert all(r.from_cache for r in again) and _summary(again) == _summary(one)
+
+
+def _no_check(kind: str, policy: str, opts: matrix.Options) -> matrix.CheckResult:
+    raise AssertionError(f"{kind} under {policy} was checked, not read from the cache")
 
 
 def _vtlbsim(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
