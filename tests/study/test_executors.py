@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from vtlbsim.study import executors
+from vtlbsim import workers as worker_pool
 from vtlbsim.study.executors import LocalProcesses
 
 
@@ -29,7 +29,7 @@ def test_ctrl_c_while_the_pool_waits_is_raised_between_waits(
             os.kill(os.getpid(), signal.SIGINT)
         return real_wait(*args, **kw)
 
-    monkeypatch.setattr(executors, "wait", wait_interrupted)
+    monkeypatch.setattr(worker_pool, "wait", wait_interrupted)
     pool = LocalProcesses(2)
     got: list[object] = []
     with pytest.raises(KeyboardInterrupt) as caught:

@@ -25,7 +25,6 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -35,7 +34,7 @@ from ..arch.ops import BP_READINGS, DEFAULT_BP, Arch, BpReading
 from ..guest.kinds import KIND_NAMES, KindError, builtin, load_kind
 from ..hyp.policy import Policy
 from ..hyp.registry import all_policies, resolve
-from ..interrupts import deferred_sigint
+from ..workers import LocalProcesses
 from .actions import DEFAULT_VAS
 from .explore import CheckResult, check
 from .fingerprint import digest_modules, module_closure
@@ -359,22 +358,27 @@ def matrix_results(
         for i in todo:
             done(i, _check_pair(*pairs[i], options[i]))
     else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
-            running: dict[Future[CheckResult], int] = {
-                pool.submit(_check_pair, *pairs[i], options[i]): i for i in todo
-            }
-            try:
-                # Ctrl-C raised between waits, never inside the pool's calls (interrupts.py)
-                with deferred_sigint() as sigint:
-                    while running:
-                        finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
-                        for fut in finished:
-                            done(running.pop(fut), fut.result())
-                        sigint.check()
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+        # forked from a fork server, never from this process, which may run threads (workers.py)
+        pool = LocalProcesses(min(jobs, len(todo)), preload=PRELOAD)
+        try:
+            for got in pool.run(_check_indexed, [(i, *pairs[i], options[i]) for i in todo]):
+                if got is not None:
+                    done(*got)
+        except BaseException:  # Ctrl-C (raised between two waits) or a failed check
+            pool.close(abort=True)
+            raise
+        pool.close()
     return [results[i] for i in range(len(pairs))]
+
+
+PRELOAD = ("vtlbsim.check.explore",)
+"""What the workers' fork server imports once for them all: the checker. (Not this module:
+run as `python -m vtlbsim.check.matrix`, each worker runs it again as its ``__main__``, and
+runpy warns if it is imported already.)"""
+
+
+def _check_indexed(i: int, kind: str, policy: str, opts: Options) -> tuple[int, CheckResult]:
+    return i, _check_pair(kind, policy, opts)
 
 
 def _check_pair(kind: str, policy: str, opts: Options) -> CheckResult:

@@ -21,14 +21,11 @@ from ..arch.caches import CodeLine
 from ..arch.ops import Match, Scope, Structure
 from ..arch.tlb import GLOBAL, TlbEntry
 from ..guest.domain import Domain, Vcpu
-from ..guest.tables import Pte, TranslationTable
+from ..guest.tables import Pte, TranslationTable, Windows
 from ..sim.engine import Observer
 from ..sim.events import Maintain
 from .coverage import Coverage
 from .findings import CATEGORIES, NEVER, PAGE, GuestError, Mark, Violation
-
-Windows = tuple[tuple[int, int | None], ...]
-"""Instants a table was a vCPU's current one (``Vcpu.windows``)."""
 
 __all__ = ["CATEGORIES", "NEVER", "GuestError", "Mark", "Oracle", "Violation"]
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -37,9 +39,22 @@ def _where(ctx: Any) -> str:
     return f"{' '.join(path)}: " if path else ""
 
 
+def _script_as_module() -> None:
+    """Give the `vtlbsim` script's ``__main__`` the spec of what it runs, the module
+    ``python -m vtlbsim`` runs. A worker process that is not a plain fork (``vtlbsim.workers``'
+    fork server, spawn) rebuilds the caller's ``__main__``: a script it runs again, importing
+    the whole CLI in every worker (0.5 s of CPU each); a package's ``__main__`` module it
+    leaves alone (``multiprocessing.spawn.prepare``). No task of ours lives in ``__main__``."""
+    top = sys.modules["__main__"]
+    script = Path(getattr(top, "__file__", None) or "")
+    if getattr(top, "__spec__", None) is None and script.stem == "vtlbsim":
+        top.__spec__ = importlib.util.find_spec("vtlbsim.__main__")
+
+
 def main() -> None:
     """Entry point. A usage error (unknown option, bad value) is one line on stderr with exit 2;
     Ctrl-C exits 130 with one line; never a traceback."""
+    _script_as_module()
     try:
         code = app(standalone_mode=False)
     except cx.UsageError as exc:

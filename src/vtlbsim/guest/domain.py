@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..arch.ops import Arch
-from .tables import CodeMemory, TranslationTable
+from .tables import CodeMemory, TranslationTable, Windows
 
 MAIN_TABLE = "main"
 
@@ -41,7 +41,7 @@ class Vcpu:
             self.current_since = step
         self.table = table
 
-    def windows(self, table: str, since: int) -> tuple[tuple[int, int | None], ...]:
+    def windows(self, table: str, since: int) -> Windows:
         """The instants at or after ``since`` at which ``table`` was this vCPU's current table
         (``None``: still is). SPEC §5: a CPU caches a table's translations only while that
         table is current on it, so on bare metal a translation this vCPU uses was mapped then

@@ -10,6 +10,10 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import NamedTuple
 
+Windows = tuple[tuple[int, int | None], ...]
+"""Intervals of steps, each ``(first, last)`` (``None``: still open): the instants a table
+was a vCPU's current one (``domain.Vcpu.windows``)."""
+
 
 class Pte(NamedTuple):
     """A valid leaf descriptor: output page and whether it is global (nG=0)."""
@@ -88,7 +92,7 @@ class TranslationTable:
             return False
         return any(v is not None and v.pa == pa for v in h.since(step))  # type: ignore[attr-defined]
 
-    def mapped_during(self, va: int, pa: int, windows: tuple[tuple[int, int | None], ...]) -> bool:
+    def mapped_during(self, va: int, pa: int, windows: Windows) -> bool:
         """Did this table map ``va`` to ``pa`` at some instant of one of ``windows``?"""
         h = self.history.get(va)
         if h is None:
@@ -99,9 +103,7 @@ class TranslationTable:
             for v in h.during(lo, hi)
         )
 
-    def outputs_during(
-        self, va: int, windows: tuple[tuple[int, int | None], ...]
-    ) -> list[int | None]:
+    def outputs_during(self, va: int, windows: Windows) -> list[int | None]:
         """The outputs ``va`` had at the instants of ``windows`` (``None``: no translation), in
         order, once each."""
         h = self.history.get(va)

@@ -15,11 +15,12 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from ..cost import evaluate
 from ..cost.result import CostResult
 from ..cost.workload import Workload
-from .executors import Executor, InProcess, LocalProcesses, report
+from .executors import PRELOAD, Executor, InProcess, LocalProcesses, report
 
 REFS_PER_CORE_S = 3.0e7
 """References one core simulates per second in exact mode (loop and driver), for the estimate
@@ -94,6 +95,13 @@ def evaluate_task(index: int, task: CostTask) -> tuple[int, CostResult, float]:
     return index, res, time.perf_counter() - t0
 
 
+def _set_threads(n: int) -> None:
+    """A worker's numba threads for one exact run (a worker's ``setup``)."""
+    from ..sim.fasttlbs import set_threads
+
+    set_threads(n)
+
+
 def processes_for(tasks: list[CostTask], workers: int) -> int:
     """Worker processes for ``tasks``: one per task up to ``workers`` (0: one per CPU); 1 means
     this process (one exact run then uses every core for its pCPUs)."""
@@ -127,7 +135,9 @@ def run_tasks(
     n = processes_for(tasks, workers)
     cpus = os.cpu_count() or 1
     executor: Executor = (
-        InProcess(message) if n == 1 else LocalProcesses(n, message, threads=max(1, cpus // n))
+        InProcess(message)
+        if n == 1
+        else LocalProcesses(n, message, partial(_set_threads, max(1, cpus // n)), PRELOAD)
     )
     finished = False
     try:
