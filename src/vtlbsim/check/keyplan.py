@@ -21,7 +21,7 @@ from typing import Any
 
 from ..arch.tlb import GLOBAL
 from ..guest.domain import Vcpu
-from ..guest.tables import CodeMemory, History, Pte, TranslationTable
+from ..guest.tables import CodeMemory, History, Pte, TranslationTable, Windows
 from ..sim.engine import Engine
 from .actions import GuestModel, own_table
 from .coverage import Coverage, tlb_steps
@@ -102,7 +102,7 @@ class KeyPlan:
         self._during: dict[tuple[Any, ...], frozenset[int]] = {}
         self._trained: dict[tuple[Any, ...], tuple[tuple[int, int], ...]] = {}
         self._legal: dict[tuple[Any, ...], Block] = {}
-        self._windows: dict[tuple[Any, ...], tuple[tuple[int, int | None], ...]] = {}
+        self._windows: dict[tuple[Any, ...], Windows] = {}
         self._steps: dict[tuple[object, object], dict[tuple[int, int], int]] = {}
         self._kept: dict[tuple[frozenset[int], tuple[int, ...]], tuple[int, ...]] = {}
         self._trainings: dict[tuple[Any, ...], Block] = {}
@@ -256,9 +256,7 @@ class KeyPlan:
         engine.key_blocks = (self, now)
         return f_L, f_B
 
-    def pas_during(
-        self, h: History | None, windows: tuple[tuple[int, int | None], ...]
-    ) -> frozenset[int]:
+    def pas_during(self, h: History | None, windows: Windows) -> frozenset[int]:
         """The PAs a PTE history held at some instant of ``windows`` (``Vcpu.windows``)."""
         if h is None or not windows:
             return frozenset()
@@ -376,7 +374,7 @@ class KeyPlan:
         for name in self.tables_of[vi]:
             t = tables.get(name)
             hist = t.history if t is not None else {}
-            windows: dict[int, tuple[tuple[int, int | None], ...]] = {}
+            windows: dict[int, Windows] = {}
             for tag, va, since in marks:
                 h = hist.get(va)
                 if h is None:  # never mapped: no output is legal
