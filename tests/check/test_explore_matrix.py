@@ -132,6 +132,7 @@ CORE_SOURCES = (
     "check/explore.py",
     "check/key.py",
     "check/keyplan.py",
+    "check/blocks.py",
     "check/rename.py",
     "check/snapshot.py",
     "check/probe.py",

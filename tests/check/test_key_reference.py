@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from vtlbsim.check.actions import GuestModel, GuestState
+from vtlbsim.check.blocks import Renamer
 from vtlbsim.check.explore import Explorer
 from vtlbsim.check.key import COMPONENTS, _renamed, raw_facts
-from vtlbsim.check.keyplan import Renamer
 from vtlbsim.check.oracle import Oracle
 from vtlbsim.check.snapshot import copy_state
 from vtlbsim.hyp.registry import resolve

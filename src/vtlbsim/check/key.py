@@ -19,7 +19,7 @@ The key is the smallest renaming of these facts over every pCPU and vCPU permuta
 (policies only compare indices for equality, so a permuted state behaves the same). A vCPU's
 legality and training facts enter it as one block each, (vCPU, block): the same facts as
 spelled out one by one, so the same states share a key, but a renaming renames a block
-through a memo (``keyplan.Blocks``) rather than fact by fact.
+through a memo (``blocks.Blocks``) rather than fact by fact.
 """
 
 from __future__ import annotations

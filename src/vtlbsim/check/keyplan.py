@@ -7,12 +7,13 @@ records (per tag and VA, the step of the last covering instruction, from ``Cover
 changed once shared: the oracle copies one before it records into it), its table intervals,
 the tables' and the code's write histories (``History``, never changed once made) and the PAs
 still live. Most successors of a state change none of them for most vCPUs, so each block is
-computed once per distinct input and looked up after that. Records are keyed by identity and
-kept alive by the memo, so an identity is never reused while its entry exists; marks and
+computed once per distinct input and looked up after that. Records are keyed by their tokens
+(``Coverage.tlb_key``, ``bp_key``), kept alive by the memo, so an identity is never reused while its entry exists; marks and
 histories are numbered by value (equal numbers iff equal values, within one search).
 
-A key holds a vCPU's block whole, one object per distinct block (``Blocks``), so comparing
-two keys passes equal blocks by identity, and a renaming renames each distinct block once."""
+A key holds a vCPU's block whole, one object per distinct block (``blocks.Blocks``), so
+comparing two keys passes equal blocks by identity, and a renaming renames each distinct block
+once."""
 
 from __future__ import annotations
 
@@ -24,63 +25,11 @@ from ..guest.domain import Vcpu
 from ..guest.tables import CodeMemory, History, Pte, TranslationTable, Windows
 from ..sim.engine import Engine
 from .actions import GuestModel, own_table
+from .blocks import Block, Blocks, Fact, Renamer
 from .coverage import Coverage, tlb_steps
 
-Fact = tuple[Any, ...]
-Renamer = tuple[list[int], list[int], dict[str, str], dict[int, int], int]
-"""vCPU and pCPU maps (index -1, none, last), table and ASID maps, and the table and ASID
-maps' number (``KeyPlan.renamers``)."""
-
-
-Block = tuple[Fact, ...]
 Inputs = tuple[Any, ...]
 """What a vCPU's blocks read, and the blocks (``KeyPlan.vcpu_blocks``)."""
-
-
-class KeptBlock(tuple[Fact, ...]):
-    """A block as ``Blocks.one`` keeps it: the same facts, with its hash computed once (a key
-    is hashed each time the search meets a state, and a tuple's hash is computed afresh)."""
-
-    _hash: int
-
-    def __hash__(self) -> int:
-        return self._hash
-
-
-class Blocks:
-    """One vCPU's blocks of legality facts, each kept once (``one``): a key holds the block
-    itself, so it stays a function of the state alone, but equal blocks are one object, which
-    a comparison of two keys passes by identity; and each block renamed (tables and ASIDs),
-    computed once per block and renaming. A block is a sorted tuple of facts whose first field
-    is a table name and, with ``tagged``, whose second is an ASID (tag)."""
-
-    def __init__(self, tagged: bool) -> None:
-        self.tagged = tagged
-        self._ones: dict[Block, KeptBlock] = {}
-        self._renamed: dict[tuple[int, int], Block] = {}
-
-    def one(self, block: Block) -> Block:
-        """The one object kept for blocks equal to ``block`` (kept for the whole search, so
-        its identity is never reused)."""
-        got = self._ones.get(block)
-        if got is None:
-            got = KeptBlock(block)
-            got._hash = hash(block)
-            self._ones[got] = got
-        return got
-
-    def renamed(self, block: Block, r: Renamer) -> Block:
-        """``block`` (one from ``one``) with its tables and ASIDs renamed by ``r``."""
-        k = (id(block), r[4])
-        got = self._renamed.get(k)
-        if got is None:
-            t, s = r[2], r[3]
-            if self.tagged:
-                out = [(t.get(a, a), s.get(b, b), *rest) for a, b, *rest in block]
-            else:
-                out = [(t.get(a, a), *rest) for a, *rest in block]
-            got = self._renamed[k] = self.one(tuple(sorted(out)))
-        return got
 
 
 class KeyPlan:

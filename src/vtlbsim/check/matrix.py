@@ -66,6 +66,7 @@ CORE_SOURCES = (
     "check/actions.py",
     "check/key.py",
     "check/keyplan.py",
+    "check/blocks.py",
     "check/rename.py",
     "check/explore.py",
     "check/snapshot.py",

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .keyplan import Fact, KeyPlan, Renamer
+from .blocks import Fact, Renamer
+from .keyplan import KeyPlan
 
 
 def _renamed(form: tuple[Any, ...], v: Sequence[int], p: Sequence[int]) -> tuple[Any, ...]:
