@@ -8,8 +8,9 @@ changed once shared: the oracle copies one before it records into it), its table
 the tables' and the code's write histories (``History``, never changed once made) and the PAs
 still live. Most successors of a state change none of them for most vCPUs, so each block is
 computed once per distinct input and looked up after that. Records are keyed by their tokens
-(``Coverage.tlb_key``, ``bp_key``), kept alive by the memo, so an identity is never reused while its entry exists; marks and
-histories are numbered by value (equal numbers iff equal values, within one search).
+(``Coverage.tlb_key``, ``bp_key``), which the memos keep alive, so a token is never reused
+while its entry exists; marks and histories are numbered by value (equal numbers iff equal
+values, within one search).
 
 A key holds a vCPU's block whole, one object per distinct block (``blocks.Blocks``), so
 comparing two keys passes equal blocks by identity, and a renaming renames each distinct block

@@ -6,8 +6,10 @@ successor's events. The copy duplicates every container the engine or the oracle
 (dicts, lists, sets, ``Coverage`` records, vCPUs, pCPUs), or shares it until the first change
 (copy on write: a TLB's, an I-cache's and a predictor's contents, ``Tlb.snapshot``; the
 translation tables and code memories, ``Engine.owned``), and shares what nothing mutates once
-made: ``History`` logs, TLB entries, code lines, PTEs, marks, findings, ``VcpuInfo`` and the
-policy (stateless: docs/check.md). ``tests/check/test_snapshot.py`` holds a copy plus the
+made: ``History`` logs, TLB entries, code lines, PTEs, marks, findings, ``VcpuInfo``, a
+vCPU's ``tables_used`` (a frozenset), the oracle's per-VM TLBI-by-VA and per-vCPU ASID-binding
+dicts (replaced on each change, never changed in place) and the policy (its state is the
+engine's ``pstate``, copied). ``tests/check/test_snapshot.py`` holds a copy plus the
 successor's events against a replay of the whole path, field by field.
 """
 
